@@ -1,0 +1,12 @@
+// Public surface of the API package.
+export { appRouter, type AppRouter } from "./root.ts";
+export { createContext, type ApiDeps, type Context, type Actor } from "./context.ts";
+export { createCallerFactory } from "./trpc.ts";
+export { AppError, type AppErrorCode } from "./errors.ts";
+export { createAuth, type Auth } from "./services/auth/auth.ts";
+export { createConsoleSigner, generateConsoleKeyPem } from "./services/console/console-token.ts";
+export { seed, imageTemplateSchema, type ImageTemplate } from "./services/seed/seed.ts";
+export { ensureTenant, ensureUser } from "./services/auth/create-user.ts";
+export type { DesiredVm, VmReport } from "./services/node/sync-node.ts";
+export type { NodeCapabilities } from "./services/node/node-health.ts";
+export type { VmView } from "./services/vm/vm-view.ts";

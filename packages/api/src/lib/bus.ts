@@ -1,0 +1,35 @@
+// In-process change notifications (node long-polls, live pages). Kept on globalThis
+// because Next.js may load this module once per route bundle.
+import { EventEmitter } from "node:events";
+
+type Bus = EventEmitter;
+const KEY = Symbol.for("vdi.bus");
+const g = globalThis as unknown as Record<symbol, Bus | undefined>;
+
+export function bus(): Bus {
+  let b = g[KEY];
+  if (!b) {
+    b = new EventEmitter();
+    b.setMaxListeners(10_000);
+    g[KEY] = b;
+  }
+  return b;
+}
+
+export const nodeTopic = (nodeId: string) => `node:${nodeId}`;
+export const tenantTopic = (tenantId: string) => `tenant:${tenantId}`;
+
+/** Resolves after `ms`, or earlier when `topic` fires or `signal` aborts. */
+export function waitFor(topic: string, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      bus().off(topic, done);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    bus().once(topic, done);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,20 @@
+// The API's table of routers.
+import { router } from "./trpc.ts";
+import { authRouter } from "./routers/auth.ts";
+import { vmRouter } from "./routers/vm/index.ts";
+import { templateRouter } from "./routers/template.ts";
+import { nodeRouter } from "./routers/node.ts";
+import { consoleRouter } from "./routers/console.ts";
+import { operationRouter } from "./routers/operation.ts";
+import { nodeAgentRouter } from "./routers/node-agent.ts";
+
+export const appRouter = router({
+  auth: authRouter,
+  vm: vmRouter,
+  template: templateRouter,
+  node: nodeRouter,
+  console: consoleRouter,
+  operation: operationRouter,
+  nodeAgent: nodeAgentRouter,
+});
+export type AppRouter = typeof appRouter;

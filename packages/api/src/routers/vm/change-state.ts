@@ -1,0 +1,12 @@
+// start, stop, reboot and delete share one service; each is its own procedure.
+import { authedProcedure } from "../../trpc.ts";
+import { changeVmState, type VmStateAction } from "../../services/vm/change-vm-state.ts";
+import { vmRefSchema } from "./vm.schema.ts";
+
+const action = (name: VmStateAction) =>
+  authedProcedure.input(vmRefSchema).mutation(({ ctx, input }) => changeVmState(ctx, ctx.actor, { vmId: input.vmId, action: name }));
+
+export const start = action("start");
+export const stop = action("stop");
+export const reboot = action("reboot");
+export const remove = action("delete");

@@ -1,0 +1,7 @@
+import { router } from "../../trpc.ts";
+import { create } from "./create.ts";
+import { list } from "./list.ts";
+import { get } from "./get.ts";
+import { start, stop, reboot, remove } from "./change-state.ts";
+
+export const vmRouter = router({ create, list, get, start, stop, reboot, delete: remove });

@@ -1,0 +1,123 @@
+// The one channel between a node and the portal: the node reports what is, and gets back
+// what should be. Long-polls until the desired set changes, so actions reach nodes at once.
+import { createHash } from "node:crypto";
+import type { Db } from "@vdi/db";
+import { z } from "zod";
+import { bus, nodeTopic, tenantTopic, waitFor } from "../../lib/bus.ts";
+import { nodeCapabilitiesSchema } from "./node-health.ts";
+
+export const vmReportSchema = z.object({
+  id: z.string().min(1).max(64),
+  state: z.enum(["provisioning", "stopped", "starting", "running", "stopping", "deleting", "deleted", "error"]),
+  reason: z.string().max(1000).nullish(),
+  op: z
+    .object({
+      id: z.string().min(1).max(64),
+      status: z.enum(["running", "succeeded", "failed"]),
+      progress: z.number().int().min(0).max(100),
+      error: z.string().max(2000).nullish(),
+    })
+    .nullish(),
+});
+export const syncInputSchema = z.object({
+  vms: z.array(vmReportSchema).max(10_000),
+  capabilities: nodeCapabilitiesSchema.optional(),
+  etag: z.string().max(64).nullish(),
+  waitMs: z.number().int().min(0).max(20_000).default(0),
+});
+export type SyncInput = z.infer<typeof syncInputSchema>;
+export type VmReport = z.infer<typeof vmReportSchema>;
+
+export interface DesiredVm {
+  id: string;
+  name: string;
+  generation: number;
+  desiredState: "running" | "stopped" | "deleted";
+  cpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+  macAddress: string;
+  engine: string;
+  image: string;
+  op: { id: string; kind: string } | null;
+}
+
+async function desiredFor(db: Db, nodeId: string): Promise<{ vms: DesiredVm[]; etag: string }> {
+  const rows = await db.vm.findMany({ where: { nodeId }, include: { template: true }, orderBy: { id: "asc" } });
+  const vms = rows.map((v) => ({
+    id: v.id,
+    name: v.name,
+    generation: v.generation,
+    desiredState: v.desiredState as DesiredVm["desiredState"],
+    cpus: v.cpus,
+    memoryMiB: v.memoryMiB,
+    diskGiB: v.diskGiB,
+    macAddress: v.macAddress,
+    engine: v.template.engine,
+    image: v.template.image,
+    op: v.lastOpId && v.lastOpKind ? { id: v.lastOpId, kind: v.lastOpKind } : null,
+  }));
+  const etag = createHash("sha256").update(JSON.stringify(vms)).digest("base64url").slice(0, 32);
+  return { vms, etag };
+}
+
+async function applyReport(db: Db, nodeId: string, report: VmReport): Promise<string | null> {
+  const vm = await db.vm.findFirst({ where: { id: report.id, nodeId } });
+  if (!vm) return null; // not ours (or already gone): the node is told nothing about it
+  let changed = false;
+  if (report.op) {
+    const op = await db.operation.findFirst({ where: { id: report.op.id, vmId: vm.id } });
+    if (op && op.status !== "succeeded" && op.status !== "failed" &&
+        (op.status !== report.op.status || op.progress !== report.op.progress)) {
+      const final = report.op.status !== "running";
+      await db.operation.update({
+        where: { id: op.id },
+        data: { status: report.op.status, progress: report.op.progress, error: report.op.error ?? null, finishedAt: final ? new Date() : null },
+      });
+      changed = true;
+      // A create that failed leaves nothing behind: the node has removed its files; drop the row.
+      if (op.kind === "create" && report.op.status === "failed") {
+        await db.vm.delete({ where: { id: vm.id } });
+        return vm.tenantId;
+      }
+    }
+  }
+  if (report.state === "deleted") {
+    if (vm.desiredState === "deleted") {
+      await db.operation.updateMany({
+        where: { vmId: vm.id, status: { in: ["pending", "running"] } },
+        data: { status: "succeeded", progress: 100, finishedAt: new Date() },
+      });
+      await db.vm.delete({ where: { id: vm.id } });
+      return vm.tenantId;
+    }
+    return changed ? vm.tenantId : null;
+  }
+  const reason = report.reason ?? null;
+  if (vm.actualState !== report.state || vm.stateReason !== reason) {
+    await db.vm.update({ where: { id: vm.id }, data: { actualState: report.state, stateReason: reason } });
+    changed = true;
+  }
+  return changed ? vm.tenantId : null;
+}
+
+export async function syncNode(deps: { db: Db; consolePublicKeyPem: string }, nodeId: string, input: SyncInput, signal?: AbortSignal) {
+  const { db } = deps;
+  await db.node.update({
+    where: { id: nodeId },
+    data: { lastSeenAt: new Date(), ...(input.capabilities ? { capabilities: JSON.stringify(input.capabilities) } : {}) },
+  });
+  const touched = new Set<string>();
+  for (const r of input.vms) {
+    const tenantId = await applyReport(db, nodeId, r);
+    if (tenantId) touched.add(tenantId);
+  }
+  for (const t of touched) bus().emit(tenantTopic(t));
+
+  let desired = await desiredFor(db, nodeId);
+  if (input.waitMs > 0 && input.etag === desired.etag) {
+    await waitFor(nodeTopic(nodeId), input.waitMs, signal);
+    desired = await desiredFor(db, nodeId);
+  }
+  return { ...desired, consolePublicKeyPem: deps.consolePublicKeyPem, serverTime: Date.now() };
+}

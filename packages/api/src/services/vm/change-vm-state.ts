@@ -1,0 +1,60 @@
+// Start, stop, reboot or delete a VM: record the wish and an Operation; the node carries it out.
+import type { Db } from "@vdi/db";
+import type { Actor } from "../../context.ts";
+import { AppError } from "../../errors.ts";
+import { bus, nodeTopic, tenantTopic } from "../../lib/bus.ts";
+import { recordAudit } from "../audit/record-audit.ts";
+import { describeLastSeen, isNodeUp } from "../node/node-health.ts";
+import { allowedActions, DESIRED_AFTER, type VmAction } from "./vm-state.ts";
+
+export type VmStateAction = Exclude<VmAction, "console">;
+
+export async function changeVmState(
+  deps: { db: Db; nodeDownAfterMs: number; ip: string | null },
+  actor: Actor,
+  input: { vmId: string; action: VmStateAction },
+) {
+  const { db } = deps;
+  const result = await db.$transaction(async (tx) => {
+    const vm = await tx.vm.findFirst({
+      where: { id: input.vmId, tenantId: actor.tenantId },
+      include: { node: true, operations: { orderBy: { createdAt: "desc" }, take: 1 } },
+    });
+    if (!vm) throw new AppError("NOT_FOUND", { message: "VM not found" });
+    const nodeUp = isNodeUp(vm.node, deps.nodeDownAfterMs);
+    if (!nodeUp) {
+      throw new AppError("NODE_UNAVAILABLE", { message: `Cannot ${input.action} "${vm.name}": ${describeLastSeen(vm.node)}` });
+    }
+    const last = vm.operations[0];
+    const opInFlight = !!last && (last.status === "pending" || last.status === "running");
+    if (!allowedActions(vm, { opInFlight, nodeUp }).includes(input.action)) {
+      const why = opInFlight ? `an operation (${last!.kind}) is still in progress` : `it is ${vm.actualState}`;
+      throw new AppError("INVALID_STATE", { message: `Cannot ${input.action} "${vm.name}": ${why}` });
+    }
+    if (opInFlight) {
+      await tx.operation.update({
+        where: { id: last!.id },
+        data: { status: "failed", error: `Superseded by ${input.action}`, finishedAt: new Date() },
+      });
+    }
+    const op = await tx.operation.create({
+      data: { kind: input.action, status: "pending", vmId: vm.id, vmName: vm.name, tenantId: actor.tenantId, userId: actor.userId, nodeId: vm.nodeId },
+    });
+    const desired = DESIRED_AFTER[input.action];
+    await tx.vm.update({
+      where: { id: vm.id },
+      data: {
+        desiredState: desired ?? vm.desiredState,
+        actualState: input.action === "delete" ? "deleting" : vm.actualState,
+        generation: { increment: 1 },
+        lastOpId: op.id,
+        lastOpKind: input.action,
+      },
+    });
+    return { vm, op };
+  });
+  await recordAudit(db, actor, deps.ip, { action: `vm.${input.action}`, targetType: "vm", targetId: result.vm.id, outcome: "ok" });
+  bus().emit(nodeTopic(result.vm.nodeId));
+  bus().emit(tenantTopic(actor.tenantId));
+  return { operationId: result.op.id };
+}

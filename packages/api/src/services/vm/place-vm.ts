@@ -1,0 +1,30 @@
+// Picks the node for a new VM: up, able to run the template, with the most free memory.
+import type { Db } from "@vdi/db";
+import { AppError } from "../../errors.ts";
+import { describeLastSeen, isNodeUp, parseCapabilities } from "../node/node-health.ts";
+
+export async function placeVm(db: Db, downAfterMs: number, want: { engine: string; image: string; memoryMiB: number }) {
+  const nodes = await db.node.findMany({ include: { vms: { select: { memoryMiB: true, desiredState: true } } } });
+  if (nodes.length === 0) throw new AppError("NODE_UNAVAILABLE", { message: "No hypervisor node is registered yet" });
+  const up = nodes.filter((n) => isNodeUp(n, downAfterMs));
+  if (up.length === 0) {
+    throw new AppError("NODE_UNAVAILABLE", { message: `All hypervisor nodes are down (${nodes.map((n) => describeLastSeen(n)).join("; ")})` });
+  }
+  const withEngine = up.filter((n) => parseCapabilities(n.capabilities).engines[want.engine]?.available);
+  if (withEngine.length === 0) {
+    const why = up.map((n) => `${n.name}: ${parseCapabilities(n.capabilities).engines[want.engine]?.reason ?? "engine not reported"}`);
+    const name = want.engine === "qemu" ? "QEMU" : want.engine;
+    throw new AppError("NODE_UNAVAILABLE", { message: `${name} is not available on any node (${why.join("; ")})` });
+  }
+  const withImage = withEngine.filter((n) => parseCapabilities(n.capabilities).images.includes(want.image));
+  if (withImage.length === 0) {
+    throw new AppError("NODE_UNAVAILABLE", { message: `The template image "${want.image}" is not present on any node` });
+  }
+  const free = (n: (typeof withImage)[number]) =>
+    n.totalMemoryMiB - n.vms.filter((v) => v.desiredState !== "deleted").reduce((s, v) => s + v.memoryMiB, 0);
+  const best = withImage.map((n) => ({ n, free: free(n) })).sort((a, b) => b.free - a.free)[0]!;
+  if (best.free < want.memoryMiB) {
+    throw new AppError("NO_CAPACITY", { message: `No node has ${want.memoryMiB} MiB of memory free (most free: ${best.free} MiB)` });
+  }
+  return best.n;
+}

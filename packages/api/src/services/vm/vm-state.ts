@@ -1,0 +1,36 @@
+// The VM state machine in one place: which actions a VM allows in which state.
+export const VM_ACTUAL_STATES = ["provisioning", "stopped", "starting", "running", "stopping", "deleting", "error", "unknown"] as const;
+export type VmActualState = (typeof VM_ACTUAL_STATES)[number];
+export type VmDesiredState = "running" | "stopped" | "deleted";
+export type VmAction = "start" | "stop" | "reboot" | "delete" | "console";
+
+/** Actions allowed from each actual state when no operation is in flight. */
+const ALLOWED: Record<VmActualState, readonly VmAction[]> = {
+  provisioning: ["delete"],
+  stopped: ["start", "delete"],
+  starting: ["stop", "delete"],
+  running: ["stop", "reboot", "delete", "console"],
+  stopping: ["delete"],
+  deleting: [],
+  error: ["start", "stop", "delete"],
+  unknown: [],
+};
+
+export function asActualState(s: string): VmActualState {
+  return (VM_ACTUAL_STATES as readonly string[]).includes(s) ? (s as VmActualState) : "unknown";
+}
+
+export function allowedActions(vm: { actualState: string; desiredState: string }, opts: { opInFlight: boolean; nodeUp: boolean }): VmAction[] {
+  if (vm.desiredState === "deleted") return [];
+  if (!opts.nodeUp) return [];
+  const base = ALLOWED[asActualState(vm.actualState)];
+  // While an operation runs only delete may overtake it (e.g. cancelling a stuck create).
+  return opts.opInFlight ? base.filter((a) => a === "delete" || a === "console") : [...base];
+}
+
+export const DESIRED_AFTER: Record<Exclude<VmAction, "console">, VmDesiredState | null> = {
+  start: "running",
+  stop: "stopped",
+  reboot: null,
+  delete: "deleted",
+};

@@ -1,0 +1,78 @@
+// Test databases on both providers: a fresh SQLite file, or a fresh PostgreSQL database.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { createDb, type Db } from "@vdi/db";
+import { migrate } from "@vdi/db/migrate";
+import {
+  appRouter, createAuth, createCallerFactory, createConsoleSigner, generateConsoleKeyPem,
+  ensureTenant, ensureUser, type ApiDeps, type Actor, type Context,
+} from "../src/index.ts";
+
+/** PostgreSQL server for the suite, from VDI_TEST_PG_URL (scripts/test.sh starts Debian's server). */
+export const PG_ADMIN_URL = process.env.VDI_TEST_PG_URL ?? "";
+
+export const providers = PG_ADMIN_URL ? (["sqlite", "postgresql"] as const) : (["sqlite"] as const);
+if (!PG_ADMIN_URL) console.warn("[skip] PostgreSQL service tests: VDI_TEST_PG_URL is not set (scripts/test.sh sets it)");
+
+export interface TestApi {
+  deps: ApiDeps;
+  db: Db;
+  caller(actor: Actor | null, headers?: Headers): ReturnType<ReturnType<typeof createCallerFactory<typeof appRouter>>>;
+  makeUser(tenantSlug: string, role?: Actor["role"]): Promise<Actor>;
+  close(): Promise<void>;
+}
+
+export async function openTestApi(provider: "sqlite" | "postgresql"): Promise<TestApi> {
+  let url: string;
+  let cleanup: () => Promise<void>;
+  if (provider === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "vdi-test-"));
+    url = `file:${join(dir, "test.db")}`;
+    cleanup = async () => rmSync(dir, { recursive: true, force: true });
+  } else {
+    const name = `vdi_test_${randomBytes(6).toString("hex")}`;
+    const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const u = new URL(PG_ADMIN_URL);
+    u.pathname = `/${name}`;
+    url = u.toString();
+    cleanup = async () => {
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    };
+  }
+  await migrate(url);
+  const db = createDb(url);
+  const auth = createAuth({ db, provider, secret: randomBytes(32).toString("hex"), baseURL: "http://localhost:3000" });
+  const deps: ApiDeps = {
+    db, auth,
+    consoleSigner: createConsoleSigner(generateConsoleKeyPem()),
+    nodeJoinToken: "test-join-token-0123456789",
+    nodeDownAfterMs: 20_000,
+  };
+  const factory = createCallerFactory(appRouter);
+  return {
+    deps, db,
+    caller(actor, headers = new Headers()) {
+      const ctx: Context = { ...deps, headers, resHeaders: new Headers(), ip: "127.0.0.1", actor };
+      return factory(ctx);
+    },
+    async makeUser(tenantSlug, role = "user") {
+      const t = await ensureTenant(db, tenantSlug, `Tenant ${tenantSlug}`);
+      const email = `${role}-${randomBytes(4).toString("hex")}@${tenantSlug}.test`;
+      const u = await ensureUser({ db, auth }, { email, name: email, password: "password-123", tenantId: t.id, role });
+      return { userId: u.id, tenantId: t.id, role, email, name: u.name };
+    },
+    async close() {
+      await db.$disconnect();
+      await cleanup();
+    },
+  };
+}

@@ -1,0 +1,137 @@
+// Service-layer tests through tRPC callers, on SQLite and PostgreSQL.
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { TRPCError } from "@trpc/server";
+import { openTestApi, providers, type TestApi } from "./harness.ts";
+import { seed, type Actor } from "../src/index.ts";
+
+const caps = { engines: { qemu: { available: true, version: "7.2", accel: "tcg" } }, images: ["debian-shell"] };
+const template = { name: "debian-shell", title: "Debian shell", engine: "qemu" as const, defaultMemoryMiB: 256, minMemoryMiB: 128, maxMemoryMiB: 1024, defaultCpus: 1, maxCpus: 2, diskSizeGiB: 1 };
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return e instanceof TRPCError ? `${e.code}: ${e.message}` : `other: ${String(e)}`;
+  }
+  return "ok";
+}
+
+describe.each(providers)("vm lifecycle on %s", (provider) => {
+  let api: TestApi;
+  let alice: Actor;
+  let mallory: Actor;
+  let templateId: string;
+
+  beforeAll(async () => {
+    api = await openTestApi(provider);
+    await seed(api.deps, { admin: { email: "admin@x.test", password: "admin-password" }, demo: { email: "demo@x.test", password: "demo-password" }, templates: [template] });
+    alice = await api.makeUser("acme");
+    mallory = await api.makeUser("evil");
+    templateId = (await api.caller(alice).template.list())[0]!.id;
+  });
+  afterAll(async () => api?.close());
+
+  it("logs in with the seeded password through Better Auth and sets a session cookie", async () => {
+    const caller = api.caller(null);
+    expect(await code(caller.auth.login({ email: "demo@x.test", password: "wrong-password" }))).toMatch(/^UNAUTHORIZED: Wrong email or password/);
+    const headers = new Headers();
+    const ctxRes = new Headers();
+    const { createContext } = await import("../src/index.ts");
+    const ctx = await createContext(api.deps, { headers, resHeaders: ctxRes });
+    const { appRouter, createCallerFactory } = await import("../src/index.ts");
+    await createCallerFactory(appRouter)(ctx).auth.login({ email: "DEMO@x.test", password: "demo-password" });
+    const cookie = ctxRes.getSetCookie().find((c) => c.startsWith("vdi.session_token="));
+    expect(cookie).toBeTruthy();
+    const ctx2 = await createContext(api.deps, { headers: new Headers({ cookie: cookie!.split(";")[0]! }), resHeaders: new Headers() });
+    expect(ctx2.actor?.email).toBe("demo@x.test");
+    expect(ctx2.actor?.role).toBe("tenant_admin");
+  });
+
+  it("refuses to create when no node is registered, leaving nothing behind", async () => {
+    expect(await code(api.caller(alice).vm.create({ templateId, name: "first" }))).toMatch(/^SERVICE_UNAVAILABLE: No hypervisor node/);
+    expect(await api.db.vm.count()).toBe(0);
+  });
+
+  it("runs the create flow with a node: register, long-poll sync, report progress, running", async () => {
+    const anon = api.caller(null);
+    expect(await code(anon.nodeAgent.register({ joinToken: "nope", name: "n1", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1", totalCpus: 2, totalMemoryMiB: 4096, capabilities: caps }))).toMatch(/^UNAUTHORIZED/);
+    const reg = await anon.nodeAgent.register({ joinToken: "test-join-token-0123456789", name: "n1", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1", totalCpus: 2, totalMemoryMiB: 4096, capabilities: caps });
+    const node = api.caller(null, new Headers({ authorization: `Bearer node.${reg.nodeId}.${reg.secret}` }));
+    expect(await code(api.caller(null, new Headers({ authorization: `Bearer node.${reg.nodeId}.${"x".repeat(43)}` })).nodeAgent.sync({ vms: [] }))).toMatch(/^UNAUTHORIZED/);
+
+    const empty = await node.nodeAgent.sync({ vms: [] });
+    expect(empty.vms).toEqual([]);
+    // A long-poll with the current etag wakes up as soon as a VM is created.
+    const t0 = Date.now();
+    const polled = node.nodeAgent.sync({ vms: [], etag: empty.etag, waitMs: 10_000 });
+    const { vmId, operationId } = await api.caller(alice).vm.create({ templateId, name: "web-1", memoryMiB: 512 });
+    const desired = await polled;
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(desired.vms).toHaveLength(1);
+    expect(desired.vms[0]).toMatchObject({ id: vmId, desiredState: "running", memoryMiB: 512, image: "debian-shell", op: { id: operationId, kind: "create" } });
+
+    await node.nodeAgent.sync({ vms: [{ id: vmId, state: "provisioning", op: { id: operationId, status: "running", progress: 40 } }] });
+    expect(await api.caller(alice).operation.get({ operationId })).toMatchObject({ status: "running", progress: 40 });
+    await node.nodeAgent.sync({ vms: [{ id: vmId, state: "running", op: { id: operationId, status: "succeeded", progress: 100 } }] });
+    const vm = await api.caller(alice).vm.get({ vmId });
+    expect(vm.state).toBe("running");
+    expect(vm.actions).toEqual(expect.arrayContaining(["stop", "reboot", "delete", "console"]));
+
+    // Console tokens verify with the public key the node received.
+    const { verifyConsoleToken } = await import("../src/services/console/console-token.ts");
+    const opened = await api.caller(alice).console.open({ vmId });
+    const token = new URL(opened.url).searchParams.get("token")!;
+    const v = verifyConsoleToken(token, reg.consolePublicKeyPem);
+    expect(v.ok && v.claims).toMatchObject({ vm: vmId, node: reg.nodeId, user: alice.userId, proto: "vnc" });
+
+    // Other tenants see nothing and can do nothing.
+    expect(await api.caller(mallory).vm.list()).toEqual([]);
+    expect(await code(api.caller(mallory).vm.get({ vmId }))).toMatch(/^NOT_FOUND/);
+    expect(await code(api.caller(mallory).vm.stop({ vmId }))).toMatch(/^NOT_FOUND/);
+    expect(await code(api.caller(mallory).console.open({ vmId }))).toMatch(/^NOT_FOUND/);
+    expect(await code(api.caller(mallory).operation.get({ operationId }))).toMatch(/^NOT_FOUND/);
+    expect(await code(api.caller(null).vm.list())).toMatch(/^UNAUTHORIZED/);
+
+    // Stop → node stops → stopped; delete → node reports deleted → row gone.
+    const stop = await api.caller(alice).vm.stop({ vmId });
+    expect(await code(api.caller(alice).vm.reboot({ vmId }))).toMatch(/^PRECONDITION_FAILED: .*in progress/);
+    await node.nodeAgent.sync({ vms: [{ id: vmId, state: "stopped", op: { id: stop.operationId, status: "succeeded", progress: 100 } }] });
+    expect((await api.caller(alice).vm.get({ vmId })).state).toBe("stopped");
+    expect(await code(api.caller(alice).console.open({ vmId }))).toMatch(/^PRECONDITION_FAILED/);
+    const del = await api.caller(alice).vm.delete({ vmId });
+    await node.nodeAgent.sync({ vms: [{ id: vmId, state: "deleted", op: { id: del.operationId, status: "succeeded", progress: 100 } }] });
+    expect(await api.caller(alice).vm.list()).toEqual([]);
+    expect(await api.caller(alice).operation.get({ operationId: del.operationId })).toMatchObject({ status: "succeeded", vmName: "web-1" });
+  });
+
+  it("rejects bad input with clear messages and changes nothing", async () => {
+    const a = api.caller(alice);
+    const before = await api.db.vm.count();
+    expect(await code(a.vm.create({ templateId: "nope", name: "x" }))).toMatch(/^NOT_FOUND: Template not found/);
+    expect(await code(a.vm.create({ templateId, name: "Bad Name!" }))).toMatch(/^BAD_REQUEST/);
+    expect(await code(a.vm.create({ templateId, name: "ok", memoryMiB: 4096 }))).toMatch(/^BAD_REQUEST: Memory must be between 128 and 1024 MiB/);
+    expect(await code(a.vm.create({ templateId, name: "ok", cpus: 3 }))).toMatch(/^BAD_REQUEST: CPUs must be between 1 and 2/);
+    await a.vm.create({ templateId, name: "dup" });
+    expect(await code(a.vm.create({ templateId, name: "dup" }))).toMatch(/^CONFLICT: A VM named "dup" already exists/);
+    expect(await api.db.vm.count()).toBe(before + 1);
+  });
+
+  it("fails a create when the node reports a disk error, and removes the VM row", async () => {
+    const { vmId, operationId } = await api.caller(alice).vm.create({ templateId, name: "doomed" });
+    const node = await api.db.vm.findUniqueOrThrow({ where: { id: vmId } });
+    const reg = await api.caller(null).nodeAgent.register({ joinToken: "test-join-token-0123456789", name: "n1", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1", totalCpus: 2, totalMemoryMiB: 4096, capabilities: caps });
+    expect(reg.nodeId).toBe(node.nodeId);
+    const agent = api.caller(null, new Headers({ authorization: `Bearer node.${reg.nodeId}.${reg.secret}` }));
+    await agent.nodeAgent.sync({ vms: [{ id: vmId, state: "error", reason: "disk", op: { id: operationId, status: "failed", progress: 10, error: "Cannot create the disk: No space left on device" } }] });
+    expect(await api.db.vm.findUnique({ where: { id: vmId } })).toBeNull();
+    expect(await api.caller(alice).operation.get({ operationId })).toMatchObject({ status: "failed", error: "Cannot create the disk: No space left on device" });
+  });
+
+  it("says which node is down", async () => {
+    await api.db.node.updateMany({ data: { lastSeenAt: new Date(Date.now() - 60_000) } });
+    expect(await code(api.caller(alice).vm.create({ templateId, name: "late" }))).toMatch(/^SERVICE_UNAVAILABLE: All hypervisor nodes are down \(node n1 last seen 60 s ago\)/);
+    const [vm] = await api.caller(alice).vm.list();
+    expect(vm!.state).toBe("unknown");
+    expect(vm!.actions).toEqual([]);
+  });
+});
