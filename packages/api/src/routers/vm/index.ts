@@ -3,5 +3,6 @@ import { create } from "./create.ts";
 import { list } from "./list.ts";
 import { get } from "./get.ts";
 import { start, stop, reboot, remove } from "./change-state.ts";
+import { changes } from "./changes.ts";
 
-export const vmRouter = router({ create, list, get, start, stop, reboot, delete: remove });
+export const vmRouter = router({ create, list, get, start, stop, reboot, delete: remove, changes });

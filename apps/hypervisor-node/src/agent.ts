@@ -1,0 +1,151 @@
+// The node agent: joins the portal, keeps VMs in the desired state, serves the console gateway.
+import { createServer, type Server } from "node:http";
+import { mkdirSync, readdirSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import type { AddressInfo } from "node:net";
+import type { NodeCapabilities, VmReport } from "@vdi/api/client";
+import type { NodeEnv } from "./env.ts";
+import { probeKvm } from "./native.ts";
+import { probeQemu, QemuEngine } from "./engines/qemu/qemu-engine.ts";
+import { Reconciler } from "./reconciler.ts";
+import { createConsoleGateway } from "./gateway/console-gateway.ts";
+import { createPortalClient, isUnauthorized, loadCredentials, saveCredentials, type NodeCredentials } from "./portal-client.ts";
+
+const LONG_POLL_MS = 10_000;
+const HEARTBEAT_MS = 4_000;
+const RESYNC_MS = 3_000;
+
+export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) => console.log(`[node ${env.VDI_NODE_NAME}] ${m}`)) {
+  mkdirSync(env.dataDir, { recursive: true });
+  const kvm = probeKvm();
+  const qemu = await probeQemu({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, accel: env.VDI_QEMU_ACCEL, kvmUsable: kvm.usable, kvmSoftware: kvm.softwareNested, kvmReason: kvm.reason });
+  log(`qemu: ${qemu.available ? `${qemu.version}, ${qemu.reason}` : qemu.reason}`);
+  const engine = new QemuEngine({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, imageDir: env.imageDir, accel: qemu.accel });
+
+  const capabilities = (): NodeCapabilities => ({
+    engines: { qemu: { available: qemu.available, version: qemu.version, accel: qemu.accel, reason: qemu.reason } },
+    images: existsSync(env.imageDir) ? readdirSync(env.imageDir).filter((d) => existsSync(join(env.imageDir, d, "template.json"))) : [],
+  });
+
+  let creds: NodeCredentials | null = loadCredentials(env.dataDir, env.VDI_PORTAL_URL);
+  let stopped = false;
+  let wake: (() => void) | null = null;
+  let dirty = true;
+  const reconciler = new Reconciler(engine, env.dataDir, () => { dirty = true; wake?.(); }, log);
+  await reconciler.loadFromDisk();
+
+  const gateway = createConsoleGateway({
+    nodeId: () => creds?.nodeId ?? null,
+    publicKeyPem: () => creds?.consolePublicKeyPem ?? null,
+    displayOf: (vmId) => reconciler.displayOf(vmId),
+    allowedOrigins: env.allowedOrigins,
+    log,
+  });
+  const server: Server = createServer((req, res) => {
+    if (req.url === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ ok: true, registered: !!creds, consoles: gateway.activeConnections() }));
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  server.on("upgrade", (req, socket, head) => {
+    if (new URL(req.url ?? "/", "http://x").pathname === "/console") gateway.handleUpgrade(req, socket, head);
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(env.VDI_NODE_PORT, env.VDI_NODE_HOST, resolve));
+  const port = (server.address() as AddressInfo).port;
+  const apiUrl = `http://${env.VDI_NODE_HOST}:${port}`;
+  const consoleUrl = env.VDI_NODE_CONSOLE_URL ?? `ws://${env.VDI_NODE_HOST}:${port}`;
+  log(`listening on ${apiUrl} (console ${consoleUrl}/console)`);
+
+  const portal = createPortalClient(env.VDI_PORTAL_URL, () => (creds ? `Bearer node.${creds.nodeId}.${creds.secret}` : null));
+
+  async function register(): Promise<void> {
+    const r = await portal.nodeAgent.register.mutate({
+      joinToken: env.VDI_NODE_JOIN_TOKEN, name: env.VDI_NODE_NAME, apiUrl, consoleUrl,
+      totalCpus: env.VDI_NODE_CPUS, totalMemoryMiB: env.VDI_NODE_MEMORY_MIB, capabilities: capabilities(),
+    });
+    creds = { nodeId: r.nodeId, secret: r.secret, consolePublicKeyPem: r.consolePublicKeyPem, portalUrl: env.VDI_PORTAL_URL };
+    saveCredentials(env.dataDir, creds);
+    log(`registered as ${r.nodeId}`);
+  }
+
+  let etag: string | null = null;
+  let lastSent = "";
+  let lastSentAt = 0;
+  const abort = new AbortController();
+
+  async function syncOnce(waitMs: number): Promise<void> {
+    if (!creds) await register();
+    const vms: VmReport[] = reconciler.report();
+    const sent = JSON.stringify(vms);
+    dirty = false;
+    try {
+      const res = await portal.nodeAgent.sync.mutate({ vms, capabilities: capabilities(), etag, waitMs }, { signal: abort.signal });
+      lastSent = sent;
+      lastSentAt = Date.now();
+      if (creds && res.consolePublicKeyPem !== creds.consolePublicKeyPem) {
+        creds = { ...creds, consolePublicKeyPem: res.consolePublicKeyPem };
+        saveCredentials(env.dataDir, creds);
+      }
+      if (res.etag !== etag) {
+        etag = res.etag;
+        reconciler.setDesired(res.vms);
+      }
+    } catch (err) {
+      dirty = true;
+      if (isUnauthorized(err)) {
+        log("portal refused our credentials; registering again");
+        creds = null;
+      }
+      throw err;
+    }
+  }
+
+  // Long-poll loop: learns the desired state as soon as it changes.
+  const watchLoop = (async () => {
+    while (!stopped) {
+      try {
+        await syncOnce(LONG_POLL_MS);
+      } catch (err) {
+        if (stopped) break;
+        log(`sync failed: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  })();
+  // Report loop: pushes state changes at once, and a heartbeat otherwise.
+  const reportLoop = (async () => {
+    while (!stopped) {
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, HEARTBEAT_MS);
+      });
+      wake = null;
+      if (stopped || !creds) continue;
+      const changed = dirty && JSON.stringify(reconciler.report()) !== lastSent;
+      if (!changed && Date.now() - lastSentAt < HEARTBEAT_MS) continue;
+      await syncOnce(0).catch((err: Error) => { if (!stopped) log(`report failed: ${err.message}`); });
+    }
+  })();
+  const resync = setInterval(() => reconciler.resync(), RESYNC_MS);
+
+  return {
+    port,
+    consoleUrl,
+    nodeId: () => creds?.nodeId ?? null,
+    reconciler,
+    async stop() {
+      stopped = true;
+      clearInterval(resync);
+      abort.abort();
+      wake?.();
+      await Promise.allSettled([watchLoop, reportLoop]);
+      gateway.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await reconciler.shutdown();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+// The node agent's configuration, validated once. Nothing else reads process.env.
+import { z } from "zod";
+import { hostname, cpus, totalmem } from "node:os";
+import { resolve } from "node:path";
+
+const schema = z.object({
+  VDI_PORTAL_URL: z.string().url().default("http://127.0.0.1:3000"),
+  VDI_NODE_NAME: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).default(hostname().toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 63) || "node"),
+  VDI_NODE_JOIN_TOKEN: z.string().min(16, "VDI_NODE_JOIN_TOKEN must be at least 16 characters"),
+  VDI_NODE_HOST: z.string().default("127.0.0.1"),
+  VDI_NODE_PORT: z.coerce.number().int().min(0).max(65535).default(4100),
+  /** Public base URL of the console gateway as browsers reach it. */
+  VDI_NODE_CONSOLE_URL: z.string().regex(/^wss?:\/\//).optional(),
+  VDI_NODE_DATA_DIR: z.string().optional(),
+  VDI_IMAGE_DIR: z.string().default(resolve("var/images")),
+  VDI_QEMU_BINARY: z.string().default("qemu-system-x86_64"),
+  VDI_QEMU_IMG_BINARY: z.string().default("qemu-img"),
+  VDI_QEMU_ACCEL: z.enum(["auto", "kvm", "tcg"]).default("auto"),
+  VDI_NODE_CPUS: z.coerce.number().int().positive().default(cpus().length),
+  VDI_NODE_MEMORY_MIB: z.coerce.number().int().positive().default(Math.floor(totalmem() / 1048576)),
+  VDI_NODE_ALLOWED_ORIGINS: z.string().default(""),
+});
+
+export type NodeEnv = ReturnType<typeof loadEnv>;
+
+export function loadEnv(source: Record<string, string | undefined> = process.env) {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    throw new Error(`invalid node configuration: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  const e = parsed.data;
+  return {
+    ...e,
+    dataDir: resolve(e.VDI_NODE_DATA_DIR ?? `var/node/${e.VDI_NODE_NAME}`),
+    imageDir: resolve(e.VDI_IMAGE_DIR),
+    consoleUrl: e.VDI_NODE_CONSOLE_URL ?? `ws://${e.VDI_NODE_HOST}:${e.VDI_NODE_PORT}`,
+    allowedOrigins: e.VDI_NODE_ALLOWED_ORIGINS.split(",").map((s) => s.trim()).filter(Boolean),
+  };
+}

@@ -1,0 +1,23 @@
+import type { ReactNode } from "react";
+import Link from "next/link";
+import { requireUser } from "@/server/session";
+import { LogoutButton } from "@/components/logout-button";
+import { LiveUpdates } from "@/components/live-updates";
+
+export const dynamic = "force-dynamic";
+
+export default async function PortalLayout({ children }: { children: ReactNode }) {
+  const user = await requireUser();
+  return (
+    <>
+      <header className="topbar">
+        <Link href="/vms" className="brand">VDI</Link>
+        <nav><Link href="/vms">Virtual machines</Link></nav>
+        <span className="who">{user.name} · {user.email}</span>
+        <LogoutButton />
+      </header>
+      <LiveUpdates />
+      <main className="page">{children}</main>
+    </>
+  );
+}

@@ -1,0 +1,47 @@
+"use client";
+import { use } from "react";
+import Link from "next/link";
+import { useRouter } from "next/navigation";
+import { useQuery } from "@tanstack/react-query";
+import { useTRPC, errorMessage } from "@/lib/trpc";
+import { OperationProgress, StateBadge, VmActions } from "@/components/vm-state";
+import { VmConsole } from "@/components/vm-console";
+
+export default function VmPage({ params }: { params: Promise<{ id: string }> }) {
+  const { id } = use(params);
+  const trpc = useTRPC();
+  const router = useRouter();
+  const vm = useQuery(trpc.vm.get.queryOptions({ vmId: id }, { refetchInterval: 5000 }));
+  const ops = useQuery(trpc.operation.list.queryOptions({ vmId: id, limit: 5 }));
+
+  if (vm.error) {
+    // A failed create removes the VM: show why, from its operation.
+    const failed = ops.data?.find((o) => o.status === "failed");
+    return (
+      <div>
+        <p className="error" role="alert">{failed ? `${failed.kind} of ${failed.vmName} failed: ${failed.error}` : errorMessage(vm.error)}</p>
+        <Link href="/vms">Back to the list</Link>
+      </div>
+    );
+  }
+  if (!vm.data) return <p className="muted">Loading…</p>;
+  const v = vm.data;
+  return (
+    <div className="vm">
+      <header className="vm-head">
+        <h1>{v.name}</h1>
+        <StateBadge vm={v} />
+        <OperationProgress vm={v} />
+        <VmActions vm={v} onDeleted={() => router.push("/vms")} />
+      </header>
+      {v.stateReason && <p className={v.state === "error" || v.state === "unknown" ? "error" : "muted"} role="status">{v.stateReason}</p>}
+      <dl className="facts">
+        <dt>Template</dt><dd>{v.template.title}</dd>
+        <dt>Size</dt><dd>{v.cpus} vCPU · {v.memoryMiB} MiB · {v.diskGiB} GiB disk</dd>
+        <dt>Node</dt><dd>{v.node.name}{v.node.up ? "" : " (down)"}</dd>
+        <dt>MAC</dt><dd>{v.macAddress}</dd>
+      </dl>
+      <VmConsole vmId={v.id} running={v.state === "running"} />
+    </div>
+  );
+}

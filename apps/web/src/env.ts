@@ -1,0 +1,44 @@
+// The portal's configuration, validated once. Nothing else reads process.env.
+import { z } from "zod";
+import { resolve } from "node:path";
+
+const schema = z.object({
+  VDI_DATA_DIR: z.string().default("../../var/portal"),
+  DATABASE_URL: z.string().optional(),
+  VDI_PUBLIC_URL: z.string().url().default("http://localhost:3000"),
+  BETTER_AUTH_SECRET: z.string().min(32, "BETTER_AUTH_SECRET must be at least 32 characters"),
+  VDI_NODE_JOIN_TOKEN: z.string().min(16, "VDI_NODE_JOIN_TOKEN must be at least 16 characters"),
+  VDI_CONSOLE_PRIVATE_KEY: z.string().optional(),
+  VDI_NODE_DOWN_AFTER_MS: z.coerce.number().int().positive().default(15_000),
+});
+
+function load() {
+  const parsed = schema.safeParse(process.env);
+  if (!parsed.success) {
+    throw new Error(`invalid portal configuration: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.VDI_DATA_DIR);
+  return { ...e, dataDir, databaseUrl: e.DATABASE_URL ?? `file:${resolve(dataDir, "vdi.db")}` };
+}
+
+let cached: ReturnType<typeof load> | null = null;
+export function env() {
+  cached ??= load();
+  return cached;
+}
+
+const seedSchema = z.object({
+  VDI_IMAGE_DIR: z.string().default("../../var/images"),
+  VDI_ADMIN_EMAIL: z.string().email().default("admin@vdi.local"),
+  VDI_ADMIN_PASSWORD: z.string().min(8),
+  VDI_DEMO_EMAIL: z.string().email().default("demo@vdi.local"),
+  VDI_DEMO_PASSWORD: z.string().min(8),
+});
+
+/** Only the setup script needs these (first-run accounts and where images are). */
+export function seedEnv() {
+  const parsed = seedSchema.safeParse(process.env);
+  if (!parsed.success) throw new Error(`invalid setup configuration: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  return parsed.data;
+}

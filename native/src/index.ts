@@ -1,0 +1,26 @@
+// Native core placeholder: the C++ VMM and its Node-API addon are their own issue.
+// Until then this package answers only the capability probe the node agent needs,
+// from the kernel's own files, so nothing here pretends to be the VMM.
+import { accessSync, constants, existsSync } from "node:fs";
+
+export interface KvmProbe {
+  /** /dev/kvm can be opened read-write. */
+  usable: boolean;
+  /** KVM is a software (nested, paravirtual) implementation that cannot run a stock kernel at speed. */
+  softwareNested: boolean;
+  reason: string;
+}
+
+export function probeKvm(): KvmProbe {
+  try {
+    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
+  } catch (err) {
+    return { usable: false, softwareNested: false, reason: `/dev/kvm is not usable (${(err as NodeJS.ErrnoException).code ?? "error"})` };
+  }
+  // kvm_pvm: a software KVM that emulates guest supervisor mode instruction by instruction.
+  if (existsSync("/sys/module/kvm_pvm")) {
+    return { usable: true, softwareNested: true, reason: "KVM here is software-nested (kvm_pvm): guest kernels run emulated" };
+  }
+  const hw = existsSync("/sys/module/kvm_intel") || existsSync("/sys/module/kvm_amd");
+  return { usable: true, softwareNested: !hw, reason: hw ? "hardware KVM" : "KVM without kvm_intel/kvm_amd" };
+}
