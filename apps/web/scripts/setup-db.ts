@@ -1,14 +1,13 @@
 // Brings the database up to date (migrations) and seeds first-run data. Idempotent.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { migrate } from "@vdi/db/migrate";
-import { seed, imageTemplateSchema, type ImageTemplate } from "@vdi/api";
+import { migrateDatabase, seed, imageTemplateSchema, type ImageTemplate } from "@vdi/api";
 import { deps } from "../src/server/deps";
 import { env, seedEnv } from "../src/env";
 
 const e = env();
 const s = seedEnv();
-const applied = await migrate(e.databaseUrl);
+const applied = await migrateDatabase(e.databaseUrl);
 console.log(applied.length ? `database: applied ${applied.join(", ")}` : "database: up to date");
 
 const imageDir = resolve(s.VDI_IMAGE_DIR);

@@ -10,3 +10,4 @@ export { ensureTenant, ensureUser } from "./services/auth/create-user.ts";
 export type { DesiredVm, VmReport } from "./services/node/sync-node.ts";
 export type { NodeCapabilities } from "./services/node/node-health.ts";
 export type { VmView } from "./services/vm/vm-view.ts";
+export { createApiDeps, migrateDatabase, type ApiConfig } from "./deps.ts";

@@ -17,10 +17,13 @@ export const PG_ADMIN_URL = process.env.VDI_TEST_PG_URL ?? "";
 export const providers = PG_ADMIN_URL ? (["sqlite", "postgresql"] as const) : (["sqlite"] as const);
 if (!PG_ADMIN_URL) console.warn("[skip] PostgreSQL service tests: VDI_TEST_PG_URL is not set (scripts/test.sh sets it)");
 
+const callerFactory = createCallerFactory(appRouter);
+type Caller = ReturnType<typeof callerFactory>;
+
 export interface TestApi {
   deps: ApiDeps;
   db: Db;
-  caller(actor: Actor | null, headers?: Headers): ReturnType<ReturnType<typeof createCallerFactory<typeof appRouter>>>;
+  caller(actor: Actor | null, headers?: Headers): Caller;
   makeUser(tenantSlug: string, role?: Actor["role"]): Promise<Actor>;
   close(): Promise<void>;
 }
@@ -57,12 +60,11 @@ export async function openTestApi(provider: "sqlite" | "postgresql"): Promise<Te
     nodeJoinToken: "test-join-token-0123456789",
     nodeDownAfterMs: 20_000,
   };
-  const factory = createCallerFactory(appRouter);
   return {
     deps, db,
     caller(actor, headers = new Headers()) {
       const ctx: Context = { ...deps, headers, resHeaders: new Headers(), ip: "127.0.0.1", actor };
-      return factory(ctx);
+      return callerFactory(ctx);
     },
     async makeUser(tenantSlug, role = "user") {
       const t = await ensureTenant(db, tenantSlug, `Tenant ${tenantSlug}`);

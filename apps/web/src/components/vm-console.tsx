@@ -35,7 +35,6 @@ export function VmConsole({ vmId, running }: { vmId: string; running: boolean })
     r.addEventListener("connect", () => { setStatus("connected"); r.focus(); });
     r.addEventListener("disconnect", () => { setStatus("disconnected"); if (rfb.current === r) rfb.current = null; });
     rfb.current = r;
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [vmId]);
 
   useEffect(() => {

@@ -1,0 +1,31 @@
+// Builds the API's long-lived dependencies from plain configuration, so apps never touch Prisma.
+import { createDb, providerOf } from "@vdi/db";
+import { migrate } from "@vdi/db/migrate";
+import type { ApiDeps } from "./context.ts";
+import { createAuth } from "./services/auth/auth.ts";
+import { createConsoleSigner } from "./services/console/console-token.ts";
+
+export interface ApiConfig {
+  databaseUrl: string;
+  authSecret: string;
+  publicUrl: string;
+  consolePrivateKeyPem: string;
+  nodeJoinToken: string;
+  nodeDownAfterMs: number;
+}
+
+export function createApiDeps(c: ApiConfig): ApiDeps {
+  const db = createDb(c.databaseUrl);
+  return {
+    db,
+    auth: createAuth({ db, provider: providerOf(c.databaseUrl), secret: c.authSecret, baseURL: c.publicUrl }),
+    consoleSigner: createConsoleSigner(c.consolePrivateKeyPem),
+    nodeJoinToken: c.nodeJoinToken,
+    nodeDownAfterMs: c.nodeDownAfterMs,
+  };
+}
+
+/** Applies pending migrations; returns their names. */
+export function migrateDatabase(databaseUrl: string): Promise<string[]> {
+  return migrate(databaseUrl);
+}
