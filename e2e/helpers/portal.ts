@@ -27,14 +27,35 @@ export function serialLog(vmId: string): string {
   return existsSync(file) ? readFileSync(file, "utf8") : "";
 }
 
-/** Counts the distinct colours in the console canvas (a blank screen has one). */
-export async function canvasColours(page: Page): Promise<number> {
+/** Share of the console canvas that differs from its most common colour (0 = blank screen). */
+export async function canvasInk(page: Page): Promise<number> {
   return page.locator('[data-testid="console-screen"] canvas').evaluate((c: HTMLCanvasElement) => {
     const ctx = c.getContext("2d");
-    if (!ctx || c.width === 0) return 0;
+    if (!ctx || c.width === 0 || c.height === 0) return 0;
     const d = ctx.getImageData(0, 0, c.width, c.height).data;
-    const seen = new Set<number>();
-    for (let i = 0; i < d.length && seen.size < 64; i += 4 * 7) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
-    return seen.size;
+    const counts = new Map<number, number>();
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4 * 3, n++) {
+      const k = (d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    const background = Math.max(...counts.values());
+    return (n - background) / n;
   });
+}
+
+const SHIFTED: Record<string, string> = { ">": "Period", "<": "Comma", "|": "Backslash", "_": "Minus", ":": "Semicolon", '"': "Quote", "?": "Slash", "!": "Digit1", "&": "Digit7", "*": "Digit8", "(": "Digit9", ")": "Digit0" };
+
+/**
+ * Types as a person does, holding Shift for capitals and symbols. noVNC sends QEMU physical
+ * scancodes, so a "S" without a Shift key press arrives in the guest as "s".
+ */
+export async function typeLikeAUser(page: Page, text: string) {
+  for (const ch of text) {
+    if (/[A-Z]/.test(ch)) await page.keyboard.press(`Shift+Key${ch}`);
+    else if (SHIFTED[ch]) await page.keyboard.press(`Shift+${SHIFTED[ch]}`);
+    else if (ch === "\n") await page.keyboard.press("Enter");
+    else await page.keyboard.press(ch === " " ? "Space" : ch);
+    await page.waitForTimeout(15);
+  }
 }

@@ -1,6 +1,6 @@
 // [VM] A tenant creates a VM from the template, opens its console and types into the guest.
 import { test, expect } from "@playwright/test";
-import { DEMO, canvasColours, serialLog } from "../helpers/portal.ts";
+import { DEMO, canvasInk, serialLog, typeLikeAUser } from "../helpers/portal.ts";
 
 test("[VM] demo user creates a VM, sees its screen and types a command into it", async ({ page }) => {
   const name = `e2e-${Date.now().toString(36)}`;
@@ -25,15 +25,14 @@ test("[VM] demo user creates a VM, sees its screen and types a command into it",
   await expect(page.getByRole("heading", { name })).toBeVisible();
   await expect(page.getByTestId("vm-state")).toHaveText("running", { timeout: 60_000 });
   await expect(page.getByTestId("console-status")).toHaveText("connected", { timeout: 30_000 });
-  await expect.poll(() => canvasColours(page), { timeout: 60_000, message: "console shows a non-blank screen" }).toBeGreaterThan(2);
+  await expect.poll(() => canvasInk(page), { timeout: 60_000, message: "console shows a non-blank screen" }).toBeGreaterThan(0.001);
   console.log(`create → first non-blank frame: ${Date.now() - t0} ms`);
 
   // Wait for the shell, then type into the guest through noVNC.
   await expect.poll(() => serialLog(vmId), { timeout: 90_000 }).toContain("VDI-GUEST-READY");
   const screen = page.getByTestId("console-screen").locator("canvas");
   await screen.click();
-  await page.keyboard.type(`echo ${marker} > /dev/ttyS0`, { delay: 30 });
-  await page.keyboard.press("Enter");
+  await typeLikeAUser(page, `echo ${marker} > /dev/ttyS0\n`);
   await expect.poll(() => serialLog(vmId), { timeout: 30_000, message: "the guest echoed the marker to its serial port" }).toContain(marker);
 
   // Delete cleans up: the VM leaves the list.

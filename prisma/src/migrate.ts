@@ -1,6 +1,6 @@
 // Applies the committed SQL migrations in order, each in a transaction, recording what ran.
 // (Prisma's own migrate commands need a schema engine download, impossible offline.)
-import { readdirSync, readFileSync, existsSync } from "node:fs";
+import { readdirSync, readFileSync, existsSync, mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@libsql/client";
@@ -24,6 +24,7 @@ export async function migrate(url: string): Promise<string[]> {
   const provider = providerOf(url);
   const done: string[] = [];
   if (provider === "sqlite") {
+    mkdirSync(dirname(url.slice("file:".length)), { recursive: true });
     const client = createClient({ url });
     try {
       await client.execute(`CREATE TABLE IF NOT EXISTS ${TABLE} (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`);
