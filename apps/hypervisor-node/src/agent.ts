@@ -82,7 +82,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     const sent = JSON.stringify(vms);
     dirty = false;
     try {
-      const res = await portal.nodeAgent.sync.mutate({ vms, capabilities: capabilities(), etag, waitMs }, { signal: abort.signal });
+      const res = await portal.nodeAgent.sync.mutate({ vms, capabilities: capabilities(), endpoints: { apiUrl, consoleUrl }, etag, waitMs }, { signal: abort.signal });
       lastSent = sent;
       lastSentAt = Date.now();
       if (creds && res.consolePublicKeyPem !== creds.consolePublicKeyPem) {

@@ -60,6 +60,7 @@ export class Reconciler {
       this.vms.set(id, vm);
       if (this.engine.runningPid(vm.paths) !== null) {
         await this.attach(vm).catch((e: Error) => this.log(`vm ${id}: QEMU runs but QMP failed: ${e.message}`));
+        vm.state = "running";
         this.log(`vm ${id}: re-attached to running QEMU`);
       } else {
         vm.state = existsSync(vm.paths.disk) ? "stopped" : "provisioning";
@@ -237,7 +238,6 @@ export class Reconciler {
       if (existsSync(vm.paths.dir)) this.persist(vm);
       this.setState(vm, "stopped", vm.stopReason);
     });
-    this.setState(vm, "running");
   }
 
   private readonly failedCreates = new Map<string, VmReport>();

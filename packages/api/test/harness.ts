@@ -78,3 +78,24 @@ export async function openTestApi(provider: "sqlite" | "postgresql"): Promise<Te
     },
   };
 }
+
+/** Serves the API over HTTP (tRPC standalone adapter) for node agents under test. */
+export async function serveApi(deps: ApiDeps): Promise<{ url: string; close(): Promise<void> }> {
+  const { createHTTPServer } = await import("@trpc/server/adapters/standalone");
+  const { createContext } = await import("../src/index.ts");
+  const server = createHTTPServer({
+    basePath: "/api/trpc/",
+    router: appRouter,
+    createContext: ({ req }) => {
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);
+      return createContext(deps, { headers, resHeaders: new Headers() });
+    },
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const addr = server.address() as import("node:net").AddressInfo;
+  return {
+    url: `http://127.0.0.1:${addr.port}`,
+    close: () => new Promise<void>((r) => { server.closeAllConnections?.(); server.close(() => r()); }),
+  };
+}

@@ -22,6 +22,8 @@ export const vmReportSchema = z.object({
 export const syncInputSchema = z.object({
   vms: z.array(vmReportSchema).max(10_000),
   capabilities: nodeCapabilitiesSchema.optional(),
+  /** Where the agent listens now (it may have moved since it registered). */
+  endpoints: z.object({ apiUrl: z.string().url().max(500), consoleUrl: z.string().max(500).regex(/^wss?:\/\//) }).optional(),
   etag: z.string().max(64).nullish(),
   waitMs: z.number().int().min(0).max(20_000).default(0),
 });
@@ -105,7 +107,11 @@ export async function syncNode(deps: { db: Db; consolePublicKeyPem: string }, no
   const { db } = deps;
   await db.node.update({
     where: { id: nodeId },
-    data: { lastSeenAt: new Date(), ...(input.capabilities ? { capabilities: JSON.stringify(input.capabilities) } : {}) },
+    data: {
+      lastSeenAt: new Date(),
+      ...(input.capabilities ? { capabilities: JSON.stringify(input.capabilities) } : {}),
+      ...(input.endpoints ?? {}),
+    },
   });
   const touched = new Set<string>();
   for (const r of input.vms) {

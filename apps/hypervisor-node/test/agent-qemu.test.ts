@@ -1,0 +1,204 @@
+// The node agent against real QEMU and a real API server: create, console, kill -9 and
+// re-attach, stop/start/delete, and the failure paths (QEMU missing, disk not creatable).
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, copyFileSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import WebSocket from "ws";
+import { openTestApi, serveApi, type TestApi } from "@vdi/api/testing";
+import { seed, imageTemplateSchema, type Actor } from "@vdi/api";
+
+const REPO = resolve(import.meta.dirname, "../../..");
+const IMAGES = process.env.VDI_IMAGE_DIR ?? join(REPO, "var/images");
+const TEMPLATE = join(IMAGES, "debian-shell", "template.json");
+const qemuThere = spawnSync("qemu-system-x86_64", ["--version"]).status === 0;
+const skipReason = !qemuThere ? "qemu-system-x86_64 is not installed (scripts/setup.sh installs it)"
+  : !existsSync(TEMPLATE) ? `guest template not built (${TEMPLATE}; scripts/build-images.sh builds it)` : null;
+if (skipReason) console.warn(`[skip] node agent + QEMU tests: ${skipReason}`);
+
+const JOIN = "test-join-token-0123456789";
+
+function startAgent(portalUrl: string, dataDir: string, extra: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "apps/hypervisor-node/src/main.ts")], {
+    env: { ...process.env, VDI_PORTAL_URL: portalUrl, VDI_NODE_JOIN_TOKEN: JOIN, VDI_NODE_PORT: "0", VDI_NODE_DATA_DIR: dataDir, VDI_IMAGE_DIR: IMAGES, VDI_NODE_NAME: "itest", ...extra },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.on("data", (d: Buffer) => process.env.VDI_TEST_VERBOSE && process.stdout.write(d));
+  child.stderr!.on("data", (d: Buffer) => process.stderr.write(d));
+  return child;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 90_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
+}
+
+/** Opens the console through the gateway and completes the RFB 3.8 handshake up to ServerInit. */
+function rfbHandshake(url: string): Promise<{ width: number; height: number; name: string; ws: WebSocket }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    let buf = Buffer.alloc(0);
+    let stage = 0;
+    ws.on("close", (code, reason) => reject(new Error(`closed ${code} ${reason.toString()}`)));
+    ws.on("error", reject);
+    ws.on("message", (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (stage === 0 && buf.length >= 12) {
+        expect(buf.subarray(0, 12).toString()).toBe("RFB 003.008\n");
+        buf = buf.subarray(12);
+        ws.send(Buffer.from("RFB 003.008\n"));
+        stage = 1;
+      }
+      if (stage === 1 && buf.length >= 1 && buf.length >= 1 + buf[0]!) {
+        const types = [...buf.subarray(1, 1 + buf[0]!)];
+        buf = buf.subarray(1 + buf[0]!);
+        if (!types.includes(1)) return reject(new Error(`no None security type: ${types}`));
+        ws.send(Buffer.from([1]));
+        stage = 2;
+      }
+      if (stage === 2 && buf.length >= 4) {
+        if (buf.readUInt32BE(0) !== 0) return reject(new Error("security failed"));
+        buf = buf.subarray(4);
+        ws.send(Buffer.from([1])); // ClientInit, shared
+        stage = 3;
+      }
+      if (stage === 3 && buf.length >= 24 && buf.length >= 24 + buf.readUInt32BE(20)) {
+        resolve({ width: buf.readUInt16BE(0), height: buf.readUInt16BE(2), name: buf.subarray(24, 24 + buf.readUInt32BE(20)).toString(), ws });
+        stage = 4;
+      }
+    });
+  });
+}
+
+/** Alive and not a zombie (a daemonized QEMU is reparented to init, which may reap late). */
+function pidAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(skipReason !== null)("node agent with QEMU", () => {
+  let api: TestApi;
+  let server: { url: string; close(): Promise<void> };
+  let alice: Actor;
+  let templateId: string;
+  let dataDir: string;
+  let agent: ChildProcess | null = null;
+
+  beforeAll(async () => {
+    api = await openTestApi("sqlite");
+    const t = imageTemplateSchema.parse(JSON.parse(readFileSync(TEMPLATE, "utf8")));
+    await seed(api.deps, { admin: { email: "a@x.test", password: "admin-password" }, demo: { email: "d@x.test", password: "demo-password" }, templates: [t] });
+    alice = await api.makeUser("acme");
+    templateId = (await api.caller(alice).template.list())[0]!.id;
+    server = await serveApi(api.deps);
+    dataDir = mkdtempSync(join(tmpdir(), "vdi-agent-"));
+  });
+  afterAll(async () => {
+    agent?.kill("SIGKILL");
+    for (const d of existsSync(join(dataDir, "vms")) ? readdirSync(join(dataDir, "vms")) : []) {
+      const pidFile = join(dataDir, "vms", d, "qemu.pid");
+      if (existsSync(pidFile)) try { process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL"); } catch { /* gone */ }
+    }
+    await server?.close();
+    await api?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("creates a running VM, serves its console, and keeps it across kill -9 of the agent", async () => {
+    agent = startAgent(server.url, dataDir);
+    await until("node registered", async () => (await api.caller(alice).node.list()).find((n) => n.up && n.engines.qemu?.available));
+
+    const t0 = Date.now();
+    const { vmId, operationId } = await api.caller(alice).vm.create({ templateId, name: "itest-1" });
+    await until("VM running", async () => (await api.caller(alice).vm.get({ vmId })).state === "running");
+    expect(await api.caller(alice).operation.get({ operationId })).toMatchObject({ status: "succeeded", progress: 100 });
+    const serial = join(dataDir, "vms", vmId, "serial.log");
+    await until("guest ready on serial", () => existsSync(serial) && readFileSync(serial, "utf8").includes("VDI-GUEST-READY itest-1"));
+    console.log(`create → guest shell ready: ${Date.now() - t0} ms`);
+
+    const first = await rfbHandshake((await api.caller(alice).console.open({ vmId })).url);
+    expect(first.width).toBeGreaterThan(0);
+    expect(first.name).toBe("QEMU (itest-1)");
+    first.ws.close();
+
+    const qemuPid = Number(readFileSync(join(dataDir, "vms", vmId, "qemu.pid"), "utf8"));
+    agent.kill("SIGKILL");
+    await new Promise((r) => agent!.once("exit", r));
+    expect(pidAlive(qemuPid)).toBe(true);
+
+    agent = startAgent(server.url, dataDir);
+    // The restarted agent re-attaches (same QEMU) and the portal still shows the VM running.
+    await until("agent back", async () => (await api.db.node.findFirst())!.lastSeenAt!.getTime() > Date.now() - 2000 && (await api.caller(alice).vm.get({ vmId })).state === "running");
+    expect(pidAlive(qemuPid)).toBe(true);
+    const again = await rfbHandshake((await api.caller(alice).console.open({ vmId })).url);
+    expect(again.name).toBe("QEMU (itest-1)");
+    again.ws.close();
+
+    // Stop, start, delete.
+    await api.caller(alice).vm.stop({ vmId });
+    await until("VM stopped", async () => (await api.caller(alice).vm.get({ vmId })).state === "stopped");
+    expect(pidAlive(qemuPid)).toBe(false);
+    await api.caller(alice).vm.start({ vmId });
+    await until("VM running again", async () => (await api.caller(alice).vm.get({ vmId })).state === "running");
+    const del = await api.caller(alice).vm.delete({ vmId });
+    await until("VM deleted", async () => (await api.caller(alice).vm.list()).length === 0);
+    expect(await api.caller(alice).operation.get({ operationId: del.operationId })).toMatchObject({ status: "succeeded" });
+    expect(existsSync(join(dataDir, "vms", vmId))).toBe(false);
+  }, 240_000);
+
+  it("fails a create whose disk cannot be made, leaving no VM and no files", async () => {
+    // A template whose base disk is missing on the node.
+    const broken = join(dataDir, "images-broken", "debian-shell");
+    mkdirSync(broken, { recursive: true });
+    copyFileSync(TEMPLATE, join(broken, "template.json"));
+    for (const f of ["vmlinuz", "initrd.img"]) symlinkSync(join(IMAGES, "debian-shell", f), join(broken, f));
+    agent?.kill("SIGKILL");
+    await new Promise((r) => agent!.once("exit", r));
+    agent = startAgent(server.url, dataDir, { VDI_IMAGE_DIR: join(dataDir, "images-broken") });
+    await until("node re-registered", async () => (await api.db.node.findFirst())!.lastSeenAt!.getTime() > Date.now() - 1500);
+
+    const { vmId, operationId } = await api.caller(alice).vm.create({ templateId, name: "no-disk" });
+    const op = await until("create failed", async () => {
+      const o = await api.caller(alice).operation.get({ operationId });
+      return o.status === "failed" ? o : null;
+    });
+    expect(op.error).toMatch(/^Cannot create the disk: the template's base image .* is missing/);
+    expect(await api.db.vm.findUnique({ where: { id: vmId } })).toBeNull();
+    await until("no files left", () => !existsSync(join(dataDir, "vms", vmId)));
+  });
+
+  it("refuses to create when QEMU is missing on the only node, with the reason", async () => {
+    const other = await openTestApi("sqlite");
+    const t = imageTemplateSchema.parse(JSON.parse(readFileSync(TEMPLATE, "utf8")));
+    await seed(other.deps, { admin: { email: "a@x.test", password: "admin-password" }, demo: { email: "d@x.test", password: "demo-password" }, templates: [t] });
+    const bob = await other.makeUser("b");
+    const srv = await serveApi(other.deps);
+    const dir = mkdtempSync(join(tmpdir(), "vdi-agent-noqemu-"));
+    const child = startAgent(srv.url, dir, { VDI_QEMU_BINARY: "/nonexistent/qemu-system-x86_64", VDI_NODE_NAME: "noqemu" });
+    try {
+      await until("node up", async () => (await other.caller(bob).node.list()).find((n) => n.up));
+      const tid = (await other.caller(bob).template.list())[0]!.id;
+      await expect(other.caller(bob).vm.create({ templateId: tid, name: "x" })).rejects.toThrow(/QEMU is not available on any node \(noqemu: \/nonexistent\/qemu-system-x86_64 not found/);
+      expect(await other.db.vm.count()).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+      await srv.close();
+      await other.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
