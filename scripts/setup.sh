@@ -22,7 +22,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # 2. npm packages, when the lock file changed since the last install.
-export npm_config_nodedir=${npm_config_nodedir:-/usr}
 lock_sum=$(sha256sum package-lock.json package.json | sha256sum | cut -c1-16)
 if [ ! -d node_modules ] || [ "$(cat var/.npm-stamp 2>/dev/null)" != "$lock_sum" ]; then
   echo "setup: npm ci"
