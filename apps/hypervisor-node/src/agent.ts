@@ -82,7 +82,13 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     const sent = JSON.stringify(vms);
     dirty = false;
     try {
-      const res = await portal.nodeAgent.sync.mutate({ vms, capabilities: capabilities(), endpoints: { apiUrl, consoleUrl }, etag, waitMs }, { signal: abort.signal });
+      // A controller per request: fetch keeps a listener on the signal it is given.
+      const request = new AbortController();
+      const cancel = () => request.abort();
+      abort.signal.addEventListener("abort", cancel, { once: true });
+      const res = await portal.nodeAgent.sync
+        .mutate({ vms, capabilities: capabilities(), endpoints: { apiUrl, consoleUrl }, etag, waitMs }, { signal: request.signal })
+        .finally(() => abort.signal.removeEventListener("abort", cancel));
       lastSent = sent;
       lastSentAt = Date.now();
       if (creds && res.consolePublicKeyPem !== creds.consolePublicKeyPem) {

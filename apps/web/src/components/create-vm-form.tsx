@@ -13,7 +13,7 @@ export function CreateVmForm() {
   const [name, setName] = useState("");
   const [cpus, setCpus] = useState(1);
   const [memoryMiB, setMemoryMiB] = useState(256);
-  const create = useMutation(trpc.vm.create.mutationOptions({ onSuccess: (r) => router.push(`/vms/${r.vmId}`) }));
+  const create = useMutation(trpc.vm.create.mutationOptions({ onSuccess: (r) => router.push(`/vms/${r.vmId}?op=${r.operationId}`) }));
   const fields = fieldErrors(create.error);
   const template = templates.data?.find((t) => t.id === templateId);
 

@@ -1,7 +1,7 @@
 "use client";
 import { use } from "react";
 import Link from "next/link";
-import { useRouter } from "next/navigation";
+import { useRouter, useSearchParams } from "next/navigation";
 import { useQuery } from "@tanstack/react-query";
 import { useTRPC, errorMessage } from "@/lib/trpc";
 import { OperationProgress, StateBadge, VmActions } from "@/components/vm-state";
@@ -12,14 +12,15 @@ export default function VmPage({ params }: { params: Promise<{ id: string }> }) 
   const trpc = useTRPC();
   const router = useRouter();
   const vm = useQuery(trpc.vm.get.queryOptions({ vmId: id }, { refetchInterval: 5000 }));
-  const ops = useQuery(trpc.operation.list.queryOptions({ vmId: id, limit: 5 }));
+  // The operation that brought us here (a create): if it fails the VM is gone, and it says why.
+  const opId = useSearchParams().get("op");
+  const op = useQuery(trpc.operation.get.queryOptions({ operationId: opId ?? "" }, { enabled: !!opId && !!vm.error }));
 
   if (vm.error) {
-    // A failed create removes the VM: show why, from its operation.
-    const failed = ops.data?.find((o) => o.status === "failed");
+    const failed = op.data?.status === "failed" ? op.data : null;
     return (
       <div>
-        <p className="error" role="alert">{failed ? `${failed.kind} of ${failed.vmName} failed: ${failed.error}` : errorMessage(vm.error)}</p>
+        <p className="error" role="alert">{failed ? `Creating ${failed.vmName} failed: ${failed.error}` : errorMessage(vm.error)}</p>
         <Link href="/vms">Back to the list</Link>
       </div>
     );

@@ -1,0 +1,71 @@
+// A minimal RFB 3.8 client for benchmarks: handshake (security None), Raw encoding only,
+// and "wait for the first frame that is not blank". Works over a unix socket or a WebSocket.
+export interface ByteLink {
+  write(b: Buffer): void;
+  onData(cb: (b: Buffer) => void): void;
+  close(): void;
+}
+
+const MAX_RECT_BYTES = 64 * 1024 * 1024;
+
+export function firstNonBlankFrame(link: ByteLink, timeoutMs: number): Promise<{ width: number; height: number; at: number }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { link.close(); reject(new Error("no non-blank frame in time")); }, timeoutMs);
+    let buf = Buffer.alloc(0);
+    let stage = "version";
+    let width = 0;
+    let height = 0;
+    let bpp = 4;
+    const need = (n: number) => buf.length >= n;
+    const take = (n: number) => { const b = buf.subarray(0, n); buf = buf.subarray(n); return b; };
+    const request = (incremental: number) => {
+      const m = Buffer.alloc(10);
+      m.writeUInt8(3, 0); m.writeUInt8(incremental, 1); m.writeUInt16BE(0, 2); m.writeUInt16BE(0, 4); m.writeUInt16BE(width, 6); m.writeUInt16BE(height, 8);
+      link.write(m);
+    };
+    let rects = 0;
+    let nonBlank = false;
+    link.onData((d) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        if (stage === "version" && need(12)) { take(12); link.write(Buffer.from("RFB 003.008\n")); stage = "sectypes"; continue; }
+        if (stage === "sectypes" && need(1) && need(1 + buf[0]!)) { take(1 + buf[0]!); link.write(Buffer.from([1])); stage = "secresult"; continue; }
+        if (stage === "secresult" && need(4)) { if (take(4).readUInt32BE(0) !== 0) return reject(new Error("security failed")); link.write(Buffer.from([1])); stage = "init"; continue; }
+        if (stage === "init" && need(24) && need(24 + buf.readUInt32BE(20))) {
+          const h = take(24 + buf.readUInt32BE(20));
+          width = h.readUInt16BE(0); height = h.readUInt16BE(2); bpp = h.readUInt8(4) / 8;
+          const enc = Buffer.alloc(8); enc.writeUInt8(2, 0); enc.writeUInt16BE(1, 2); enc.writeInt32BE(0, 4); // SetEncodings [Raw]
+          link.write(enc);
+          request(0);
+          stage = "msg"; continue;
+        }
+        if (stage === "msg" && need(4)) {
+          if (buf[0] !== 0) { // not a FramebufferUpdate: skip Bell (2) or give up on others
+            if (buf[0] === 2) { take(1); continue; }
+            return reject(new Error(`unexpected server message ${buf[0]}`));
+          }
+          rects = take(4).readUInt16BE(2); nonBlank = false; stage = rects ? "rect" : "msg";
+          if (!rects) request(1);
+          continue;
+        }
+        if (stage === "rect" && need(12)) {
+          const w = buf.readUInt16BE(4), hh = buf.readUInt16BE(6), enc = buf.readInt32BE(8);
+          if (enc !== 0) return reject(new Error(`unexpected encoding ${enc}`));
+          const size = w * hh * bpp;
+          if (size > MAX_RECT_BYTES) return reject(new Error("rectangle too large"));
+          if (!need(12 + size)) break;
+          take(12);
+          const px = take(size);
+          for (let i = 0; i < px.length && !nonBlank; i += bpp) if (px.readUInt32LE(i) !== px.readUInt32LE(0)) nonBlank = true;
+          if (--rects === 0) {
+            stage = "msg";
+            if (nonBlank) { clearTimeout(timer); link.close(); return resolve({ width, height, at: performance.now() }); }
+            request(1);
+          }
+          continue;
+        }
+        break;
+      }
+    });
+  });
+}
