@@ -13,7 +13,7 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 (cd apps/web && exec npx --no-install next start -p "$PORT") & pids+=($!)
-for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/login" && break; sleep 0.2; done
+node -e 'const u=process.argv[1];(async()=>{for(let i=0;i<100;i++){try{if((await fetch(u)).ok)return}catch{}await new Promise(r=>setTimeout(r,200))}})()' "http://127.0.0.1:$PORT/login"
 VDI_PORTAL_URL=http://127.0.0.1:$PORT VDI_NODE_NAME=${VDI_NODE_NAME:-local} VDI_NODE_DATA_DIR=$REPO/var/node/local \
   npx --no-install tsx apps/hypervisor-node/src/main.ts & pids+=($!)
 
