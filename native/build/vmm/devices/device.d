@@ -1,0 +1,2 @@
+build/vmm/devices/device.o: vmm/devices/device.cpp vmm/devices/device.h
+vmm/devices/device.h:

@@ -1,0 +1,70 @@
+// vdi-vmm: one microVM per process. Usage:
+//   vdi-vmm --kernel guest.elf [--mem MiB] [--serial-log file] [--control sock] [--vnc sock]
+//           [--restore dir] [--vm-id n] [--mac aa:bb:cc:dd:ee:ff]
+// Exit status: the guest's debug-exit status, or 2+ for VMM-side stops (reason on stderr).
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "control/control.h"
+#include "machine.h"
+#include "rfb/rfb_server.h"
+#include "snapshot/snapshot.h"
+
+using namespace vmm;
+
+static void usage() {
+  std::fprintf(stderr, "usage: vdi-vmm --kernel guest.elf [--mem MiB] [--serial-log file] [--control sock] [--vnc sock] [--restore dir] [--vm-id n] [--mac xx:xx:xx:xx:xx:xx]\n");
+}
+
+int main(int argc, char** argv) {
+  MachineOptions o;
+  std::string control, vnc, restoreDir;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) { usage(); std::exit(64); }
+      return argv[++i];
+    };
+    if (a == "--kernel") o.kernel = next();
+    else if (a == "--mem") o.memMiB = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--serial-log") o.serialLog = next();
+    else if (a == "--control") control = next();
+    else if (a == "--vnc") vnc = next();
+    else if (a == "--restore") restoreDir = next();
+    else if (a == "--vm-id") o.vmId = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--mac") {
+      unsigned m[6];
+      if (std::sscanf(next().c_str(), "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6) { usage(); return 64; }
+      for (int k = 0; k < 6; k++) o.mac[k] = (uint8_t)m[k];
+    } else { usage(); return 64; }
+  }
+  if (o.kernel.empty() && restoreDir.empty()) { usage(); return 64; }
+  try {
+    if (!restoreDir.empty()) {
+      SnapshotInfo info;
+      std::string err = readSnapshotInfo(restoreDir, info);
+      if (!err.empty()) { std::fprintf(stderr, "vmm: cannot restore: %s\n", err.c_str()); return 65; }
+      o.memMiB = info.memMiB;
+    }
+    Machine m(o);
+    if (!restoreDir.empty()) {
+      std::string err = restoreSnapshot(m, restoreDir);
+      if (!err.empty()) { std::fprintf(stderr, "vmm: cannot restore: %s\n", err.c_str()); return 65; }
+    } else {
+      m.boot();
+    }
+    std::unique_ptr<RfbServer> rfb;
+    if (!vnc.empty()) rfb = std::make_unique<RfbServer>(m, vnc);
+    std::unique_ptr<ControlServer> ctl;
+    if (!control.empty()) ctl = std::make_unique<ControlServer>(m, control);
+    m.start();
+    int status = m.waitStopped();
+    std::fprintf(stderr, "vmm: stopped: %s\n", m.stopReason().c_str());
+    return status;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vmm: %s\n", e.what());
+    return 2;
+  }
+}
