@@ -1,2 +1,0 @@
-build/vmm/rfb/keymap.o: vmm/rfb/keymap.cpp vmm/rfb/keymap.h
-vmm/rfb/keymap.h:
