@@ -8,7 +8,10 @@ export interface ByteLink {
 
 const MAX_RECT_BYTES = 64 * 1024 * 1024;
 
-export function firstNonBlankFrame(link: ByteLink, timeoutMs: number): Promise<{ width: number; height: number; at: number }> {
+export interface Frame { width: number; height: number; at: number; pixels: Buffer }
+
+/** Resolves with the first full frame whose pixels are not all the same (Raw, 32-bit XRGB). */
+export function firstNonBlankFrame(link: ByteLink, timeoutMs: number): Promise<Frame> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { link.close(); reject(new Error("no non-blank frame in time")); }, timeoutMs);
     let buf = Buffer.alloc(0);
@@ -25,6 +28,7 @@ export function firstNonBlankFrame(link: ByteLink, timeoutMs: number): Promise<{
     };
     let rects = 0;
     let nonBlank = false;
+    let pixels = Buffer.alloc(0);
     link.onData((d) => {
       buf = Buffer.concat([buf, d]);
       for (;;) {
@@ -34,6 +38,7 @@ export function firstNonBlankFrame(link: ByteLink, timeoutMs: number): Promise<{
         if (stage === "init" && need(24) && need(24 + buf.readUInt32BE(20))) {
           const h = take(24 + buf.readUInt32BE(20));
           width = h.readUInt16BE(0); height = h.readUInt16BE(2); bpp = h.readUInt8(4) / 8;
+          pixels = Buffer.alloc(width * height * 4);
           const enc = Buffer.alloc(8); enc.writeUInt8(2, 0); enc.writeUInt16BE(1, 2); enc.writeInt32BE(0, 4); // SetEncodings [Raw]
           link.write(enc);
           request(0);
@@ -49,7 +54,7 @@ export function firstNonBlankFrame(link: ByteLink, timeoutMs: number): Promise<{
           continue;
         }
         if (stage === "rect" && need(12)) {
-          const w = buf.readUInt16BE(4), hh = buf.readUInt16BE(6), enc = buf.readInt32BE(8);
+          const rx = buf.readUInt16BE(0), ry = buf.readUInt16BE(2), w = buf.readUInt16BE(4), hh = buf.readUInt16BE(6), enc = buf.readInt32BE(8);
           if (enc !== 0) return reject(new Error(`unexpected encoding ${enc}`));
           const size = w * hh * bpp;
           if (size > MAX_RECT_BYTES) return reject(new Error("rectangle too large"));
@@ -57,9 +62,10 @@ export function firstNonBlankFrame(link: ByteLink, timeoutMs: number): Promise<{
           take(12);
           const px = take(size);
           for (let i = 0; i < px.length && !nonBlank; i += bpp) if (px.readUInt32LE(i) !== px.readUInt32LE(0)) nonBlank = true;
+          if (bpp === 4 && rx + w <= width && ry + hh <= height) for (let row = 0; row < hh; row++) px.copy(pixels, ((ry + row) * width + rx) * 4, row * w * 4, (row + 1) * w * 4);
           if (--rects === 0) {
             stage = "msg";
-            if (nonBlank) { clearTimeout(timer); link.close(); return resolve({ width, height, at: performance.now() }); }
+            if (nonBlank) { clearTimeout(timer); link.close(); return resolve({ width, height, at: performance.now(), pixels }); }
             request(1);
           }
           continue;

@@ -50,6 +50,9 @@ Device* Machine::device(const std::string& name) const {
 }
 
 void Machine::replaceRam(std::unique_ptr<GuestMemory> ram, std::unique_ptr<GuestMemory> fb) {
+  // A slot's host address cannot change in place: delete the slots (size 0), then add them again.
+  vm_->setMemoryRegion(kRamSlot, 0, 0, nullptr, false);
+  vm_->setMemoryRegion(kFbSlot, kFbAddr, 0, nullptr, false);
   vm_->setMemoryRegion(kRamSlot, 0, ram->size(), ram->host(), true);
   vm_->setMemoryRegion(kFbSlot, kFbAddr, fb->size(), fb->host(), true);
   ram_ = std::move(ram);

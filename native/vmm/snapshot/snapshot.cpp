@@ -74,7 +74,7 @@ std::string saveSnapshot(Machine& m, const std::string& dir) {
     int vfd = m.vcpu().fd();
     kvm_regs regs; KVM_CALL(vfd, KVM_GET_REGS, &regs); putRaw(w, regs);
     kvm_sregs sregs; KVM_CALL(vfd, KVM_GET_SREGS, &sregs); putRaw(w, sregs);
-    kvm_xsave xs; KVM_CALL(vfd, KVM_GET_XSAVE, &xs); putRaw(w, xs);
+    kvm_xsave xs; KVM_CALL(vfd, kGetXsave, &xs); putRaw(w, xs);
     kvm_xcrs xcrs; KVM_CALL(vfd, KVM_GET_XCRS, &xcrs); putRaw(w, xcrs);
     MsrBuf msrs{};
     msrs.nmsrs = kNumMsrs;
@@ -210,7 +210,7 @@ std::string restoreSnapshot(Machine& m, const std::string& dir) {
     KVM_CALL(vfd, kSetCpuid2, cpuid.data());
     KVM_CALL(vfd, KVM_SET_SREGS, &sregs);
     KVM_CALL(vfd, KVM_SET_REGS, &regs);
-    KVM_CALL(vfd, KVM_SET_XSAVE, &xs);
+    KVM_CALL(vfd, kSetXsave, &xs);
     KVM_CALL(vfd, KVM_SET_XCRS, &xcrs);
     KVM_CALL(vfd, kSetMsrs, &msrs);
     KVM_CALL(vfd, KVM_SET_LAPIC, &lapic);

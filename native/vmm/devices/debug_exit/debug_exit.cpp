@@ -1,5 +1,7 @@
 #include "debug_exit.h"
 
+#include <unistd.h>
+
 namespace vmm {
 
 bool DebugExit::pioOut(uint16_t port, const uint8_t* data, uint32_t size) {
@@ -19,11 +21,12 @@ bool DebugExit::mmioWrite(uint64_t addr, const uint8_t* data, uint32_t size) {
   if (size == 0) return false;
   if (addr == kMmioExit) return pioOut(kPort, data, size);
   if (addr == kMmioPutc) { putc_(data[0]); return true; }
+  if (addr == kMmioIdle) { ::usleep(kIdleMicros); return true; }
   return false;
 }
 
 bool DebugExit::mmioRead(uint64_t addr, uint8_t* data, uint32_t size) {
-  if (addr != kMmioExit && addr != kMmioPutc) return false;
+  if (addr != kMmioExit && addr != kMmioPutc && addr != kMmioIdle) return false;
   for (uint32_t i = 0; i < size; i++) data[i] = 0;
   return true;
 }

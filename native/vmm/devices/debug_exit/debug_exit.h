@@ -14,6 +14,9 @@ class DebugExit : public Device {
   // The same, as MMIO: user-mode (CPL 3) guest code cannot use port I/O, but an MMIO store
   // outside RAM exits to the VMM. kMmioPutc writes one byte to the serial console.
   static constexpr uint64_t kMmioExit = 0xfebf0000ULL, kMmioPutc = 0xfebf0008ULL;
+  // A store here means "idle": the vCPU thread sleeps briefly instead of the guest spinning.
+  static constexpr uint64_t kMmioIdle = 0xfebf0010ULL;
+  static constexpr int kIdleMicros = 4000;
   DebugExit(std::function<void(int, const std::string&)> exit, std::function<void(uint8_t)> putc)
       : exit_(std::move(exit)), putc_(std::move(putc)) {}
   bool mmioWrite(uint64_t addr, const uint8_t* data, uint32_t size) override;
