@@ -9,7 +9,7 @@ mkdir -p var
 want_test=0; [ "${1:-}" = "--test" ] && want_test=1
 
 # 1. Debian packages (apt-get update only when something is missing).
-pkgs=(qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs)
+pkgs=(qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs make g++ zlib1g-dev)
 [ $want_test = 1 ] && pkgs+=(chromium postgresql)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -29,8 +29,9 @@ if [ ! -d node_modules ] || [ "$(cat var/.npm-stamp 2>/dev/null)" != "$lock_sum"
   echo "$lock_sum" > var/.npm-stamp
 fi
 
-# 3. Prisma clients (offline), guest images.
+# 3. Prisma clients (offline), the native core (VMM, unit tests, guests), guest images.
 bash prisma/scripts/generate.sh
+make -s -C native -j"$(nproc)" >/dev/null
 bash scripts/build-images.sh
 
 # 4. Secrets for the embedded defaults, made once (0600).

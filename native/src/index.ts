@@ -1,6 +1,5 @@
-// Native core placeholder: the C++ VMM and its Node-API addon are their own issue.
-// Until then this package answers only the capability probe the node agent needs,
-// from the kernel's own files, so nothing here pretends to be the VMM.
+// The native core as the node agent sees it: where the microVM VMM (vdi-vmm, one process per
+// VM, built by `make -C native`) and its guests are, and whether this host's KVM can run them.
 import { accessSync, constants, existsSync } from "node:fs";
 
 export interface KvmProbe {
@@ -23,4 +22,14 @@ export function probeKvm(): KvmProbe {
   }
   const hw = existsSync("/sys/module/kvm_intel") || existsSync("/sys/module/kvm_amd");
   return { usable: true, softwareNested: !hw, reason: hw ? "hardware KVM" : "KVM without kvm_intel/kvm_amd" };
+}
+
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const BUILD = join(dirname(fileURLToPath(import.meta.url)), "..", "build");
+
+/** Where `make -C native` puts the microVM VMM and the guests built from source. */
+export function vmmPaths() {
+  return { vmm: join(BUILD, "vdi-vmm"), guests: join(BUILD, "guests") };
 }

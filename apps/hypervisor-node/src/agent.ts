@@ -5,8 +5,9 @@ import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { NodeCapabilities, VmReport } from "@vdi/api/client";
 import type { NodeEnv } from "./env.ts";
-import { probeKvm } from "./native.ts";
+import { probeKvm, vmmPaths } from "./native.ts";
 import { probeQemu, QemuEngine } from "./engines/qemu/qemu-engine.ts";
+import { KvmEngine } from "./engines/kvm/kvm-engine.ts";
 import { Reconciler } from "./reconciler.ts";
 import { createConsoleGateway } from "./gateway/console-gateway.ts";
 import { createPortalClient, isUnauthorized, loadCredentials, saveCredentials, type NodeCredentials } from "./portal-client.ts";
@@ -20,10 +21,21 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   const kvm = probeKvm();
   const qemu = await probeQemu({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, accel: env.VDI_QEMU_ACCEL, kvmUsable: kvm.usable, kvmSoftware: kvm.softwareNested, kvmReason: kvm.reason });
   log(`qemu: ${qemu.available ? `${qemu.version}, ${qemu.reason}` : qemu.reason}`);
-  const engine = new QemuEngine({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, imageDir: env.imageDir, accel: qemu.accel });
+  const qemuEngine = new QemuEngine({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, imageDir: env.imageDir, accel: qemu.accel });
+  // Our own VMM runs its guests mostly in user mode, so it works even on software-nested KVM.
+  const vmmBuilt = existsSync(vmmPaths().vmm);
+  const microvm = {
+    available: kvm.usable && vmmBuilt,
+    reason: !kvm.usable ? kvm.reason : !vmmBuilt ? `the microVM engine is not built (${vmmPaths().vmm}; run make -C native)` : `vdi-vmm on ${kvm.reason}`,
+  };
+  log(`microVM: ${microvm.reason}`);
+  const engines = { qemu: qemuEngine, ...(microvm.available ? { kvm: new KvmEngine({ imageDir: env.imageDir }) } : {}) };
 
   const capabilities = (): NodeCapabilities => ({
-    engines: { qemu: { available: qemu.available, version: qemu.version, accel: qemu.accel, reason: qemu.reason } },
+    engines: {
+      qemu: { available: qemu.available, version: qemu.version, accel: qemu.accel, reason: qemu.reason },
+      kvm: { available: microvm.available, reason: microvm.reason },
+    },
     images: existsSync(env.imageDir) ? readdirSync(env.imageDir).filter((d) => existsSync(join(env.imageDir, d, "template.json"))) : [],
   });
 
@@ -31,7 +43,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   let stopped = false;
   let wake: (() => void) | null = null;
   let dirty = true;
-  const reconciler = new Reconciler(engine, env.dataDir, () => { dirty = true; wake?.(); }, log);
+  const reconciler = new Reconciler(engines, env.dataDir, () => { dirty = true; wake?.(); }, log);
   await reconciler.loadFromDisk();
 
   const gateway = createConsoleGateway({

@@ -1,2 +1,2 @@
 // The one place the node agent touches the native core.
-export { probeKvm, type KvmProbe } from "@vdi/native";
+export { probeKvm, vmmPaths, type KvmProbe } from "@vdi/native";

@@ -1,12 +1,11 @@
-// Brings each VM's actual state (QEMU process, disk, files) to the desired state from the
+// Brings each VM's actual state (engine process, disk, files) to the desired state from the
 // portal, one VM at a time, and remembers enough on disk to re-attach after a restart.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import type { DesiredVm, VmReport } from "@vdi/api/client";
 import { writeFileAtomic } from "@vdi/api/atomic-write";
-import { EngineError, vmPaths, type QemuEngine, type VmPaths } from "./engines/qemu/qemu-engine.ts";
-import type { QmpClient } from "./engines/qemu/qmp-client.ts";
+import { EngineError, vmPaths, type Engine, type VmHandle, type VmPaths } from "./engines/engine.ts";
 
 type VmState = VmReport["state"];
 type OpReport = NonNullable<VmReport["op"]>;
@@ -27,22 +26,33 @@ interface LocalVm extends LocalRecord {
   paths: VmPaths;
   state: VmState;
   reason: string | null;
-  qmp: QmpClient | null;
+  handle: VmHandle | null;
   stopping: boolean;
-  shutdownEvent: boolean;
   queue: Promise<void>;
 }
 
 export class Reconciler {
   private readonly vms = new Map<string, LocalVm>();
+  private readonly failedCreates = new Map<string, VmReport>();
   private readonly vmsDir: string;
 
-  constructor(private readonly engine: QemuEngine, dataDir: string, private readonly onChange: () => void, private readonly log: (msg: string) => void) {
+  constructor(
+    private readonly engines: Partial<Record<string, Engine>>,
+    dataDir: string,
+    private readonly onChange: () => void,
+    private readonly log: (msg: string) => void,
+  ) {
     this.vmsDir = join(dataDir, "vms");
     mkdirSync(this.vmsDir, { recursive: true });
   }
 
-  /** Re-discovers VMs from their folders and re-attaches to running QEMU processes. */
+  private engineOf(vm: LocalVm): Engine {
+    const e = this.engines[vm.spec.engine];
+    if (!e) throw new EngineError(`This node cannot run "${vm.spec.engine}" VMs`);
+    return e;
+  }
+
+  /** Re-discovers VMs from their folders and re-attaches to running engine processes. */
   async loadFromDisk(): Promise<void> {
     for (const id of readdirSync(this.vmsDir)) {
       if (!VM_ID.test(id)) continue;
@@ -58,18 +68,19 @@ export class Reconciler {
       }
       const vm = this.newLocal(id, rec.data);
       this.vms.set(id, vm);
-      if (this.engine.runningPid(vm.paths) !== null) {
-        await this.attach(vm).catch((e: Error) => this.log(`vm ${id}: QEMU runs but QMP failed: ${e.message}`));
+      const engine = this.engines[vm.spec.engine];
+      if (engine && engine.runningPid(vm.paths) !== null) {
+        await this.attach(vm, engine).catch((e: Error) => this.log(`vm ${id}: engine runs but its control socket failed: ${e.message}`));
         vm.state = "running";
-        this.log(`vm ${id}: re-attached to running QEMU`);
+        this.log(`vm ${id}: re-attached to its running ${engine.kind} process`);
       } else {
-        vm.state = existsSync(vm.paths.disk) ? "stopped" : "provisioning";
+        vm.state = engine?.isPrepared(vm.paths) ? "stopped" : "provisioning";
       }
     }
   }
 
   private newLocal(id: string, rec: LocalRecord): LocalVm {
-    return { ...rec, id, paths: vmPaths(join(this.vmsDir, id)), state: "provisioning", reason: null, qmp: null, stopping: false, shutdownEvent: false, queue: Promise.resolve() };
+    return { ...rec, id, paths: vmPaths(join(this.vmsDir, id)), state: "provisioning", reason: null, handle: null, stopping: false, queue: Promise.resolve() };
   }
 
   private persist(vm: LocalVm): void {
@@ -108,14 +119,16 @@ export class Reconciler {
     for (const vm of this.vms.values()) {
       // Gone from the portal: a failed create (nothing left here) or a confirmed delete is forgotten;
       // a VM with a disk is left untouched (the portal's database may have been restored).
-      if (!wanted.has(vm.id) && (vm.state === "deleted" || (!existsSync(vm.paths.disk) && this.engine.runningPid(vm.paths) === null))) {
+      const engine = this.engines[vm.spec.engine];
+      const idle = !engine || (!engine.isPrepared(vm.paths) && engine.runningPid(vm.paths) === null);
+      if (!wanted.has(vm.id) && (vm.state === "deleted" || idle)) {
         rmSync(vm.paths.dir, { recursive: true, force: true });
         this.vms.delete(vm.id);
       }
     }
   }
 
-  /** Re-checks every VM (QEMU may have died while nobody watched). */
+  /** Re-checks every VM (an engine may have died while nobody watched). */
   resync(): void {
     for (const vm of this.vms.values()) if (vm.state !== "deleted") this.schedule(vm);
   }
@@ -143,35 +156,47 @@ export class Reconciler {
     }
   }
 
+  private failCreate(vm: LocalVm, msg: string): void {
+    // Leave nothing behind: the portal drops the VM when the create fails.
+    rmSync(vm.paths.dir, { recursive: true, force: true });
+    this.vms.delete(vm.id);
+    const op = vm.spec.op;
+    this.failedCreates.set(vm.id, { id: vm.id, state: "error", reason: msg, op: op ? { id: op.id, status: "failed", progress: 10, error: msg } : null });
+    this.onChange();
+  }
+
   private async reconcile(vm: LocalVm): Promise<void> {
     const spec = vm.spec;
     const pending = this.opPending(vm);
-    const running = this.engine.runningPid(vm.paths) !== null;
+    let engine: Engine;
+    try {
+      engine = this.engineOf(vm);
+    } catch (e) {
+      if (spec.op?.kind === "create" && pending) return this.failCreate(vm, (e as Error).message);
+      this.setState(vm, "error", (e as Error).message);
+      return;
+    }
+    const running = engine.runningPid(vm.paths) !== null;
 
     if (spec.desiredState === "deleted") {
       this.setState(vm, "deleting");
       if (pending) this.setOp(vm, "running", 30);
-      await this.engine.stop(vm.paths, vm.qmp);
-      vm.qmp?.close();
+      vm.stopping = true;
+      await engine.stop(vm.paths, vm.handle);
+      vm.handle?.close();
       rmSync(vm.paths.dir, { recursive: true, force: true });
       if (pending) vm.lastOp = { id: spec.op!.id, status: "succeeded", progress: 100 };
       this.setState(vm, "deleted");
       return;
     }
 
-    if (!existsSync(vm.paths.disk)) {
+    if (!engine.isPrepared(vm.paths)) {
       if (pending) this.setOp(vm, "running", 10);
       this.setState(vm, "provisioning");
       try {
-        await this.engine.createDisk(spec, vm.paths);
+        await engine.prepare(spec, vm.paths);
       } catch (e) {
-        const msg = e instanceof EngineError ? e.message : `Cannot create the disk: ${(e as Error).message}`;
-        // Leave nothing behind: the portal drops the VM when the create fails.
-        rmSync(vm.paths.dir, { recursive: true, force: true });
-        this.vms.delete(vm.id);
-        this.failedCreates.set(vm.id, { id: vm.id, state: "error", reason: msg, op: spec.op ? { id: spec.op.id, status: "failed", progress: 10, error: msg } : null });
-        this.onChange();
-        return;
+        return this.failCreate(vm, e instanceof EngineError ? e.message : `Cannot create the disk: ${(e as Error).message}`);
       }
       if (pending) this.setOp(vm, "running", 50);
       this.setState(vm, "stopped");
@@ -184,10 +209,10 @@ export class Reconciler {
       }
       this.setState(vm, "starting");
       try {
-        await this.engine.start(spec, vm.paths);
-        await this.attach(vm);
+        await engine.start(spec, vm.paths);
+        await this.attach(vm, engine);
       } catch (e) {
-        const msg = e instanceof EngineError ? e.message : `QEMU failed to start: ${(e as Error).message}`;
+        const msg = e instanceof EngineError ? e.message : `The VM failed to start: ${(e as Error).message}`;
         vm.stoppedGeneration = spec.generation;
         vm.stopReason = msg;
         this.setState(vm, "error", msg);
@@ -201,46 +226,48 @@ export class Reconciler {
     } else if (spec.desiredState === "stopped" && running) {
       this.setState(vm, "stopping");
       vm.stopping = true;
-      await this.engine.stop(vm.paths, vm.qmp);
+      await engine.stop(vm.paths, vm.handle);
       vm.stopping = false;
-      vm.qmp?.close();
-      vm.qmp = null;
-    } else if (running && !vm.qmp) {
-      await this.attach(vm).catch(() => undefined);
+      vm.handle?.close();
+      vm.handle = null;
+    } else if (running && (!vm.handle || vm.handle.isClosed)) {
+      await this.attach(vm, engine).catch(() => undefined);
     }
 
-    const nowRunning = this.engine.runningPid(vm.paths) !== null;
-    if (nowRunning && pending && spec.op?.kind === "reboot") {
-      await vm.qmp?.execute("system_reset");
+    if (engine.runningPid(vm.paths) !== null && pending && spec.op?.kind === "reboot") {
+      vm.stopping = true;
+      try {
+        await engine.reboot(spec, vm.paths, vm.handle);
+        if (!vm.handle || vm.handle.isClosed) await this.attach(vm, engine);
+      } catch (e) {
+        this.setOp(vm, "failed", 50, (e as Error).message);
+      } finally {
+        vm.stopping = false;
+      }
     }
+    const nowRunning = engine.runningPid(vm.paths) !== null;
     this.setState(vm, nowRunning ? "running" : "stopped", nowRunning ? null : vm.stopReason);
-    if (pending) {
+    if (this.opPending(vm)) {
       const reached = spec.desiredState === "running" ? nowRunning : !nowRunning;
       this.setOp(vm, reached ? "succeeded" : "failed", 100, reached ? undefined : `The VM did not reach ${spec.desiredState}`);
     }
   }
 
-  private async attach(vm: LocalVm): Promise<void> {
-    vm.qmp?.close();
-    const qmp = await this.engine.connectQmp(vm.paths);
-    vm.qmp = qmp;
-    vm.shutdownEvent = false;
-    qmp.on("event", (ev) => {
-      if (ev.event === "SHUTDOWN" && ev.data?.guest === true) vm.shutdownEvent = true;
-    });
-    qmp.on("close", () => {
-      if (vm.qmp !== qmp) return;
-      vm.qmp = null;
+  private async attach(vm: LocalVm, engine: Engine): Promise<void> {
+    vm.handle?.close();
+    const handle = await engine.attach(vm.paths);
+    vm.handle = handle;
+    handle.onExit((reason) => {
+      if (vm.handle !== handle) return;
+      vm.handle = null;
       if (vm.stopping || vm.spec.desiredState !== "running") return;
-      // QEMU went away on its own: a guest power-off or a crash. Do not restart it behind the user's back.
+      // The engine went away on its own: a guest power-off or a crash. Do not restart it behind the user's back.
       vm.stoppedGeneration = vm.spec.generation;
-      vm.stopReason = vm.shutdownEvent ? "The guest powered off" : "QEMU exited unexpectedly (see qemu.log on the node)";
+      vm.stopReason = reason;
       if (existsSync(vm.paths.dir)) this.persist(vm);
       this.setState(vm, "stopped", vm.stopReason);
     });
   }
-
-  private readonly failedCreates = new Map<string, VmReport>();
 
   /** What the portal should know: every VM's state and its operation's progress. */
   report(): VmReport[] {
@@ -252,10 +279,11 @@ export class Reconciler {
     return out;
   }
 
-  /** The VNC socket of a running VM on this node, for the console gateway. */
+  /** The RFB socket of a running VM on this node, for the console gateway. */
   displayOf(vmId: string): string | null {
     const vm = this.vms.get(vmId);
-    if (!vm || vm.state !== "running" || this.engine.runningPid(vm.paths) === null) return null;
+    const engine = vm && this.engines[vm.spec.engine];
+    if (!vm || !engine || vm.state !== "running" || engine.runningPid(vm.paths) === null) return null;
     return vm.paths.vncSock;
   }
 
@@ -264,6 +292,6 @@ export class Reconciler {
   }
 
   async shutdown(): Promise<void> {
-    for (const vm of this.vms.values()) vm.qmp?.close();
+    for (const vm of this.vms.values()) vm.handle?.close();
   }
 }

@@ -1,64 +1,45 @@
 // Runs one QEMU process per VM: daemonized (so VMs outlive the agent), QMP and VNC on unix
 // sockets in the VM's folder, disk as a qcow2 overlay on the template's base image.
-import { existsSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { z } from "zod";
 import { runCommand } from "../../lib/run-command.ts";
+import { readManifest } from "../image-manifest.ts";
+import { checkSocketPaths, EngineError, pidOfVm, waitGone, type Engine, type EngineVmSpec, type VmHandle, type VmPaths } from "../engine.ts";
 import { QmpClient } from "./qmp-client.ts";
-
-/** Unix socket paths are limited to 108 bytes (sun_path) including the terminator. */
-const MAX_SOCKET_PATH = 107;
-
-export const imageManifestSchema = z.object({
-  name: z.string().regex(/^[a-z0-9-]{1,64}$/),
-  title: z.string().max(200),
-  kernel: z.string().regex(/^[\w.-]+$/),
-  initrd: z.string().regex(/^[\w.-]+$/),
-  disk: z.string().regex(/^[\w.-]+$/),
-  cmdline: z.string().max(2000),
-}).passthrough();
-export type ImageManifest = z.infer<typeof imageManifestSchema>;
-
-export interface QemuVmSpec { id: string; name: string; cpus: number; memoryMiB: number; diskGiB: number; macAddress: string; image: string }
-
-export interface VmPaths { dir: string; disk: string; serialLog: string; qemuLog: string; qmpSock: string; vncSock: string; pidFile: string }
-
-export function vmPaths(dir: string): VmPaths {
-  return {
-    dir,
-    disk: join(dir, "disk.qcow2"),
-    serialLog: join(dir, "serial.log"),
-    qemuLog: join(dir, "qemu.log"),
-    qmpSock: join(dir, "qmp.sock"),
-    vncSock: join(dir, "vnc.sock"),
-    pidFile: join(dir, "qemu.pid"),
-  };
-}
-
-export class EngineError extends Error {}
 
 export interface QemuEngineOptions { qemuBinary: string; qemuImgBinary: string; imageDir: string; accel: "kvm" | "tcg" }
 
-export class QemuEngine {
+class QmpHandle implements VmHandle {
+  private shutdownByGuest = false;
+  constructor(readonly qmp: QmpClient) {
+    qmp.on("event", (ev) => {
+      if (ev.event === "SHUTDOWN" && ev.data?.guest === true) this.shutdownByGuest = true;
+    });
+  }
+  get isClosed() { return this.qmp.isClosed; }
+  onExit(cb: (reason: string) => void) {
+    this.qmp.once("close", () => cb(this.shutdownByGuest ? "The guest powered off" : "QEMU exited unexpectedly (see engine.log on the node)"));
+  }
+  close() { this.qmp.close(); }
+}
+
+export class QemuEngine implements Engine {
+  readonly kind = "qemu" as const;
   constructor(private readonly opts: QemuEngineOptions) {}
 
   get accel() {
     return this.opts.accel;
   }
 
-  manifest(image: string): ImageManifest & { dir: string } {
-    const dir = join(this.opts.imageDir, image);
-    const file = join(dir, "template.json");
-    if (!existsSync(file)) throw new EngineError(`The template image "${image}" is not on this node (${file} is missing)`);
-    const parsed = imageManifestSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
-    if (!parsed.success) throw new EngineError(`The template image "${image}" has an invalid template.json`);
-    return { ...parsed.data, dir };
+  isPrepared(paths: VmPaths) {
+    return existsSync(paths.disk);
   }
 
   /** Creates the VM's overlay disk; a half-written file never takes the final name. */
-  async createDisk(spec: QemuVmSpec, paths: VmPaths): Promise<void> {
+  async prepare(spec: EngineVmSpec, paths: VmPaths): Promise<void> {
     if (existsSync(paths.disk)) return;
-    const m = this.manifest(spec.image);
+    const m = readManifest(this.opts.imageDir, spec.image);
+    if (!m.disk) throw new EngineError(`The template image "${spec.image}" has no disk`);
     const base = join(m.dir, m.disk);
     if (!existsSync(base)) throw new EngineError(`Cannot create the disk: the template's base image ${base} is missing`);
     const tmp = `${paths.disk}.tmp`;
@@ -73,11 +54,10 @@ export class QemuEngine {
     renameSync(tmp, paths.disk);
   }
 
-  args(spec: QemuVmSpec, paths: VmPaths): string[] {
-    const m = this.manifest(spec.image);
-    for (const p of [paths.qmpSock, paths.vncSock]) {
-      if (Buffer.byteLength(p) > MAX_SOCKET_PATH) throw new EngineError(`Socket path too long for a unix socket: ${p} (use a shorter data directory)`);
-    }
+  args(spec: EngineVmSpec, paths: VmPaths): string[] {
+    const m = readManifest(this.opts.imageDir, spec.image);
+    if (!m.initrd) throw new EngineError(`The template image "${spec.image}" has no initrd`);
+    checkSocketPaths(paths);
     return [
       "-name", `${spec.name},debug-threads=on`,
       "-machine", `pc,accel=${this.opts.accel}`,
@@ -86,16 +66,17 @@ export class QemuEngine {
       "-smp", String(spec.cpus),
       "-kernel", join(m.dir, m.kernel),
       "-initrd", join(m.dir, m.initrd),
-      "-append", `${m.cmdline} vdi.hostname=${spec.name}`,
+      "-append", `${m.cmdline ?? ""} vdi.hostname=${spec.name}`,
       "-drive", `file=${paths.disk},if=virtio,format=qcow2,discard=unmap`,
       "-nic", `user,model=virtio-net-pci,mac=${spec.macAddress}`,
       "-smbios", `type=1,serial=${spec.id}`,
       "-vga", "std",
       "-display", "none",
       "-vnc", `unix:${paths.vncSock}`,
-      "-qmp", `unix:${paths.qmpSock},server=on,wait=off`,
+      "-qmp", `unix:${paths.controlSock},server=on,wait=off`,
       "-chardev", `file,id=serial0,path=${paths.serialLog},append=on`,
       "-serial", "chardev:serial0",
+      "-D", paths.engineLog,
       "-pidfile", paths.pidFile,
       "-nodefaults", "-no-user-config",
       "-daemonize",
@@ -103,53 +84,37 @@ export class QemuEngine {
   }
 
   /** Starts QEMU; resolves once it has daemonized (its start-up errors come back as EngineError). */
-  async start(spec: QemuVmSpec, paths: VmPaths): Promise<void> {
-    rmSync(paths.qmpSock, { force: true });
-    rmSync(paths.vncSock, { force: true });
-    rmSync(paths.pidFile, { force: true });
+  async start(spec: EngineVmSpec, paths: VmPaths): Promise<void> {
+    for (const p of [paths.controlSock, paths.vncSock, paths.pidFile]) rmSync(p, { force: true });
     const r = await runCommand(this.opts.qemuBinary, this.args(spec, paths), 60_000).catch((e: NodeJS.ErrnoException) => {
       throw new EngineError(e.code === "ENOENT" ? `QEMU is not installed on this node (${this.opts.qemuBinary} not found)` : `Cannot run QEMU: ${e.message}`);
     });
     if (r.code !== 0) throw new EngineError(`QEMU failed to start: ${r.stderr.trim().split("\n").slice(-3).join(" ") || `exit ${r.code}`}`);
   }
 
-  /** The pid of this VM's QEMU if it runs (checked against /proc so a reused pid is not mistaken). */
   runningPid(paths: VmPaths): number | null {
-    if (!existsSync(paths.pidFile)) return null;
-    const pid = Number.parseInt(readFileSync(paths.pidFile, "utf8").trim(), 10);
-    if (!Number.isInteger(pid) || pid <= 1) return null;
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      return cmdline.includes(paths.qmpSock) ? pid : null;
-    } catch {
-      return null;
-    }
+    return pidOfVm(paths, (p) => readFileSync(p, "utf8"));
   }
 
-  async connectQmp(paths: VmPaths): Promise<QmpClient> {
-    return QmpClient.connect(paths.qmpSock);
+  async attach(paths: VmPaths): Promise<VmHandle> {
+    return new QmpHandle(await QmpClient.connect(paths.controlSock));
   }
 
   /** Powers the VM off: QMP quit, then SIGKILL if it lingers. */
-  async stop(paths: VmPaths, qmp: QmpClient | null): Promise<void> {
+  async stop(paths: VmPaths, handle: VmHandle | null): Promise<void> {
     const pid = this.runningPid(paths);
     if (pid === null) return;
-    if (qmp && !qmp.isClosed) await qmp.execute("quit").catch(() => undefined);
+    const qmp = handle instanceof QmpHandle && !handle.isClosed ? handle.qmp : null;
+    if (qmp) await qmp.execute("quit").catch(() => undefined);
     else process.kill(pid, "SIGTERM");
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      if (this.runningPid(paths) === null) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      /* already gone */
+    if (!(await waitGone(() => this.runningPid(paths) !== null, 5000))) {
+      try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
     }
   }
 
-  diskBytes(paths: VmPaths): number {
-    return existsSync(paths.disk) ? statSync(paths.disk).size : 0;
+  async reboot(_spec: EngineVmSpec, _paths: VmPaths, handle: VmHandle | null): Promise<void> {
+    if (!(handle instanceof QmpHandle) || handle.isClosed) throw new EngineError("QEMU is not reachable over QMP");
+    await handle.qmp.execute("system_reset");
   }
 }
 

@@ -15,7 +15,7 @@ export const imageTemplateSchema = z.object({
   maxMemoryMiB: z.number().int().positive().default(2048),
   defaultCpus: z.number().int().positive().default(1),
   maxCpus: z.number().int().positive().default(4),
-  diskSizeGiB: z.number().positive().default(1),
+  diskSizeGiB: z.number().min(0).default(1),
 });
 export type ImageTemplate = z.infer<typeof imageTemplateSchema>;
 
@@ -42,7 +42,7 @@ export async function seed(deps: { db: Db; auth: Auth }, input: SeedInput) {
       defaultMemoryMiB: t.defaultMemoryMiB,
       minMemoryMiB: t.minMemoryMiB,
       maxMemoryMiB: t.maxMemoryMiB,
-      diskGiB: Math.max(1, Math.ceil(t.diskSizeGiB)),
+      diskGiB: Math.ceil(t.diskSizeGiB),
     };
     await db.template.upsert({ where: { slug: t.name }, create: { slug: t.name, ...data }, update: data });
   }

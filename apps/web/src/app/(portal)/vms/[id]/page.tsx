@@ -38,7 +38,7 @@ export default function VmPage({ params }: { params: Promise<{ id: string }> }) 
       {v.stateReason && <p className={v.state === "error" || v.state === "unknown" ? "error" : "muted"} role="status">{v.stateReason}</p>}
       <dl className="facts">
         <dt>Template</dt><dd>{v.template.title}</dd>
-        <dt>Size</dt><dd>{v.cpus} vCPU · {v.memoryMiB} MiB · {v.diskGiB} GiB disk</dd>
+        <dt>Size</dt><dd>{v.cpus} vCPU · {v.memoryMiB} MiB{v.diskGiB > 0 ? ` · ${v.diskGiB} GiB disk` : ""}</dd>
         <dt>Node</dt><dd>{v.node.name}{v.node.up ? "" : " (down)"}</dd>
         <dt>MAC</dt><dd>{v.macAddress}</dd>
       </dl>

@@ -1,0 +1,83 @@
+// What the reconciler needs from an engine (QEMU, or our own microVM VMM).
+import { join } from "node:path";
+
+export interface EngineVmSpec { id: string; name: string; cpus: number; memoryMiB: number; diskGiB: number; macAddress: string; image: string }
+
+export interface VmPaths {
+  dir: string;
+  disk: string;        // QEMU: the qcow2 overlay; microVM: a marker that the VM was prepared
+  serialLog: string;
+  engineLog: string;
+  controlSock: string; // QMP (QEMU) or the VMM's control socket
+  vncSock: string;     // RFB for the console gateway
+  pidFile: string;
+}
+
+export function vmPaths(dir: string): VmPaths {
+  return {
+    dir,
+    disk: join(dir, "disk.qcow2"),
+    serialLog: join(dir, "serial.log"),
+    engineLog: join(dir, "engine.log"),
+    controlSock: join(dir, "control.sock"),
+    vncSock: join(dir, "vnc.sock"),
+    pidFile: join(dir, "engine.pid"),
+  };
+}
+
+/** A live connection to a running VM's engine. */
+export interface VmHandle {
+  readonly isClosed: boolean;
+  /** Called once when the engine goes away; `reason` says why when the engine knows. */
+  onExit(cb: (reason: string) => void): void;
+  close(): void;
+}
+
+export interface Engine {
+  readonly kind: "qemu" | "kvm";
+  /** Makes what the VM needs before its first start (disk); idempotent; EngineError on failure. */
+  prepare(spec: EngineVmSpec, paths: VmPaths): Promise<void>;
+  isPrepared(paths: VmPaths): boolean;
+  start(spec: EngineVmSpec, paths: VmPaths): Promise<void>;
+  runningPid(paths: VmPaths): number | null;
+  attach(paths: VmPaths): Promise<VmHandle>;
+  stop(paths: VmPaths, handle: VmHandle | null): Promise<void>;
+  /** Restarts the guest in place (QEMU: system_reset; microVM: a fresh boot). */
+  reboot(spec: EngineVmSpec, paths: VmPaths, handle: VmHandle | null): Promise<void>;
+}
+
+export class EngineError extends Error {}
+
+/** Unix socket paths are limited to 108 bytes (sun_path) including the terminator. */
+export const MAX_SOCKET_PATH = 107;
+
+export function checkSocketPaths(paths: VmPaths): void {
+  for (const p of [paths.controlSock, paths.vncSock]) {
+    if (Buffer.byteLength(p) > MAX_SOCKET_PATH) throw new EngineError(`Socket path too long for a unix socket: ${p} (use a shorter data directory)`);
+  }
+}
+
+/** The pid in the VM's pid file if that process is alive and is this VM's engine (not a reused pid). */
+export function pidOfVm(paths: VmPaths, readFile: (p: string) => string): number | null {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFile(paths.pidFile).trim(), 10);
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return null;
+  try {
+    return readFile(`/proc/${pid}/cmdline`).includes(paths.controlSock) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function waitGone(isRunning: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (!isRunning()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return !isRunning();
+}

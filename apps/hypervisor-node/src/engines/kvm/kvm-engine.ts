@@ -1,0 +1,141 @@
+// The microVM engine: one vdi-vmm process per VM (our own VMM in native/), started in its own
+// session so it outlives the agent; control and RFB on unix sockets in the VM's folder.
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import { vmmPaths } from "../../native.ts";
+import { readManifest } from "../image-manifest.ts";
+import { checkSocketPaths, EngineError, pidOfVm, waitGone, type Engine, type EngineVmSpec, type VmHandle, type VmPaths } from "../engine.ts";
+
+const MAX_REPLY = 4096;
+
+/** One line-oriented connection to the VMM's control socket. */
+export class VmmControl implements VmHandle {
+  private buf = "";
+  private waiters: ((line: string) => void)[] = [];
+  private closed = false;
+  private constructor(private readonly sock: Socket, private readonly logFile: string) {
+    sock.setEncoding("utf8");
+    sock.on("data", (d: string) => {
+      this.buf += d;
+      if (this.buf.length > MAX_REPLY) sock.destroy();
+      let nl: number;
+      while ((nl = this.buf.indexOf("\n")) >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        this.waiters.shift()?.(line);
+      }
+    });
+    sock.on("error", () => undefined);
+    sock.on("close", () => {
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) w("error connection closed");
+    });
+  }
+
+  static connect(path: string, logFile: string): Promise<VmmControl> {
+    return new Promise((resolve, reject) => {
+      const s = connect(path);
+      s.once("connect", () => resolve(new VmmControl(s, logFile)));
+      s.once("error", reject);
+    });
+  }
+
+  get isClosed() { return this.closed; }
+
+  /** Sends one command; resolves with the text after "ok", rejects with the VMM's error. */
+  command(line: string, timeoutMs = 30_000): Promise<string> {
+    if (this.closed) return Promise.reject(new EngineError("the VMM's control socket is closed"));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new EngineError(`VMM did not answer "${line.split(" ")[0]}"`)), timeoutMs);
+      this.waiters.push((reply) => {
+        clearTimeout(timer);
+        if (reply.startsWith("ok")) resolve(reply.slice(2).trim());
+        else reject(new EngineError(reply.replace(/^error /, "")));
+      });
+      this.sock.write(`${line}\n`);
+    });
+  }
+
+  onExit(cb: (reason: string) => void) {
+    this.sock.once("close", () => {
+      // The VMM's last words say why it stopped ("vmm: stopped: guest triple-faulted").
+      let reason = "The microVM exited";
+      try {
+        const m = /vmm: (?:stopped: )?(.*)\s*$/.exec(readFileSync(this.logFile, "utf8").trim().split("\n").pop() ?? "");
+        if (m?.[1]) reason = `The microVM stopped: ${m[1]}`;
+      } catch { /* no log */ }
+      cb(reason);
+    });
+  }
+
+  close() { this.sock.destroy(); }
+}
+
+export class KvmEngine implements Engine {
+  readonly kind = "kvm" as const;
+  constructor(private readonly opts: { imageDir: string }) {}
+
+  isPrepared(paths: VmPaths) {
+    return existsSync(paths.disk);
+  }
+
+  /** A microVM has no disk yet: check the image and leave a marker that the VM was prepared. */
+  async prepare(spec: EngineVmSpec, paths: VmPaths): Promise<void> {
+    const m = readManifest(this.opts.imageDir, spec.image);
+    if (!existsSync(join(m.dir, m.kernel))) throw new EngineError(`The microVM image is missing its guest (${join(m.dir, m.kernel)})`);
+    writeFileSync(paths.disk, "microvm\n");
+  }
+
+  async start(spec: EngineVmSpec, paths: VmPaths): Promise<void> {
+    const { vmm } = vmmPaths();
+    if (!existsSync(vmm)) throw new EngineError(`The microVM engine is not built on this node (${vmm} is missing)`);
+    const m = readManifest(this.opts.imageDir, spec.image);
+    checkSocketPaths(paths);
+    for (const p of [paths.controlSock, paths.vncSock, paths.pidFile]) rmSync(p, { force: true });
+    const log = openSync(paths.engineLog, "a");
+    const child = spawn(vmm, [
+      "--kernel", join(m.dir, m.kernel), "--mem", String(spec.memoryMiB), "--serial-log", paths.serialLog,
+      "--control", paths.controlSock, "--vnc", paths.vncSock, "--mac", spec.macAddress,
+    ], { detached: true, stdio: ["ignore", log, log] });
+    closeSync(log);
+    if (!child.pid) throw new EngineError("Cannot start the microVM engine");
+    writeFileSync(paths.pidFile, `${child.pid}\n`);
+    child.unref();
+    // Ready when the control socket answers; an early exit is reported with the VMM's own words.
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        const last = readFileSync(paths.engineLog, "utf8").trim().split("\n").pop() ?? "";
+        throw new EngineError(`The microVM failed to start: ${last.replace(/^vmm: /, "") || `exit ${child.exitCode}`}`);
+      }
+      if (existsSync(paths.controlSock)) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new EngineError("The microVM did not come up within 10 s");
+  }
+
+  runningPid(paths: VmPaths): number | null {
+    return pidOfVm(paths, (p) => readFileSync(p, "utf8"));
+  }
+
+  attach(paths: VmPaths): Promise<VmHandle> {
+    return VmmControl.connect(paths.controlSock, paths.engineLog);
+  }
+
+  async stop(paths: VmPaths, handle: VmHandle | null): Promise<void> {
+    const pid = this.runningPid(paths);
+    if (pid === null) return;
+    if (handle instanceof VmmControl && !handle.isClosed) await handle.command("stop").catch(() => undefined);
+    else process.kill(pid, "SIGTERM");
+    if (!(await waitGone(() => this.runningPid(paths) !== null, 3000))) {
+      try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
+    }
+  }
+
+  async reboot(spec: EngineVmSpec, paths: VmPaths, handle: VmHandle | null): Promise<void> {
+    await this.stop(paths, handle);
+    await this.start(spec, paths);
+  }
+}

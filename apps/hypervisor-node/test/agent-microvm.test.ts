@@ -1,0 +1,101 @@
+// The node agent with our own VMM (engine "kvm"): a microVM desktop is created, its console
+// speaks RFB through the gateway, keys typed there reach the guest, it survives kill -9 of the
+// agent, and a guest that crashes stops with the VMM's reason.
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openTestApi, serveApi, type TestApi } from "@vdi/api/testing";
+import { seed, imageTemplateSchema, type Actor } from "@vdi/api";
+import { probeKvm, vmmPaths } from "@vdi/native";
+import { IMAGES, pidAlive, rfbHandshake, startAgent, until } from "./helpers.ts";
+
+const TEMPLATE = join(IMAGES, "microvm-desktop", "template.json");
+const kvm = probeKvm();
+const skipReason = !kvm.usable ? kvm.reason : !existsSync(vmmPaths().vmm) ? `vdi-vmm not built (${vmmPaths().vmm})`
+  : !existsSync(TEMPLATE) ? `microVM template not built (${TEMPLATE})` : null;
+if (skipReason) console.warn(`[skip] node agent + microVM tests: ${skipReason}`);
+
+function keyEvents(text: string): Buffer {
+  const out: Buffer[] = [];
+  const send = (keysym: number, down: boolean) => {
+    const b = Buffer.alloc(8);
+    b[0] = 4; b[1] = down ? 1 : 0; b.writeUInt32BE(keysym, 4);
+    out.push(b);
+  };
+  for (const ch of text) {
+    const shifted = /[A-Z!@#$%^&*()_+{}|:"<>?~]/.test(ch);
+    const ks = ch === "\n" ? 0xff0d : ch.charCodeAt(0);
+    if (shifted) send(0xffe1, true);
+    send(ks, true);
+    send(ks, false);
+    if (shifted) send(0xffe1, false);
+  }
+  return Buffer.concat(out);
+}
+
+describe.skipIf(skipReason !== null)("node agent with the microVM engine", () => {
+  let api: TestApi;
+  let server: { url: string; close(): Promise<void> };
+  let alice: Actor;
+  let templateId: string;
+  let dataDir: string;
+  let agent: ChildProcess | null = null;
+
+  beforeAll(async () => {
+    api = await openTestApi("sqlite");
+    const t = imageTemplateSchema.parse(JSON.parse(readFileSync(TEMPLATE, "utf8")));
+    await seed(api.deps, { admin: { email: "a@x.test", password: "admin-password" }, demo: { email: "d@x.test", password: "demo-password" }, templates: [t] });
+    alice = await api.makeUser("acme");
+    templateId = (await api.caller(alice).template.list())[0]!.id;
+    server = await serveApi(api.deps);
+    dataDir = mkdtempSync(join(tmpdir(), "vdi-mvm-"));
+  });
+  afterAll(async () => {
+    agent?.kill("SIGKILL");
+    await server?.close();
+    await api?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("runs a microVM desktop: console, typing, kill -9 re-attach, reboot, delete", async () => {
+    agent = startAgent(server.url, dataDir, { VDI_NODE_NAME: "mvm" });
+    await until("microVM engine reported", async () => (await api.caller(alice).node.list()).find((n) => n.up && n.engines.kvm?.available));
+    const t0 = Date.now();
+    const { vmId } = await api.caller(alice).vm.create({ templateId, name: "desk-1" });
+    await until("microVM running", async () => (await api.caller(alice).vm.get({ vmId })).state === "running", 30_000);
+    const serial = join(dataDir, "vms", vmId, "serial.log");
+    await until("desktop ready", () => existsSync(serial) && readFileSync(serial, "utf8").includes("desktop ready"), 30_000);
+    console.log(`microVM create → desktop ready: ${Date.now() - t0} ms`);
+
+    const c = await rfbHandshake((await api.caller(alice).console.open({ vmId })).url);
+    expect([c.width, c.height, c.name]).toEqual([1024, 768, "vdi microvm"]);
+    c.ws.send(keyEvents("Hello microVM!\n"));
+    await until("typed line in the guest", () => readFileSync(serial, "utf8").includes("typed: Hello microVM!"), 20_000);
+    c.ws.close();
+
+    const pid = Number(readFileSync(join(dataDir, "vms", vmId, "engine.pid"), "utf8"));
+    agent.kill("SIGKILL");
+    await new Promise((r) => agent!.once("exit", r));
+    expect(pidAlive(pid)).toBe(true);
+    const before = (await api.db.node.findFirst())!.consoleUrl;
+    agent = startAgent(server.url, dataDir, { VDI_NODE_NAME: "mvm" });
+    // The new agent listens on a new port; wait until it has reported it and the VM again.
+    await until("agent back", async () => (await api.db.node.findFirst())!.consoleUrl !== before && (await api.caller(alice).vm.get({ vmId })).state === "running");
+    const again = await rfbHandshake((await api.caller(alice).console.open({ vmId })).url);
+    again.ws.send(keyEvents("after restart\n"));
+    await until("typing after re-attach", () => readFileSync(serial, "utf8").includes("typed: after restart"), 20_000);
+    again.ws.close();
+    expect(pidAlive(pid)).toBe(true);
+
+    await api.caller(alice).vm.reboot({ vmId });
+    await until("rebooted (a fresh boot prints desktop ready twice)", () => readFileSync(serial, "utf8").split("desktop ready").length - 1 >= 2, 30_000);
+    expect(pidAlive(pid)).toBe(false);
+
+    const del = await api.caller(alice).vm.delete({ vmId });
+    await until("deleted", async () => (await api.caller(alice).vm.list()).length === 0);
+    expect(await api.caller(alice).operation.get({ operationId: del.operationId })).toMatchObject({ status: "succeeded" });
+    expect(existsSync(join(dataDir, "vms", vmId))).toBe(false);
+  }, 180_000);
+});

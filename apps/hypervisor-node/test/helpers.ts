@@ -1,0 +1,84 @@
+// Shared pieces of the node agent integration tests: start an agent process, wait, speak RFB.
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import WebSocket from "ws";
+import { expect } from "vitest";
+
+export const REPO = resolve(import.meta.dirname, "../../..");
+export const IMAGES = process.env.VDI_IMAGE_DIR ?? join(REPO, "var/images");
+
+export const JOIN = "test-join-token-0123456789";
+
+export function startAgent(portalUrl: string, dataDir: string, extra: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "apps/hypervisor-node/src/main.ts")], {
+    env: { ...process.env, VDI_PORTAL_URL: portalUrl, VDI_NODE_JOIN_TOKEN: JOIN, VDI_NODE_PORT: "0", VDI_NODE_DATA_DIR: dataDir, VDI_IMAGE_DIR: IMAGES, VDI_NODE_NAME: "itest", ...extra },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.on("data", (d: Buffer) => process.env.VDI_TEST_VERBOSE && process.stdout.write(d));
+  child.stderr!.on("data", (d: Buffer) => process.stderr.write(d));
+  child.on("exit", (code, signal) => { if (process.env.VDI_TEST_VERBOSE) console.log(`agent exited: code ${code} signal ${signal}`); });
+  return child;
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 90_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
+}
+
+/** Opens the console through the gateway and completes the RFB 3.8 handshake up to ServerInit. */
+export function rfbHandshake(url: string): Promise<{ width: number; height: number; name: string; ws: WebSocket }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    let buf = Buffer.alloc(0);
+    let stage = 0;
+    ws.on("close", (code, reason) => reject(new Error(`closed ${code} ${reason.toString()}`)));
+    ws.on("error", reject);
+    ws.on("message", (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (stage === 0 && buf.length >= 12) {
+        expect(buf.subarray(0, 12).toString()).toBe("RFB 003.008\n");
+        buf = buf.subarray(12);
+        ws.send(Buffer.from("RFB 003.008\n"));
+        stage = 1;
+      }
+      if (stage === 1 && buf.length >= 1 && buf.length >= 1 + buf[0]!) {
+        const types = [...buf.subarray(1, 1 + buf[0]!)];
+        buf = buf.subarray(1 + buf[0]!);
+        if (!types.includes(1)) return reject(new Error(`no None security type: ${types}`));
+        ws.send(Buffer.from([1]));
+        stage = 2;
+      }
+      if (stage === 2 && buf.length >= 4) {
+        if (buf.readUInt32BE(0) !== 0) return reject(new Error("security failed"));
+        buf = buf.subarray(4);
+        ws.send(Buffer.from([1])); // ClientInit, shared
+        stage = 3;
+      }
+      if (stage === 3 && buf.length >= 24 && buf.length >= 24 + buf.readUInt32BE(20)) {
+        resolve({ width: buf.readUInt16BE(0), height: buf.readUInt16BE(2), name: buf.subarray(24, 24 + buf.readUInt32BE(20)).toString(), ws });
+        stage = 4;
+      }
+    });
+  });
+}
+
+/** Alive and not a zombie (a daemonized QEMU is reparented to init, which may reap late). */
+export function pidAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
