@@ -20,8 +20,8 @@ test("[VM] demo user creates a VM, sees its screen and types a command into it",
   const t0 = Date.now();
   await page.getByLabel("Name").fill(name);
   await page.getByRole("button", { name: "Create" }).click();
-  await page.waitForURL(/\/vms\/[a-z0-9]+$/);
-  const vmId = page.url().split("/").pop()!;
+  await page.waitForURL(/\/vms\/[a-z0-9]+/);
+  const vmId = new URL(page.url()).pathname.split("/").pop()!;
   await expect(page.getByRole("heading", { name })).toBeVisible();
   await expect(page.getByTestId("vm-state")).toHaveText("running", { timeout: 60_000 });
   await expect(page.getByTestId("console-status")).toHaveText("connected", { timeout: 30_000 });

@@ -1,0 +1,33 @@
+// [VM] A tenant creates a microVM desktop (our own VMM), types into it, and sees the text arrive.
+import { test, expect } from "@playwright/test";
+import { DEMO, canvasInk, serialLog, typeLikeAUser } from "../helpers/portal.ts";
+
+test("[VM] demo user creates a microVM desktop and types into its window", async ({ page }) => {
+  const name = `desk-${Date.now().toString(36)}`;
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(DEMO.email);
+  await page.getByLabel("Password").fill(DEMO.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByRole("heading", { name: "Virtual machines" })).toBeVisible();
+
+  const t0 = Date.now();
+  await page.getByLabel("Template").selectOption({ label: "microVM desktop" });
+  await page.getByLabel("Name").fill(name);
+  await page.getByRole("button", { name: "Create" }).click();
+  await page.waitForURL(/\/vms\/[a-z0-9]+/);
+  const vmId = new URL(page.url()).pathname.split("/").pop()!;
+  await expect(page.getByTestId("vm-state")).toHaveText("running", { timeout: 30_000 });
+  await expect(page.getByTestId("console-status")).toHaveText("connected", { timeout: 30_000 });
+  // The wallpaper, window and clock fill most of the screen.
+  await expect.poll(() => canvasInk(page), { timeout: 30_000, message: "desktop drawn" }).toBeGreaterThan(0.3);
+  console.log(`microVM create → desktop on the canvas: ${Date.now() - t0} ms`);
+
+  await page.getByTestId("console-screen").locator("canvas").click({ position: { x: 400, y: 300 } });
+  await typeLikeAUser(page, "Hello from Chromium\n");
+  await expect.poll(() => serialLog(vmId), { timeout: 20_000, message: "the desktop received the line" }).toContain("typed: Hello from Chromium");
+
+  page.once("dialog", (d) => void d.accept());
+  await page.getByRole("button", { name: "Delete" }).click();
+  await page.waitForURL(/\/vms$/);
+  await expect(page.locator(`tr[data-vm="${name}"]`)).toHaveCount(0, { timeout: 30_000 });
+});
