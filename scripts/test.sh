@@ -19,7 +19,10 @@ echo "== typecheck and lint"
 npx --no-install turbo run typecheck --output-logs=errors-only
 npx --no-install eslint .
 
-echo "== unit and integration tests"
+echo "== native unit tests (devices, loaders, snapshot format)"
+make -s -C native test
+
+echo "== unit and integration tests (services on SQLite and PostgreSQL, gateway, node agent with QEMU and microVMs, native guests)"
 npx --no-install vitest run
 
 echo "== e2e (Chromium)"

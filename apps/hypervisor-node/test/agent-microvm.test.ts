@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openTestApi, serveApi, type TestApi } from "@vdi/api/testing";
 import { seed, imageTemplateSchema, type Actor } from "@vdi/api";
-import { probeKvm, vmmPaths } from "@vdi/native";
+import { probeKvm, vmmPaths } from "../src/native.ts";
 import { IMAGES, pidAlive, rfbHandshake, startAgent, until } from "./helpers.ts";
 
 const TEMPLATE = join(IMAGES, "microvm-desktop", "template.json");

@@ -1,0 +1,110 @@
+// Boots every test guest in vdi-vmm on this machine's KVM: each reports pass/fail through the
+// debug-exit port. Guests that print "midway" are run twice more: snapshotted there, then
+// restored into a fresh VMM process that must finish the test.
+import { describe, it, expect, afterAll } from "vitest";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { probeKvm, vmmPaths } from "../src/index.ts";
+
+const { vmm, guests } = vmmPaths();
+const kvm = probeKvm();
+const skip = !kvm.usable ? kvm.reason : !existsSync(vmm) ? `vdi-vmm is not built (${vmm}; make -C native)` : null;
+if (skip) console.warn(`[skip] native guest tests: ${skip}`);
+const work = mkdtempSync(join(tmpdir(), "vdi-guests-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+interface Run { status: number | null; signal: NodeJS.Signals | null; stderr: string; serial: string }
+
+function runVmm(args: string[], serial: string, onSerial?: (text: string, ctl: string) => Promise<void>, ctl?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(vmm, [...args, "--serial-log", serial, ...(ctl ? ["--control", ctl] : [])], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    let hooked = false;
+    const poll = setInterval(() => {
+      if (!onSerial || hooked || !existsSync(serial)) return;
+      const text = readFileSync(serial, "utf8");
+      if (text.includes("midway")) {
+        hooked = true;
+        void onSerial(text, ctl!);
+      }
+    }, 5);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("exit", (status, signal) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      resolve({ status, signal, stderr, serial: existsSync(serial) ? readFileSync(serial, "utf8") : "" });
+    });
+  });
+}
+
+function control(path: string, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(path);
+    let buf = "";
+    s.on("data", (d) => {
+      buf += d.toString();
+      if (buf.includes("\n")) { s.end(); resolve(buf.trim()); }
+    });
+    s.on("error", reject);
+    s.write(`${line}\n`);
+  });
+}
+
+const PASS = 1; // debug exit 0 → status (0 << 1) | 1
+
+describe.skipIf(skip !== null)("native guests", () => {
+  it.each(["hello", "garbage_io", "timer_user", "framebuffer"])("%s passes when booted fresh", async (g) => {
+    const r = await runVmm(["--kernel", join(guests, `${g}.elf`)], join(work, `${g}.serial`));
+    expect(r.signal).toBeNull();
+    expect([r.status, r.stderr.trim().split("\n").pop()]).toEqual([PASS, "vmm: stopped: guest reported pass"]);
+  });
+
+  it("stops a triple-faulting guest with a clear reason; the VMM itself exits normally", async () => {
+    const r = await runVmm(["--kernel", join(guests, "triple_fault.elf")], join(work, "tf.serial"));
+    expect(r.signal).toBeNull();
+    expect([3, 5]).toContain(r.status);
+    expect(r.stderr).toMatch(/vmm: stopped: guest (triple-faulted|crashed)/);
+  });
+
+  it.each(["timer_user", "framebuffer"])("%s passes when restored from a snapshot taken midway", async (g) => {
+    const snap = join(work, `${g}.snap`);
+    const ctl = join(work, `${g}.ctl`);
+    let saved = "";
+    const first = await runVmm(["--kernel", join(guests, `${g}.elf`)], join(work, `${g}.1.serial`), async (_t, c) => {
+      saved = await control(c, `snapshot ${snap}`);
+      await control(c, "stop");
+    }, ctl);
+    expect(saved).toMatch(/^ok us=\d+$/);
+    expect(first.stderr).toContain("stopped by the node");
+    const restored = await runVmm(["--restore", snap], join(work, `${g}.2.serial`));
+    expect([restored.status, restored.stderr.trim().split("\n").pop()]).toEqual([PASS, "vmm: stopped: guest reported pass"]);
+    expect(restored.serial).not.toContain("midway"); // it went on from where it was, not from the start
+  });
+
+  it("refuses truncated, corrupted and wrong-version snapshots without crashing", async () => {
+    const snap = join(work, "timer_user.snap");
+    const { copyFileSync, mkdirSync, writeFileSync, truncateSync } = await import("node:fs");
+    const variant = (name: string, mutate: (dir: string) => void) => {
+      const dir = join(work, name);
+      mkdirSync(dir);
+      for (const f of ["state.bin", "ram.bin", "fb.bin"]) copyFileSync(join(snap, f), join(dir, f));
+      mutate(dir);
+      return dir;
+    };
+    const cases: [string, string, RegExp][] = [
+      ["trunc-state", variant("trunc-state", (d) => truncateSync(join(d, "state.bin"), 100)), /state length|truncated/],
+      ["trunc-ram", variant("trunc-ram", (d) => truncateSync(join(d, "ram.bin"), 4096)), /wrong size/],
+      ["corrupt", variant("corrupt", (d) => { const b = readFileSync(join(d, "state.bin")); b[b.length - 7]! ^= 0xff; writeFileSync(join(d, "state.bin"), b); }), /checksum/],
+      ["version", variant("version", (d) => { const b = readFileSync(join(d, "state.bin")); b.writeUInt32LE(99, 8); writeFileSync(join(d, "state.bin"), b); }), /unsupported snapshot version 99/],
+    ];
+    for (const [name, dir, why] of cases) {
+      const r = await runVmm(["--restore", dir], join(work, `${name}.serial`));
+      expect([name, r.signal, r.status]).toEqual([name, null, 65]);
+      expect(r.stderr).toMatch(why);
+    }
+  });
+});
