@@ -2,6 +2,7 @@
 //   vdi-vmm --kernel guest.elf [--mem MiB] [--serial-log file] [--control sock] [--vnc sock]
 //           [--restore dir] [--vm-id n] [--mac aa:bb:cc:dd:ee:ff]
 // Exit status: the guest's debug-exit status, or 2+ for VMM-side stops (reason on stderr).
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -48,10 +49,13 @@ int main(int argc, char** argv) {
       if (!err.empty()) { std::fprintf(stderr, "vmm: cannot restore: %s\n", err.c_str()); return 65; }
       o.memMiB = info.memMiB;
     }
+    auto t0 = std::chrono::steady_clock::now();
     Machine m(o);
     if (!restoreDir.empty()) {
       std::string err = restoreSnapshot(m, restoreDir);
       if (!err.empty()) { std::fprintf(stderr, "vmm: cannot restore: %s\n", err.c_str()); return 65; }
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+      std::fprintf(stderr, "vmm: restored from %s in %lld us\n", restoreDir.c_str(), (long long)us);
     } else {
       m.boot();
     }

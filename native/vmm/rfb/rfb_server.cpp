@@ -239,6 +239,10 @@ void RfbClient::encodeRows(std::vector<uint8_t>& out, const DisplayMode& m, uint
     size_t base = out.size();
     out.resize(base + (size_t)m.width * (y1 - y0) * 4);
     uint8_t* o = out.data() + base;
+    if (nativeLe) {  // the client wants our own layout: copy whole rows
+      for (uint32_t y = y0; y < y1; y++, o += (size_t)m.width * 4) std::memcpy(o, fb + (size_t)y * m.stride, (size_t)m.width * 4);
+      return;
+    }
     for (uint32_t y = y0; y < y1; y++)
       for (uint32_t x = 0; x < m.width; x++, o += 4) {
         uint32_t v = pixel(x, y);
@@ -299,9 +303,13 @@ void RfbClient::updateLoop() {
         continue;
       }
       if (m.width != sentWidth_ || m.height != sentHeight_) {
-        if (!wantDesktopSize_) return;  // the client cannot follow a mode change
-        sendSize = true;
-        resize_ = false;
+        if (wantDesktopSize_) {
+          sendSize = true;
+        } else {
+          // The client cannot follow a mode change: keep its size and show what overlaps.
+          m.width = std::min(m.width, sentWidth_);
+          m.height = std::min(m.height, sentHeight_);
+        }
       }
       if (resize_ || sendSize) fullRequested_ = true;
       resize_ = false;

@@ -41,10 +41,32 @@ std::string writeAll(int fd, const void* p, size_t n) {
   return "";
 }
 
-std::string writeFileSynced(const std::string& path, const void* p, size_t n) {
+// Memory images are written sparse: all-zero pages become holes (never-touched RAM costs nothing
+// on disk and reads back as zeros), the rest with pwrite; the file gets its full size.
+std::string writeSparse(int fd, const uint8_t* p, size_t n) {
+  constexpr size_t kPage = 4096;
+  static const uint8_t zero[kPage] = {};
+  size_t run = 0;  // start of the current run of non-zero pages
+  bool inRun = false;
+  for (size_t off = 0; off <= n; off += kPage) {
+    bool isZero = off == n || std::memcmp(p + off, zero, std::min(kPage, n - off)) == 0;
+    if (!isZero && !inRun) { run = off; inRun = true; }
+    if (isZero && inRun) {
+      for (size_t done = run; done < off;) {
+        ssize_t w = ::pwrite(fd, p + done, off - done, (off_t)done);
+        if (w < 0) { if (errno == EINTR) continue; return std::strerror(errno); }
+        done += (size_t)w;
+      }
+      inRun = false;
+    }
+  }
+  return ::ftruncate(fd, (off_t)n) < 0 ? std::string(std::strerror(errno)) : "";
+}
+
+std::string writeFileSynced(const std::string& path, const void* p, size_t n, bool sparse = false) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return path + ": " + std::strerror(errno);
-  std::string err = writeAll(fd, p, n);
+  std::string err = sparse ? writeSparse(fd, static_cast<const uint8_t*>(p), n) : writeAll(fd, p, n);
   if (err.empty() && ::fsync(fd) < 0) err = std::strerror(errno);
   ::close(fd);
   return err.empty() ? "" : path + ": " + err;
@@ -109,8 +131,8 @@ std::string saveSnapshot(Machine& m, const std::string& dir) {
   file.put((uint32_t)w.buf.size());
   file.buf.insert(file.buf.end(), w.buf.begin(), w.buf.end());
 
-  if (err.empty()) err = writeFileSynced(tmp + "/ram.bin", m.ram().host(), m.ram().size());
-  if (err.empty()) err = writeFileSynced(tmp + "/fb.bin", m.fb().host(), m.fb().size());
+  if (err.empty()) err = writeFileSynced(tmp + "/ram.bin", m.ram().host(), m.ram().size(), true);
+  if (err.empty()) err = writeFileSynced(tmp + "/fb.bin", m.fb().host(), m.fb().size(), true);
   if (err.empty()) err = writeFileSynced(tmp + "/state.bin", file.buf.data(), file.buf.size());
   if (err.empty() && ::rename(tmp.c_str(), dir.c_str()) < 0) err = std::string("rename: ") + std::strerror(errno);
   if (!err.empty()) {
