@@ -9,6 +9,7 @@
 #include <string>
 
 #include "control/control.h"
+#include "migration/migration.h"
 #include "machine.h"
 #include "rfb/rfb_server.h"
 #include "snapshot/snapshot.h"
@@ -16,12 +17,12 @@
 using namespace vmm;
 
 static void usage() {
-  std::fprintf(stderr, "usage: vdi-vmm --kernel guest.elf [--mem MiB] [--serial-log file] [--control sock] [--vnc sock] [--restore dir] [--vm-id n] [--mac xx:xx:xx:xx:xx:xx]\n");
+  std::fprintf(stderr, "usage: vdi-vmm (--kernel guest.elf | --restore dir | --incoming sock) [--mem MiB] [--serial-log file] [--control sock] [--vnc sock] [--vm-id n] [--mac xx:xx:xx:xx:xx:xx]\n");
 }
 
 int main(int argc, char** argv) {
   MachineOptions o;
-  std::string control, vnc, restoreDir;
+  std::string control, vnc, restoreDir, incoming;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
     else if (a == "--control") control = next();
     else if (a == "--vnc") vnc = next();
     else if (a == "--restore") restoreDir = next();
+    else if (a == "--incoming") incoming = next();
     else if (a == "--vm-id") o.vmId = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--mac") {
       unsigned m[6];
@@ -41,7 +43,7 @@ int main(int argc, char** argv) {
       for (int k = 0; k < 6; k++) o.mac[k] = (uint8_t)m[k];
     } else { usage(); return 64; }
   }
-  if (o.kernel.empty() && restoreDir.empty()) { usage(); return 64; }
+  if (o.kernel.empty() && restoreDir.empty() && incoming.empty()) { usage(); return 64; }
   try {
     if (!restoreDir.empty()) {
       SnapshotInfo info;
@@ -50,20 +52,30 @@ int main(int argc, char** argv) {
       o.memMiB = info.memMiB;
     }
     auto t0 = std::chrono::steady_clock::now();
-    Machine m(o);
+    std::unique_ptr<Machine> owned;
+    if (!incoming.empty()) {
+      std::string err;
+      owned = migrateIn(incoming, o, err);
+      if (!owned) { std::fprintf(stderr, "vmm: incoming migration failed: %s\n", err.c_str()); return 65; }
+      std::fprintf(stderr, "vmm: migrated in\n");
+    } else {
+      owned = std::make_unique<Machine>(o);
+    }
+    Machine& m = *owned;
     if (!restoreDir.empty()) {
       std::string err = restoreSnapshot(m, restoreDir);
       if (!err.empty()) { std::fprintf(stderr, "vmm: cannot restore: %s\n", err.c_str()); return 65; }
       auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
       std::fprintf(stderr, "vmm: restored from %s in %lld us\n", restoreDir.c_str(), (long long)us);
-    } else {
+    } else if (incoming.empty()) {
       m.boot();
     }
+    // The vCPU runs before the sockets appear: whoever sees the control socket sees a running VM.
+    m.start();
     std::unique_ptr<RfbServer> rfb;
     if (!vnc.empty()) rfb = std::make_unique<RfbServer>(m, vnc);
     std::unique_ptr<ControlServer> ctl;
     if (!control.empty()) ctl = std::make_unique<ControlServer>(m, control);
-    m.start();
     int status = m.waitStopped();
     std::fprintf(stderr, "vmm: stopped: %s\n", m.stopReason().c_str());
     return status;

@@ -1,6 +1,7 @@
 #include "control.h"
 
 #include <cerrno>
+#include <thread>
 #include <chrono>
 #include <cstring>
 #include <poll.h>
@@ -10,6 +11,7 @@
 
 #include "../devices/serial/serial.h"
 #include "../machine.h"
+#include "../migration/migration.h"
 #include "../snapshot/snapshot.h"
 
 namespace vmm {
@@ -40,6 +42,10 @@ ControlServer::ControlServer(Machine& m, const std::string& path) : m_(m), path_
 ControlServer::~ControlServer() {
   stopping_ = true;
   ::shutdown(listenFd_, SHUT_RDWR);
+  // A command that ended the VM (stop, migrate) still owes its caller the answer.
+  for (int i = 0; i < 2000 && busy_; i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  int c = clientFd_.load();
+  if (c >= 0) ::shutdown(c, SHUT_RDWR);  // unblock a read on a client that stays connected
   if (thread_.joinable()) thread_.join();
   ::close(listenFd_);
   ::unlink(path_.c_str());
@@ -67,6 +73,14 @@ std::string ControlServer::execute(Machine& m, const std::string& line) {
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
     return "ok us=" + std::to_string(us);
   }
+  if (cmd == "migrate") {
+    if (arg.empty() || arg[0] != '/') return "error migrate needs the target's absolute socket path";
+    MigrationStats st;
+    std::string err = migrateOut(m, arg, st);
+    if (!err.empty()) return "error " + err;
+    return "ok total_us=" + std::to_string(st.totalUs) + " downtime_us=" + std::to_string(st.downtimeUs) +
+           " rounds=" + std::to_string(st.rounds) + " pages=" + std::to_string(st.pagesSent);
+  }
   if (cmd == "serial-in") {
     if (arg.size() % 2 || arg.size() > 2 * 1024) return "error serial-in wants up to 1024 hex bytes";
     std::string bytes;
@@ -91,6 +105,7 @@ void ControlServer::serve() {
       if (errno == EINTR) continue;
       return;
     }
+    clientFd_ = c;
     std::string buf;
     char tmp[512];
     for (;;) {
@@ -99,9 +114,12 @@ void ControlServer::serve() {
       buf.append(tmp, (size_t)n);
       size_t nl;
       while ((nl = buf.find('\n')) != std::string::npos) {
+        busy_ = true;
         std::string reply = execute(m_, buf.substr(0, nl)) + "\n";
         buf.erase(0, nl + 1);
-        if (::write(c, reply.data(), reply.size()) < 0) break;
+        ssize_t w = ::write(c, reply.data(), reply.size());
+        busy_ = false;
+        if (w < 0) break;
       }
       if (buf.size() > kMaxLine) {
         const char* e = "error line too long\n";
@@ -109,6 +127,7 @@ void ControlServer::serve() {
         break;
       }
     }
+    clientFd_ = -1;
     ::close(c);
   }
 }

@@ -1,5 +1,5 @@
 // The control socket: one line per command, one line per answer ("ok ..." or "error ...").
-//   status | pause | resume | stop | snapshot <dir> | serial-in <hex bytes>
+//   status | pause | resume | stop | snapshot <dir> | migrate <target socket> | serial-in <hex bytes>
 #pragma once
 #include <atomic>
 #include <string>
@@ -22,6 +22,8 @@ class ControlServer {
   Machine& m_;
   std::string path_;
   int listenFd_ = -1;
+  std::atomic<int> clientFd_{-1};
+  std::atomic<bool> busy_{false};  // a command is running or its reply is being written
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

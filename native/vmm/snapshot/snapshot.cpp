@@ -82,15 +82,8 @@ template <typename T> bool getRaw(StateReader& r, T& v) {
 
 }  // namespace
 
-std::string saveSnapshot(Machine& m, const std::string& dir) {
-  if (m.state() != RunState::Paused) return "the VM must be paused";
-  struct stat st;
-  if (::stat(dir.c_str(), &st) == 0) return dir + " already exists";
-  const std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
-  if (::mkdir(tmp.c_str(), 0700) < 0) return tmp + ": " + std::strerror(errno);
-
+std::string captureState(Machine& m, std::vector<uint8_t>& out) {
   StateWriter w;
-  std::string err;
   try {
     std::lock_guard<std::mutex> g(m.vcpuMutex());
     int vfd = m.vcpu().fd();
@@ -122,14 +115,28 @@ std::string saveSnapshot(Machine& m, const std::string& dir) {
     dev->save(dw);
     w.bytes(dw.buf.data(), (uint32_t)dw.buf.size());
   }
+  out = std::move(w.buf);
+  return "";
+}
+
+std::string saveSnapshot(Machine& m, const std::string& dir) {
+  if (m.state() != RunState::Paused) return "the VM must be paused";
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) return dir + " already exists";
+  const std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
+  if (::mkdir(tmp.c_str(), 0700) < 0) return tmp + ": " + std::strerror(errno);
+
+  std::vector<uint8_t> state;
+  std::string err = captureState(m, state);
+  if (!err.empty()) { ::rmdir(tmp.c_str()); return err; }
   StateWriter file;
   file.put(kSnapshotMagic);
   file.put(kSnapshotVersion);
   file.put(m.options().memMiB);
   file.put(m.options().vmId);
-  file.put((uint32_t)crc32(0, w.buf.data(), (uInt)w.buf.size()));
-  file.put((uint32_t)w.buf.size());
-  file.buf.insert(file.buf.end(), w.buf.begin(), w.buf.end());
+  file.put((uint32_t)crc32(0, state.data(), (uInt)state.size()));
+  file.put((uint32_t)state.size());
+  file.buf.insert(file.buf.end(), state.begin(), state.end());
 
   if (err.empty()) err = writeFileSynced(tmp + "/ram.bin", m.ram().host(), m.ram().size(), true);
   if (err.empty()) err = writeFileSynced(tmp + "/fb.bin", m.fb().host(), m.fb().size(), true);
@@ -207,8 +214,13 @@ std::string restoreSnapshot(Machine& m, const std::string& dir) {
   if (!(err = mapFile(dir + "/ram.bin", info.memMiB << 20, ram)).empty()) return err;
   if (!(err = mapFile(dir + "/fb.bin", kFbSize, fb)).empty()) return err;
 
+  m.replaceRam(std::move(ram), std::move(fb));
   const size_t headerSize = 8 + 4 + 8 + 8 + 4 + 4;
-  StateReader r(f.data() + headerSize, f.size() - headerSize);
+  return applyState(m, f.data() + headerSize, f.size() - headerSize);
+}
+
+std::string applyState(Machine& m, const uint8_t* p, size_t n) {
+  StateReader r(p, n);
   kvm_regs regs; kvm_sregs sregs; kvm_xsave xs; kvm_xcrs xcrs; MsrBuf msrs; kvm_lapic_state lapic; kvm_vcpu_events ev; kvm_mp_state mp;
   kvm_irqchip ic[3]; kvm_pit_state2 pit; kvm_clock_data clk;
   if (!getRaw(r, regs) || !getRaw(r, sregs) || !getRaw(r, xs) || !getRaw(r, xcrs) || !getRaw(r, msrs) || !getRaw(r, lapic) ||
@@ -226,7 +238,6 @@ std::string restoreSnapshot(Machine& m, const std::string& dir) {
   if (!r.done()) return "trailing bytes in state";
 
   try {
-    m.replaceRam(std::move(ram), std::move(fb));
     int vfd = m.vcpu().fd();
     std::vector<uint8_t> cpuid = m.sys().supportedCpuid();
     KVM_CALL(vfd, kSetCpuid2, cpuid.data());

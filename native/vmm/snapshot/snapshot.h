@@ -30,4 +30,9 @@ std::string parseSnapshotState(const std::vector<uint8_t>& file, SnapshotInfo& i
 // Loads RAM (lazily, copy-on-write) and all state into a machine built with info.memMiB.
 std::string restoreSnapshot(Machine& m, const std::string& dir);
 
+// The machine's non-memory state (vCPU, irqchip, PIT, clock, devices) as one blob, and back.
+// Shared by snapshots and live migration. The machine must be paused for capture.
+std::string captureState(Machine& m, std::vector<uint8_t>& out);
+std::string applyState(Machine& m, const uint8_t* p, size_t n);
+
 }  // namespace vmm
