@@ -122,3 +122,24 @@ describe.skipIf(skip !== null)("native guests", () => {
     }
   });
 });
+
+// A stock Linux kernel through the 64-bit boot protocol needs its supervisor code at hardware speed.
+const linuxImage = join(import.meta.dirname, "../../var/images/debian-shell");
+const linuxSkip = skip ?? (kvm.softwareNested ? `Linux boot needs hardware virtualization: ${kvm.reason}`
+  : !existsSync(join(linuxImage, "vmlinuz")) ? `no kernel at ${linuxImage} (scripts/build-images.sh)` : null);
+if (linuxSkip) console.warn(`[skip] Linux boot protocol test: ${linuxSkip}`);
+
+describe.skipIf(linuxSkip !== null)("Linux guests", () => {
+  it("boots Debian's kernel and the busybox initramfs to the serial marker", async () => {
+    const serial = join(work, "linux.serial");
+    const child = spawn(vmm, ["--linux", join(linuxImage, "vmlinuz"), "--initrd", join(linuxImage, "initrd.img"),
+      "--cmdline", "console=ttyS0 quiet panic=-1", "--mem", "256", "--serial-log", serial], { stdio: "ignore" });
+    try {
+      const end = Date.now() + 60_000;
+      while (Date.now() < end && !(existsSync(serial) && readFileSync(serial, "utf8").includes("VDI-GUEST-READY"))) await new Promise((r) => setTimeout(r, 100));
+      expect(readFileSync(serial, "utf8")).toContain("VDI-GUEST-READY");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  }, 90_000);
+});

@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "boot/elf_loader.h"
+#include "boot/linux_loader.h"
 #include "boot/long_mode.h"
 
 namespace vmm {
@@ -60,7 +61,20 @@ void Machine::replaceRam(std::unique_ptr<GuestMemory> ram, std::unique_ptr<Guest
   host_.mem = ram_.get();
 }
 
+static std::vector<uint8_t> readAll(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw KvmError("cannot open " + path, ENOENT);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
 void Machine::boot() {
+  if (!opts_.linux.empty()) {
+    uint64_t entry = 0;
+    std::string err = loadLinux(readAll(opts_.linux), opts_.initrd.empty() ? std::vector<uint8_t>{} : readAll(opts_.initrd), opts_.cmdline, *ram_, entry);
+    if (!err.empty()) throw KvmError(err, EINVAL);
+    setupLongMode(sys_, *vcpu_, *ram_, entry, 0x8ff0, kLinuxZeroPage);
+    return;
+  }
   std::ifstream f(opts_.kernel, std::ios::binary);
   if (!f) throw KvmError("cannot open guest kernel " + opts_.kernel, ENOENT);
   std::vector<uint8_t> file((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

@@ -19,6 +19,9 @@ namespace vmm {
 
 struct MachineOptions {
   std::string kernel;          // 64-bit ELF guest
+  std::string linux;           // or a Linux bzImage (64-bit boot protocol) ...
+  std::string initrd;          // ... with this initrd
+  std::string cmdline;         // ... and command line
   uint64_t memMiB = 64;
   std::string serialLog;
   uint64_t vmId = 0;

@@ -17,7 +17,7 @@
 using namespace vmm;
 
 static void usage() {
-  std::fprintf(stderr, "usage: vdi-vmm (--kernel guest.elf | --restore dir | --incoming sock) [--mem MiB] [--serial-log file] [--control sock] [--vnc sock] [--vm-id n] [--mac xx:xx:xx:xx:xx:xx]\n");
+  std::fprintf(stderr, "usage: vdi-vmm (--kernel guest.elf | --linux bzImage [--initrd f] [--cmdline s] | --restore dir | --incoming sock) [--mem MiB] [--serial-log file] [--control sock] [--vnc sock] [--vm-id n] [--mac xx:xx:xx:xx:xx:xx]\n");
 }
 
 int main(int argc, char** argv) {
@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--kernel") o.kernel = next();
+    else if (a == "--linux") o.linux = next();
+    else if (a == "--initrd") o.initrd = next();
+    else if (a == "--cmdline") o.cmdline = next();
     else if (a == "--mem") o.memMiB = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--serial-log") o.serialLog = next();
     else if (a == "--control") control = next();
@@ -43,7 +46,7 @@ int main(int argc, char** argv) {
       for (int k = 0; k < 6; k++) o.mac[k] = (uint8_t)m[k];
     } else { usage(); return 64; }
   }
-  if (o.kernel.empty() && restoreDir.empty() && incoming.empty()) { usage(); return 64; }
+  if (o.kernel.empty() && o.linux.empty() && restoreDir.empty() && incoming.empty()) { usage(); return 64; }
   try {
     if (!restoreDir.empty()) {
       SnapshotInfo info;

@@ -22,6 +22,7 @@ struct BootInfo {
   uint8_t mac[8];
 };
 
-void setupLongMode(const KvmSystem& sys, KvmVcpu& vcpu, GuestMemory& mem, uint64_t entry, uint64_t stackTop);
+// `linux`: the 64-bit Linux entry wants CS = 0x10 and DS = 0x18 in a loaded GDT, and rsi = boot_params.
+void setupLongMode(const KvmSystem& sys, KvmVcpu& vcpu, GuestMemory& mem, uint64_t entry, uint64_t stackTop, uint64_t linuxZeroPage = 0);
 
 }  // namespace vmm
