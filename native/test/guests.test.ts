@@ -84,6 +84,15 @@ describe.skipIf(skip !== null)("native guests", () => {
     expect(restored.serial).not.toContain("midway"); // it went on from where it was, not from the start
   });
 
+  it("clones: a restore with a new identity runs on with its own vm id, the original keeps its own", async () => {
+    const snap = join(work, "timer_user.snap");  // taken midway by the test above
+    const clone = await runVmm(["--restore", snap, "--vm-id", "42", "--mac", "52:54:00:aa:bb:cc"], join(work, "clone.serial"));
+    const plain = await runVmm(["--restore", snap], join(work, "plain.serial"));
+    expect([clone.status, plain.status]).toEqual([PASS, PASS]);
+    expect(clone.serial).toContain("vm id 0042");
+    expect(plain.serial).toContain("vm id 0000");
+  });
+
   it("live-migrates a running guest to a second VMM process, which finishes the test", async () => {
     const target = join(work, "mig-target.sock");
     const incoming = runVmm(["--incoming", target], join(work, "mig-target.serial"));

@@ -10,11 +10,21 @@
 
 #include "control/control.h"
 #include "migration/migration.h"
+#include "boot/long_mode.h"
 #include "machine.h"
 #include "rfb/rfb_server.h"
 #include "snapshot/snapshot.h"
 
 using namespace vmm;
+
+// Rewrites the identity fields of the BootInfo page the guest reads (vm id, MAC).
+static void setIdentity(Machine& m, const MachineOptions& o) {
+  BootInfo bi;
+  if (!m.ram().read(kBootInfoAddr, &bi, sizeof bi) || bi.magic != 0x5644494d564d4d31ULL) return;
+  bi.vmId = o.vmId;
+  std::memcpy(bi.mac, o.mac, 6);
+  m.ram().write(kBootInfoAddr, &bi, sizeof bi);
+}
 
 static void usage() {
   std::fprintf(stderr, "usage: vdi-vmm (--kernel guest.elf | --linux bzImage [--initrd f] [--cmdline s] | --restore dir | --incoming sock) [--mem MiB] [--serial-log file] [--control sock] [--vnc sock] [--vm-id n] [--mac xx:xx:xx:xx:xx:xx]\n");
@@ -23,6 +33,7 @@ static void usage() {
 int main(int argc, char** argv) {
   MachineOptions o;
   std::string control, vnc, restoreDir, incoming;
+  bool cloneIdentity = false;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -39,11 +50,12 @@ int main(int argc, char** argv) {
     else if (a == "--vnc") vnc = next();
     else if (a == "--restore") restoreDir = next();
     else if (a == "--incoming") incoming = next();
-    else if (a == "--vm-id") o.vmId = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--vm-id") { o.vmId = std::strtoull(next().c_str(), nullptr, 10); cloneIdentity = true; }
     else if (a == "--mac") {
       unsigned m[6];
       if (std::sscanf(next().c_str(), "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6) { usage(); return 64; }
       for (int k = 0; k < 6; k++) o.mac[k] = (uint8_t)m[k];
+      cloneIdentity = true;
     } else { usage(); return 64; }
   }
   if (o.kernel.empty() && o.linux.empty() && restoreDir.empty() && incoming.empty()) { usage(); return 64; }
@@ -70,6 +82,7 @@ int main(int argc, char** argv) {
       if (!err.empty()) { std::fprintf(stderr, "vmm: cannot restore: %s\n", err.c_str()); return 65; }
       auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
       std::fprintf(stderr, "vmm: restored from %s in %lld us\n", restoreDir.c_str(), (long long)us);
+      if (cloneIdentity) setIdentity(m, o);  // a clone: same memory, new serial number and MAC
     } else if (incoming.empty()) {
       m.boot();
     }
