@@ -107,17 +107,28 @@ std::string migrateOut(Machine& m, const std::string& targetSocket, MigrationSta
   }
   const uint64_t t0 = nowUs();
   Out out(fd);
+  std::vector<uint64_t> carry;  // pages found dirty in the last round but left for the stop-and-copy
   out.put(kMigrationMagic);
   out.put(kMigrationVersion);
   out.put(m.options().memMiB);
   try {
     m.vm().dirtyLog(kRamSlot, m.ram().size());  // start tracking from here
+    uint64_t tRound = nowUs();
     st.pagesSent = sendPages(out, kRamPage, m.ram().host(), m.ram().size(), nullptr);
+    out.flush();
+    // Pages per microsecond the link has taken so far (at least one page per 10 µs assumed).
+    double pagesPerUs = std::max(0.1, (double)st.pagesSent / (double)std::max<uint64_t>(1, nowUs() - tRound));
     for (st.rounds = 1; st.rounds < (uint64_t)kMaxRounds && out.ok(); st.rounds++) {
       auto dirty = m.vm().dirtyLog(kRamSlot, m.ram().size());
+      const uint64_t n = popcount(dirty);
+      if (n <= kConvergedPages || (double)n / pagesPerUs <= (double)kDowntimeTargetUs) {
+        carry = std::move(dirty);  // fetching the log cleared it: these go out while paused
+        break;
+      }
+      tRound = nowUs();
       st.pagesSent += sendPages(out, kRamPage, m.ram().host(), m.ram().size(), &dirty);
       out.flush();
-      if (popcount(dirty) <= kConvergedPages) break;
+      pagesPerUs = std::max(0.1, (double)n / (double)std::max<uint64_t>(1, nowUs() - tRound));
     }
   } catch (const KvmError& e) {
     ::close(fd);
@@ -130,6 +141,7 @@ std::string migrateOut(Machine& m, const std::string& targetSocket, MigrationSta
   std::string err;
   try {
     auto dirty = m.vm().dirtyLog(kRamSlot, m.ram().size());
+    for (size_t i = 0; i < carry.size() && i < dirty.size(); i++) dirty[i] |= carry[i];
     st.pagesSent += sendPages(out, kRamPage, m.ram().host(), m.ram().size(), &dirty);
     st.pagesSent += sendPages(out, kFbPage, m.fb().host(), m.fb().size(), nullptr);
     err = captureState(m, state);

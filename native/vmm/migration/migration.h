@@ -13,7 +13,9 @@ struct MachineOptions;
 
 constexpr uint64_t kMigrationMagic = 0x31304749d4d49445ULL;
 constexpr uint32_t kMigrationVersion = 1;
-// Stop pre-copy when a round leaves at most this many dirty pages (1 MiB), or after kMaxRounds.
+// Stop pre-copy when what is still dirty can be sent within the downtime target at the bandwidth
+// measured so far (or is at most kConvergedPages), or after kMaxRounds.
+constexpr uint64_t kDowntimeTargetUs = 50'000;
 constexpr uint64_t kConvergedPages = 256;
 constexpr int kMaxRounds = 30;
 
