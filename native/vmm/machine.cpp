@@ -179,7 +179,13 @@ void Machine::vcpuLoop() {
       stop(2, e.what());
       break;
     }
-    if (r < 0) continue;  // kicked
+    if (r < 0) {
+      // Kicked. KVM returned before the handler could run and the signal is blocked again out
+      // here: consume it, or every later KVM_RUN would return EINTR at once (QEMU does the same).
+      timespec zero{};
+      while (sigtimedwait(&block, nullptr, &zero) > 0) {}
+      continue;
+    }
     exits_++;
     std::lock_guard<std::mutex> g(vcpuMu_);
     if (!handleExit()) break;

@@ -71,7 +71,7 @@ export class Reconciler {
       const engine = this.engines[vm.spec.engine];
       if (engine && engine.runningPid(vm.paths) !== null) {
         await this.attach(vm, engine).catch((e: Error) => this.log(`vm ${id}: engine runs but its control socket failed: ${e.message}`));
-        vm.state = "running";
+        vm.state = vm.handle && (await engine.isPaused(vm.handle).catch(() => false)) ? "paused" : "running";
         this.log(`vm ${id}: re-attached to its running ${engine.kind} process`);
       } else {
         vm.state = engine?.isPrepared(vm.paths) ? "stopped" : "provisioning";
@@ -202,7 +202,8 @@ export class Reconciler {
       this.setState(vm, "stopped");
     }
 
-    if (spec.desiredState === "running" && !running) {
+    const wantsProcess = spec.desiredState === "running" || spec.desiredState === "paused";
+    if (wantsProcess && !running) {
       if (vm.stoppedGeneration === spec.generation && !pending) {
         this.setState(vm, "stopped", vm.stopReason);
         return;
@@ -246,9 +247,20 @@ export class Reconciler {
       }
     }
     const nowRunning = engine.runningPid(vm.paths) !== null;
-    this.setState(vm, nowRunning ? "running" : "stopped", nowRunning ? null : vm.stopReason);
+    // Pause and resume: the process stays, its vCPUs freeze or thaw.
+    let paused = false;
+    if (nowRunning && vm.handle && !vm.handle.isClosed) {
+      try {
+        paused = await engine.isPaused(vm.handle);
+        if (spec.desiredState === "paused" && !paused) { await engine.pause(vm.handle); paused = true; }
+        if (spec.desiredState === "running" && paused) { await engine.resume(vm.handle); paused = false; }
+      } catch (e) {
+        if (this.opPending(vm)) this.setOp(vm, "failed", 50, (e as Error).message);
+      }
+    }
+    this.setState(vm, nowRunning ? (paused ? "paused" : "running") : "stopped", nowRunning ? null : vm.stopReason);
     if (this.opPending(vm)) {
-      const reached = spec.desiredState === "running" ? nowRunning : !nowRunning;
+      const reached = spec.desiredState === "running" ? nowRunning && !paused : spec.desiredState === "paused" ? paused : !nowRunning;
       this.setOp(vm, reached ? "succeeded" : "failed", 100, reached ? undefined : `The VM did not reach ${spec.desiredState}`);
     }
   }
@@ -260,7 +272,7 @@ export class Reconciler {
     handle.onExit((reason) => {
       if (vm.handle !== handle) return;
       vm.handle = null;
-      if (vm.stopping || vm.spec.desiredState !== "running") return;
+      if (vm.stopping || (vm.spec.desiredState !== "running" && vm.spec.desiredState !== "paused")) return;
       // The engine went away on its own: a guest power-off or a crash. Do not restart it behind the user's back.
       vm.stoppedGeneration = vm.spec.generation;
       vm.stopReason = reason;
@@ -283,7 +295,7 @@ export class Reconciler {
   displayOf(vmId: string): string | null {
     const vm = this.vms.get(vmId);
     const engine = vm && this.engines[vm.spec.engine];
-    if (!vm || !engine || vm.state !== "running" || engine.runningPid(vm.paths) === null) return null;
+    if (!vm || !engine || (vm.state !== "running" && vm.state !== "paused") || engine.runningPid(vm.paths) === null) return null;
     return vm.paths.vncSock;
   }
 

@@ -89,6 +89,17 @@ describe.skipIf(skipReason !== null)("node agent with the microVM engine", () =>
     again.ws.close();
     expect(pidAlive(pid)).toBe(true);
 
+    // Pause: the vCPU stops, keys wait in the controller; resume: they arrive.
+    await api.caller(alice).vm.pause({ vmId });
+    await until("paused", async () => (await api.caller(alice).vm.get({ vmId })).state === "paused", 20_000);
+    const frozen = await rfbHandshake((await api.caller(alice).console.open({ vmId })).url);
+    frozen.ws.send(keyEvents("x\n"));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(readFileSync(serial, "utf8")).not.toContain("typed: x");
+    await api.caller(alice).vm.resume({ vmId });
+    await until("typing after resume", () => readFileSync(serial, "utf8").includes("typed: x"), 20_000);
+    frozen.ws.close();
+
     await api.caller(alice).vm.reboot({ vmId });
     await until("rebooted (a fresh boot prints desktop ready twice)", () => readFileSync(serial, "utf8").split("desktop ready").length - 1 >= 2, 30_000);
     expect(pidAlive(pid)).toBe(false);

@@ -92,6 +92,16 @@ describe.each(providers)("vm lifecycle on %s", (provider) => {
     expect(await code(api.caller(mallory).operation.get({ operationId }))).toMatch(/^NOT_FOUND/);
     expect(await code(api.caller(null).vm.list())).toMatch(/^UNAUTHORIZED/);
 
+    // Pause and resume: desired state follows, the node reports paused, then running again.
+    const pause = await api.caller(alice).vm.pause({ vmId });
+    expect((await node.nodeAgent.sync({ vms: [] })).vms[0]).toMatchObject({ desiredState: "paused", op: { id: pause.operationId, kind: "pause" } });
+    await node.nodeAgent.sync({ vms: [{ id: vmId, state: "paused", op: { id: pause.operationId, status: "succeeded", progress: 100 } }] });
+    expect((await api.caller(alice).vm.get({ vmId })).actions).toEqual(expect.arrayContaining(["resume", "console"]));
+    expect(await code(api.caller(alice).vm.pause({ vmId }))).toMatch(/^PRECONDITION_FAILED: Cannot pause "web-1": it is paused/);
+    const resume = await api.caller(alice).vm.resume({ vmId });
+    await node.nodeAgent.sync({ vms: [{ id: vmId, state: "running", op: { id: resume.operationId, status: "succeeded", progress: 100 } }] });
+    expect((await api.caller(alice).vm.get({ vmId })).state).toBe("running");
+
     // Stop → node stops → stopped; delete → node reports deleted → row gone.
     const stop = await api.caller(alice).vm.stop({ vmId });
     expect(await code(api.caller(alice).vm.reboot({ vmId }))).toMatch(/^PRECONDITION_FAILED: .*in progress/);

@@ -42,6 +42,10 @@ export interface Engine {
   runningPid(paths: VmPaths): number | null;
   attach(paths: VmPaths): Promise<VmHandle>;
   stop(paths: VmPaths, handle: VmHandle | null): Promise<void>;
+  /** Freezes / thaws the vCPUs; the VM keeps its memory and its process. */
+  pause(handle: VmHandle): Promise<void>;
+  resume(handle: VmHandle): Promise<void>;
+  isPaused(handle: VmHandle): Promise<boolean>;
   /** Restarts the guest in place (QEMU: system_reset; microVM: a fresh boot). */
   reboot(spec: EngineVmSpec, paths: VmPaths, handle: VmHandle | null): Promise<void>;
 }

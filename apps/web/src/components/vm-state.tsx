@@ -28,19 +28,21 @@ export function OperationProgress({ vm }: { vm: Vm }) {
   );
 }
 
-const LABELS = { start: "Start", stop: "Stop", reboot: "Reboot", delete: "Delete" } as const;
+const LABELS = { start: "Start", stop: "Stop", reboot: "Reboot", pause: "Pause", resume: "Resume", delete: "Delete" } as const;
 
 export function VmActions({ vm, onDeleted }: { vm: Vm; onDeleted?: () => void }) {
   const trpc = useTRPC();
   const start = useMutation(trpc.vm.start.mutationOptions());
   const stop = useMutation(trpc.vm.stop.mutationOptions());
   const reboot = useMutation(trpc.vm.reboot.mutationOptions());
+  const pause = useMutation(trpc.vm.pause.mutationOptions());
+  const resume = useMutation(trpc.vm.resume.mutationOptions());
   const del = useMutation(trpc.vm.delete.mutationOptions({ onSuccess: () => onDeleted?.() }));
-  const m = { start, stop, reboot, delete: del };
-  const failed = [start, stop, reboot, del].find((x) => x.error);
+  const m = { start, stop, reboot, pause, resume, delete: del };
+  const failed = [start, stop, reboot, pause, resume, del].find((x) => x.error);
   return (
     <span className="actions">
-      {(Object.keys(LABELS) as (keyof typeof LABELS)[]).map((a) => (
+      {(Object.keys(LABELS) as (keyof typeof LABELS)[]).filter((a) => (a !== "pause" && a !== "resume") || vm.actions.includes(a)).map((a) => (
         <button
           key={a}
           className={a === "delete" ? "danger" : "secondary"}

@@ -134,6 +134,14 @@ export class KvmEngine implements Engine {
     }
   }
 
+  private controlOf(handle: VmHandle): VmmControl {
+    if (!(handle instanceof VmmControl) || handle.isClosed) throw new EngineError("the microVM's control socket is closed");
+    return handle;
+  }
+  async pause(handle: VmHandle) { await this.controlOf(handle).command("pause"); }
+  async resume(handle: VmHandle) { await this.controlOf(handle).command("resume"); }
+  async isPaused(handle: VmHandle) { return (await this.controlOf(handle).command("status")).startsWith("paused"); }
+
   async reboot(spec: EngineVmSpec, paths: VmPaths, handle: VmHandle | null): Promise<void> {
     await this.stop(paths, handle);
     await this.start(spec, paths);

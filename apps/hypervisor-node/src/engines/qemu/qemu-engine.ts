@@ -112,6 +112,17 @@ export class QemuEngine implements Engine {
     }
   }
 
+  private qmpOf(handle: VmHandle): QmpClient {
+    if (!(handle instanceof QmpHandle) || handle.isClosed) throw new EngineError("QEMU is not reachable over QMP");
+    return handle.qmp;
+  }
+  async pause(handle: VmHandle) { await this.qmpOf(handle).execute("stop"); }
+  async resume(handle: VmHandle) { await this.qmpOf(handle).execute("cont"); }
+  async isPaused(handle: VmHandle) {
+    const s = await this.qmpOf(handle).execute<{ status: string }>("query-status");
+    return s.status === "paused";
+  }
+
   async reboot(_spec: EngineVmSpec, _paths: VmPaths, handle: VmHandle | null): Promise<void> {
     if (!(handle instanceof QmpHandle) || handle.isClosed) throw new EngineError("QEMU is not reachable over QMP");
     await handle.qmp.execute("system_reset");

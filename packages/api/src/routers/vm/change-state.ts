@@ -9,4 +9,6 @@ const action = (name: VmStateAction) =>
 export const start = action("start");
 export const stop = action("stop");
 export const reboot = action("reboot");
+export const pause = action("pause");
+export const resume = action("resume");
 export const remove = action("delete");

@@ -16,7 +16,7 @@ export async function openConsole(
   if (!isNodeUp(vm.node, deps.nodeDownAfterMs)) {
     throw new AppError("NODE_UNAVAILABLE", { message: `The console is unavailable: ${describeLastSeen(vm.node)}` });
   }
-  if (vm.actualState !== "running" || vm.desiredState === "deleted") {
+  if ((vm.actualState !== "running" && vm.actualState !== "paused") || vm.desiredState === "deleted") {
     throw new AppError("INVALID_STATE", { message: `The console needs a running VM ("${vm.name}" is ${vm.actualState})` });
   }
   const { token, claims } = deps.consoleSigner.sign({ vm: vm.id, node: vm.nodeId, user: actor.userId, proto: "vnc" });

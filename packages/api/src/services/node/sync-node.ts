@@ -8,7 +8,7 @@ import { nodeCapabilitiesSchema } from "./node-health.ts";
 
 export const vmReportSchema = z.object({
   id: z.string().min(1).max(64),
-  state: z.enum(["provisioning", "stopped", "starting", "running", "stopping", "deleting", "deleted", "error"]),
+  state: z.enum(["provisioning", "stopped", "starting", "running", "paused", "stopping", "deleting", "deleted", "error"]),
   reason: z.string().max(1000).nullish(),
   op: z
     .object({
@@ -34,7 +34,7 @@ export interface DesiredVm {
   id: string;
   name: string;
   generation: number;
-  desiredState: "running" | "stopped" | "deleted";
+  desiredState: "running" | "paused" | "stopped" | "deleted";
   cpus: number;
   memoryMiB: number;
   diskGiB: number;

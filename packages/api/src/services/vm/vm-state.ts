@@ -1,15 +1,16 @@
 // The VM state machine in one place: which actions a VM allows in which state.
-export const VM_ACTUAL_STATES = ["provisioning", "stopped", "starting", "running", "stopping", "deleting", "error", "unknown"] as const;
+export const VM_ACTUAL_STATES = ["provisioning", "stopped", "starting", "running", "paused", "stopping", "deleting", "error", "unknown"] as const;
 export type VmActualState = (typeof VM_ACTUAL_STATES)[number];
-export type VmDesiredState = "running" | "stopped" | "deleted";
-export type VmAction = "start" | "stop" | "reboot" | "delete" | "console";
+export type VmDesiredState = "running" | "paused" | "stopped" | "deleted";
+export type VmAction = "start" | "stop" | "reboot" | "pause" | "resume" | "delete" | "console";
 
 /** Actions allowed from each actual state when no operation is in flight. */
 const ALLOWED: Record<VmActualState, readonly VmAction[]> = {
   provisioning: ["delete"],
   stopped: ["start", "delete"],
   starting: ["stop", "delete"],
-  running: ["stop", "reboot", "delete", "console"],
+  running: ["stop", "reboot", "pause", "delete", "console"],
+  paused: ["resume", "stop", "delete", "console"],
   stopping: ["delete"],
   deleting: [],
   error: ["start", "stop", "delete"],
@@ -32,5 +33,7 @@ export const DESIRED_AFTER: Record<Exclude<VmAction, "console">, VmDesiredState 
   start: "running",
   stop: "stopped",
   reboot: null,
+  pause: "paused",
+  resume: "running",
   delete: "deleted",
 };

@@ -42,7 +42,7 @@ export default function VmPage({ params }: { params: Promise<{ id: string }> }) 
         <dt>Node</dt><dd>{v.node.name}{v.node.up ? "" : " (down)"}</dd>
         <dt>MAC</dt><dd>{v.macAddress}</dd>
       </dl>
-      <VmConsole vmId={v.id} running={v.state === "running"} />
+      <VmConsole vmId={v.id} running={v.state === "running" || v.state === "paused"} />
     </div>
   );
 }
