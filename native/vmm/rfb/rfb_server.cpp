@@ -12,6 +12,7 @@
 #include "../devices/i8042/i8042.h"
 #include "../devices/vbe/vbe.h"
 #include "../machine.h"
+#include "copyrect.h"
 #include "keymap.h"
 
 namespace vmm {
@@ -21,7 +22,8 @@ int listenUnix(const std::string& path);
 namespace {
 // RFC 6143 constants (§7.5, §7.6, §7.7).
 constexpr uint8_t kSetPixelFormat = 0, kSetEncodings = 2, kFbUpdateRequest = 3, kKeyEvent = 4, kPointerEvent = 5, kClientCutText = 6;
-constexpr int32_t kEncRaw = 0, kEncZrle = 16, kEncDesktopSize = -223;
+constexpr int32_t kEncRaw = 0, kEncCopyRect = 1, kEncZrle = 16, kEncDesktopSize = -223;
+constexpr uint32_t kMaxScroll = 128, kMinMovedRows = 16;
 constexpr uint32_t kMaxEncodings = 512;
 constexpr uint32_t kMaxCutText = 1 << 20;
 constexpr int kZrleTile = 64;
@@ -57,7 +59,8 @@ class RfbClient : public std::enable_shared_from_this<RfbClient> {
   bool handshake();
   void readLoop();
   void updateLoop();
-  void encodeRows(std::vector<uint8_t>& out, const DisplayMode& m, uint32_t y0, uint32_t y1, bool zrle);
+  void encodeRect(std::vector<uint8_t>& out, const uint8_t* src, const DisplayMode& m, uint32_t x0, uint32_t y0, uint32_t w, uint32_t h, bool zrle);
+  void encodeBand(std::vector<uint8_t>& out, uint16_t& rects, const DisplayMode& m, uint32_t y0, uint32_t y1, bool zrle, bool copyRect);
   uint32_t convert(uint32_t px) const {
     uint32_t r = (px >> 16) & 0xff, g = (px >> 8) & 0xff, b = px & 0xff;
     return (r * pf_.rmax / 255) << pf_.rshift | (g * pf_.gmax / 255) << pf_.gshift | (b * pf_.bmax / 255) << pf_.bshift;
@@ -69,7 +72,10 @@ class RfbClient : public std::enable_shared_from_this<RfbClient> {
   std::mutex mu_;
   std::condition_variable cv_;
   PixelFormat pf_;
-  bool wantZrle_ = false, wantDesktopSize_ = false;
+  bool wantZrle_ = false, wantDesktopSize_ = false, wantCopyRect_ = false;
+  // What the client shows (shadow_) and a consistent copy of the rows being sent (grab_).
+  std::vector<uint8_t> shadow_, grab_;
+  uint32_t shadowStride_ = 0, shadowHeight_ = 0;
   bool updateRequested_ = false, fullRequested_ = true, resize_ = false;
   std::vector<bool> dirty_;
   uint32_t sentWidth_ = 0, sentHeight_ = 0;
@@ -167,11 +173,12 @@ void RfbClient::readLoop() {
         std::vector<uint8_t> e(n * 4);
         if (!readExact(e.data(), e.size())) return;
         std::lock_guard<std::mutex> g(mu_);
-        wantZrle_ = wantDesktopSize_ = false;
+        wantZrle_ = wantDesktopSize_ = wantCopyRect_ = false;
         for (uint32_t i = 0; i < n; i++) {
           int32_t enc = (int32_t)((uint32_t)e[i * 4] << 24 | e[i * 4 + 1] << 16 | e[i * 4 + 2] << 8 | e[i * 4 + 3]);
           if (enc == kEncZrle) wantZrle_ = true;
           if (enc == kEncDesktopSize) wantDesktopSize_ = true;
+          if (enc == kEncCopyRect) wantCopyRect_ = true;
         }
         break;
       }
@@ -225,9 +232,9 @@ void RfbClient::readLoop() {
   }
 }
 
-void RfbClient::encodeRows(std::vector<uint8_t>& out, const DisplayMode& m, uint32_t y0, uint32_t y1, bool zrle) {
-  const uint8_t* fb = s_.machine().fb().host();
-  put16(out, 0); put16(out, (uint16_t)y0); put16(out, (uint16_t)m.width); put16(out, (uint16_t)(y1 - y0));
+void RfbClient::encodeRect(std::vector<uint8_t>& out, const uint8_t* fb, const DisplayMode& m, uint32_t x0, uint32_t y0, uint32_t w, uint32_t h, bool zrle) {
+  const uint32_t y1 = y0 + h, x1 = x0 + w;
+  put16(out, (uint16_t)x0); put16(out, (uint16_t)y0); put16(out, (uint16_t)w); put16(out, (uint16_t)h);
   put32(out, (uint32_t)(zrle ? kEncZrle : kEncRaw));
   const bool nativeLe = !pf_.bigEndian && pf_.rshift == 16 && pf_.gshift == 8 && pf_.bshift == 0 && pf_.rmax == 255 && pf_.gmax == 255 && pf_.bmax == 255;
   auto pixel = [&](uint32_t x, uint32_t y) {
@@ -237,14 +244,14 @@ void RfbClient::encodeRows(std::vector<uint8_t>& out, const DisplayMode& m, uint
   };
   if (!zrle) {
     size_t base = out.size();
-    out.resize(base + (size_t)m.width * (y1 - y0) * 4);
+    out.resize(base + (size_t)w * h * 4);
     uint8_t* o = out.data() + base;
     if (nativeLe) {  // the client wants our own layout: copy whole rows
-      for (uint32_t y = y0; y < y1; y++, o += (size_t)m.width * 4) std::memcpy(o, fb + (size_t)y * m.stride, (size_t)m.width * 4);
+      for (uint32_t y = y0; y < y1; y++, o += (size_t)w * 4) std::memcpy(o, fb + (size_t)y * m.stride + (size_t)x0 * 4, (size_t)w * 4);
       return;
     }
     for (uint32_t y = y0; y < y1; y++)
-      for (uint32_t x = 0; x < m.width; x++, o += 4) {
+      for (uint32_t x = x0; x < x1; x++, o += 4) {
         uint32_t v = pixel(x, y);
         if (pf_.bigEndian) { o[0] = v >> 24; o[1] = v >> 16; o[2] = v >> 8; o[3] = (uint8_t)v; }
         else std::memcpy(o, &v, 4);
@@ -255,8 +262,8 @@ void RfbClient::encodeRows(std::vector<uint8_t>& out, const DisplayMode& m, uint
   std::vector<uint8_t> raw;
   for (uint32_t ty = y0; ty < y1; ty += kZrleTile) {
     uint32_t th = std::min<uint32_t>(kZrleTile, y1 - ty);
-    for (uint32_t tx = 0; tx < m.width; tx += kZrleTile) {
-      uint32_t tw = std::min<uint32_t>(kZrleTile, m.width - tx);
+    for (uint32_t tx = x0; tx < x1; tx += kZrleTile) {
+      uint32_t tw = std::min<uint32_t>(kZrleTile, x1 - tx);
       uint32_t first = pixel(tx, ty);
       bool solid = true;
       for (uint32_t y = ty; y < ty + th && solid; y++)
@@ -284,11 +291,46 @@ void RfbClient::encodeRows(std::vector<uint8_t>& out, const DisplayMode& m, uint
   out.insert(out.end(), comp.begin(), comp.begin() + (long)n);
 }
 
+// One dirty band of rows: only the columns that changed, and a CopyRect when they scrolled.
+void RfbClient::encodeBand(std::vector<uint8_t>& out, uint16_t& rects, const DisplayMode& m, uint32_t y0, uint32_t y1, bool zrle, bool copyRect) {
+  const uint8_t* fb = s_.machine().fb().host();
+  const size_t frame = (size_t)m.stride * m.height;
+  const bool haveShadow = shadowStride_ == m.stride && shadowHeight_ == m.height && shadow_.size() == frame;
+  if (grab_.size() != frame) grab_.assign(frame, 0);
+  std::memcpy(grab_.data() + (size_t)y0 * m.stride, fb + (size_t)y0 * m.stride, (size_t)(y1 - y0) * m.stride);
+  uint32_t x0 = 0, x1 = m.width;
+  Move mv;
+  if (haveShadow) {
+    ChangedColumns c = changedColumns(shadow_.data(), grab_.data(), m.stride, m.width, y0, y1);
+    if (c.x1 == 0) return;  // the guest wrote the same pixels again
+    x0 = c.x0;
+    x1 = c.x1;
+    if (copyRect) mv = findMove(shadow_.data(), grab_.data(), m.stride, m.height, x0, x1, y0, y1, kMaxScroll, kMinMovedRows);
+  }
+  const uint32_t w = x1 - x0;
+  if (mv.dy != 0) {
+    // CopyRect (§7.7.2): the destination rectangle, then where it comes from in the client's frame.
+    put16(out, (uint16_t)x0); put16(out, (uint16_t)mv.y0); put16(out, (uint16_t)w); put16(out, (uint16_t)(mv.y1 - mv.y0));
+    put32(out, (uint32_t)kEncCopyRect);
+    put16(out, (uint16_t)x0); put16(out, (uint16_t)(mv.y0 + mv.dy));
+    rects++;
+    // The rows around the moved run, as pixels (CopyRects apply first: they read the old frame).
+    if (mv.y0 > y0) { encodeRect(out, grab_.data(), m, x0, y0, w, mv.y0 - y0, zrle); rects++; }
+    if (y1 > mv.y1) { encodeRect(out, grab_.data(), m, x0, mv.y1, w, y1 - mv.y1, zrle); rects++; }
+  } else {
+    encodeRect(out, grab_.data(), m, x0, y0, w, y1 - y0, zrle);
+    rects++;
+  }
+  const uint32_t h = y1 - y0;
+  if (!haveShadow) { shadow_.assign(frame, 0); shadowStride_ = m.stride; shadowHeight_ = m.height; }
+  std::memcpy(shadow_.data() + (size_t)y0 * m.stride, grab_.data() + (size_t)y0 * m.stride, (size_t)h * m.stride);
+}
+
 void RfbClient::updateLoop() {
   auto* vbe = dynamic_cast<BochsVbe*>(s_.machine().device("vbe"));
   while (!closed_) {
     std::vector<std::pair<uint32_t, uint32_t>> bands;
-    bool sendSize = false, zrle;
+    bool sendSize = false, zrle, copyRect, full = false;
     DisplayMode m;
     {
       std::unique_lock<std::mutex> l(mu_);
@@ -316,6 +358,7 @@ void RfbClient::updateLoop() {
       if (fullRequested_) {
         bands.push_back({0, m.height});
         fullRequested_ = false;
+        full = true;
       } else {
         uint32_t y = 0, h = std::min<uint32_t>(m.height, (uint32_t)dirty_.size());
         while (y < h) {
@@ -329,16 +372,27 @@ void RfbClient::updateLoop() {
       dirty_.assign(dirty_.size(), false);
       updateRequested_ = false;
       zrle = wantZrle_ && !pf_.bigEndian && pf_.rshift <= 16 && pf_.gshift <= 16 && pf_.bshift <= 16;
+      copyRect = wantCopyRect_;
     }
-    std::vector<uint8_t> msg = {0, 0};
-    put16(msg, (uint16_t)(bands.size() + (sendSize ? 1 : 0)));
+    std::vector<uint8_t> msg = {0, 0, 0, 0};  // header; the rectangle count is filled in below
+    uint16_t rects = 0;
     if (sendSize) {
       put16(msg, 0); put16(msg, 0); put16(msg, (uint16_t)m.width); put16(msg, (uint16_t)m.height);
       put32(msg, (uint32_t)kEncDesktopSize);
+      rects++;
       sentWidth_ = m.width;
       sentHeight_ = m.height;
+      shadow_.clear();  // a new size starts a new frame
     }
-    for (auto [y0, y1] : bands) encodeRows(msg, m, y0, y1, zrle);
+    if (full) shadow_.clear();
+    for (auto [y0, y1] : bands) encodeBand(msg, rects, m, y0, y1, zrle, copyRect);
+    if (rects == 0) {  // nothing really changed: keep the request pending
+      std::lock_guard<std::mutex> g(mu_);
+      updateRequested_ = true;
+      continue;
+    }
+    msg[2] = (uint8_t)(rects >> 8);
+    msg[3] = (uint8_t)rects;
     if (!sendAll(msg)) return close();
   }
 }
