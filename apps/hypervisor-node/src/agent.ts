@@ -136,13 +136,17 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   // Report loop: pushes state changes at once, and a heartbeat otherwise.
   const reportLoop = (async () => {
     while (!stopped) {
-      await new Promise<void>((r) => {
-        wake = r;
-        setTimeout(r, HEARTBEAT_MS);
-      });
-      wake = null;
+      // A change that happened while the previous report was in flight must not wait for the heartbeat.
+      if (!dirty || !creds) {
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, HEARTBEAT_MS);
+        });
+        wake = null;
+      }
       if (stopped || !creds) continue;
       const changed = dirty && JSON.stringify(reconciler.report()) !== lastSent;
+      if (!changed) dirty = false;  // nothing new to say (and no busy loop on a stale flag)
       if (!changed && Date.now() - lastSentAt < HEARTBEAT_MS) continue;
       await syncOnce(0).catch((err: Error) => { if (!stopped) log(`report failed: ${err.message}`); });
     }

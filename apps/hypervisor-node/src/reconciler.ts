@@ -29,6 +29,7 @@ interface LocalVm extends LocalRecord {
   handle: VmHandle | null;
   stopping: boolean;
   queue: Promise<void>;
+  opStartedAt: number;
 }
 
 export class Reconciler {
@@ -80,7 +81,7 @@ export class Reconciler {
   }
 
   private newLocal(id: string, rec: LocalRecord): LocalVm {
-    return { ...rec, id, paths: vmPaths(join(this.vmsDir, id)), state: "provisioning", reason: null, handle: null, stopping: false, queue: Promise.resolve() };
+    return { ...rec, id, paths: vmPaths(join(this.vmsDir, id)), state: "provisioning", reason: null, handle: null, stopping: false, queue: Promise.resolve(), opStartedAt: Date.now() };
   }
 
   private persist(vm: LocalVm): void {
@@ -112,6 +113,7 @@ export class Reconciler {
       } else if (vm.spec.generation === spec.generation && vm.spec.desiredState === spec.desiredState) {
         continue;
       }
+      if (spec.op?.id !== vm.spec.op?.id) vm.opStartedAt = Date.now();
       vm.spec = spec;
       this.schedule(vm);
     }
@@ -139,6 +141,7 @@ export class Reconciler {
 
   private setOp(vm: LocalVm, status: OpReport["status"], progress: number, error?: string): void {
     if (!vm.spec.op) return;
+    if (status !== "running") this.log(`vm ${vm.id}: ${vm.spec.op.kind} ${status}${error ? `: ${error}` : ""} (${Date.now() - vm.opStartedAt} ms)`);
     vm.lastOp = { id: vm.spec.op.id, status, progress, error: error ?? null };
     if (status !== "running") this.persist(vm);
     this.onChange();
