@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { DesiredVm, VmReport } from "@vdi/api/client";
 import { writeFileAtomic } from "@vdi/api/atomic-write";
-import { EngineError, vmPaths, type Engine, type VmHandle, type VmPaths } from "./engines/engine.ts";
+import { EngineError, snapshotDir, vmPaths, type Engine, type VmHandle, type VmPaths } from "./engines/engine.ts";
+import { linkSync } from "node:fs";
 
 type VmState = VmReport["state"];
 type OpReport = NonNullable<VmReport["op"]>;
@@ -14,7 +15,7 @@ const VM_ID = /^[a-z0-9]{1,64}$/;
 
 const localRecordSchema = z.object({
   spec: z.custom<DesiredVm>((v) => typeof v === "object" && v !== null && "id" in v),
-  lastOp: z.object({ id: z.string(), status: z.enum(["running", "succeeded", "failed"]), progress: z.number(), error: z.string().nullish() }).nullable(),
+  lastOp: z.object({ id: z.string(), status: z.enum(["running", "succeeded", "failed"]), progress: z.number(), error: z.string().nullish(), bytes: z.number().nullish() }).nullable(),
   /** The generation at which the VM stopped by itself; it is not restarted until the portal asks again. */
   stoppedGeneration: z.number().nullable(),
   stopReason: z.string().nullable(),
@@ -139,10 +140,10 @@ export class Reconciler {
     vm.queue = vm.queue.then(() => this.reconcile(vm)).catch((e: Error) => this.log(`vm ${vm.id}: ${e.message}`));
   }
 
-  private setOp(vm: LocalVm, status: OpReport["status"], progress: number, error?: string): void {
+  private setOp(vm: LocalVm, status: OpReport["status"], progress: number, error?: string, bytes?: number): void {
     if (!vm.spec.op) return;
     if (status !== "running") this.log(`vm ${vm.id}: ${vm.spec.op.kind} ${status}${error ? `: ${error}` : ""} (${Date.now() - vm.opStartedAt} ms)`);
-    vm.lastOp = { id: vm.spec.op.id, status, progress, error: error ?? null };
+    vm.lastOp = { id: vm.spec.op.id, status, progress, error: error ?? null, ...(bytes !== undefined ? { bytes } : {}) };
     if (status !== "running") this.persist(vm);
     this.onChange();
   }
@@ -198,6 +199,15 @@ export class Reconciler {
       this.setState(vm, "provisioning");
       try {
         await engine.prepare(spec, vm.paths);
+        if (spec.cloneOf) {
+          const src = snapshotDir(vmPaths(join(this.vmsDir, spec.cloneOf.vmId)), spec.cloneOf.snapshotId);
+          if (!existsSync(join(src, "state.bin"))) throw new EngineError(`The snapshot to clone is not on this node (${src})`);
+          const dst = snapshotDir(vm.paths, spec.cloneOf.snapshotId);
+          // Hard links: snapshot files are never written again (restore maps them copy-on-write),
+          // so the clone shares them with its source and survives the source's deletion.
+          mkdirSync(dst, { recursive: true });
+          for (const f of readdirSync(src)) linkSync(join(src, f), join(dst, f));
+        }
       } catch (e) {
         return this.failCreate(vm, e instanceof EngineError ? e.message : `Cannot create the disk: ${(e as Error).message}`);
       }
@@ -213,7 +223,11 @@ export class Reconciler {
       }
       this.setState(vm, "starting");
       try {
-        await engine.start(spec, vm.paths);
+        // A clone's first start resumes its source's snapshot; later starts boot afresh.
+        const cloneMarker = join(vm.paths.dir, "clone-started");
+        const fromSnapshot = spec.cloneOf && !existsSync(cloneMarker) ? snapshotDir(vm.paths, spec.cloneOf.snapshotId) : undefined;
+        await engine.start(spec, vm.paths, fromSnapshot);
+        if (fromSnapshot) writeFileAtomic(cloneMarker, "1\n");
         await this.attach(vm, engine);
       } catch (e) {
         const msg = e instanceof EngineError ? e.message : `The VM failed to start: ${(e as Error).message}`;
@@ -249,6 +263,31 @@ export class Reconciler {
         vm.stopping = false;
       }
     }
+    if (this.opPending(vm) && (spec.op?.kind === "snapshot" || spec.op?.kind === "restore")) {
+      try {
+        const dir = snapshotDir(vm.paths, spec.op.arg ?? "");
+        if (spec.op.kind === "snapshot") {
+          if (!vm.handle || vm.handle.isClosed) throw new EngineError("The VM must be running to take a snapshot");
+          this.setOp(vm, "running", 20);
+          const bytes = await engine.snapshot(vm.paths, vm.handle, dir);
+          this.setOp(vm, "succeeded", 100, undefined, bytes);
+        } else {
+          if (!existsSync(join(dir, "state.bin"))) throw new EngineError("The snapshot's files are missing on this node");
+          this.setOp(vm, "running", 30);
+          vm.stopping = true;
+          await engine.stop(vm.paths, vm.handle);
+          vm.handle?.close();
+          vm.handle = null;
+          await engine.start(spec, vm.paths, dir);
+          await this.attach(vm, engine);
+          vm.stopping = false;
+        }
+      } catch (e) {
+        vm.stopping = false;
+        this.setOp(vm, "failed", 50, (e as Error).message);
+      }
+    }
+
     const nowRunning = engine.runningPid(vm.paths) !== null;
     // Pause and resume: the process stays, its vCPUs freeze or thaw.
     let paused = false;
@@ -264,6 +303,7 @@ export class Reconciler {
     this.setState(vm, nowRunning ? (paused ? "paused" : "running") : "stopped", nowRunning ? null : vm.stopReason);
     if (this.opPending(vm)) {
       const reached = spec.desiredState === "running" ? nowRunning && !paused : spec.desiredState === "paused" ? paused : !nowRunning;
+      // (a snapshot that succeeded or failed has already said so above)
       this.setOp(vm, reached ? "succeeded" : "failed", 100, reached ? undefined : `The VM did not reach ${spec.desiredState}`);
     }
   }

@@ -100,6 +100,37 @@ describe.skipIf(skipReason !== null)("node agent with the microVM engine", () =>
     await until("typing after resume", () => readFileSync(serial, "utf8").includes("typed: x"), 20_000);
     frozen.ws.close();
 
+    // Snapshot with a half-typed line; finish the line; restore: the half line is back.
+    const c3 = await rfbHandshake((await api.caller(alice).console.open({ vmId })).url);
+    c3.ws.send(keyEvents("abc"));
+    await new Promise((r) => setTimeout(r, 300));
+    const snap = await api.caller(alice).snapshot.create({ vmId, name: "half line" });
+    const ready = await until("snapshot ready", async () => (await api.caller(alice).snapshot.list({ vmId })).find((x) => x.status === "ready"), 30_000);
+    expect(ready).toMatchObject({ id: snap.snapshotId, name: "half line", includesRam: true });
+    expect(ready.sizeBytes).toBeGreaterThan(0);
+    expect(await api.caller(alice).operation.get({ operationId: snap.operationId })).toMatchObject({ status: "succeeded" });
+    await expect(api.caller(alice).snapshot.create({ vmId, name: "half line" })).rejects.toThrow(/already has a snapshot named "half line"/);
+    c3.ws.send(keyEvents("def\n"));
+    await until("line finished", () => readFileSync(serial, "utf8").includes("typed: abcdef"), 20_000);
+    c3.ws.close();
+    const restore = await api.caller(alice).snapshot.restore({ snapshotId: snap.snapshotId });
+    await until("restored", async () => (await api.caller(alice).operation.get({ operationId: restore.operationId })).status === "succeeded", 30_000);
+    const c4 = await rfbHandshake((await api.caller(alice).console.open({ vmId })).url);
+    c4.ws.send(keyEvents("\n"));
+    await until("the half line is back", () => readFileSync(serial, "utf8").includes("typed: abc\n"), 20_000);
+    c4.ws.close();
+
+    // Clone from the snapshot: a new VM, same node, starts with the same half line.
+    const clone = await api.caller(alice).snapshot.clone({ snapshotId: snap.snapshotId, name: "desk-clone" });
+    await until("clone running", async () => (await api.caller(alice).vm.get({ vmId: clone.vmId })).state === "running", 30_000);
+    const cc = await rfbHandshake((await api.caller(alice).console.open({ vmId: clone.vmId })).url);
+    cc.ws.send(keyEvents("\n"));
+    const cloneSerial = join(dataDir, "vms", clone.vmId, "serial.log");
+    await until("the clone has the half line", () => existsSync(cloneSerial) && readFileSync(cloneSerial, "utf8").includes("typed: abc\n"), 20_000);
+    cc.ws.close();
+    await api.caller(alice).vm.delete({ vmId: clone.vmId });
+    await until("clone deleted", async () => (await api.caller(alice).vm.list()).length === 1);
+
     await api.caller(alice).vm.reboot({ vmId });
     await until("rebooted (a fresh boot prints desktop ready twice)", () => readFileSync(serial, "utf8").split("desktop ready").length - 1 >= 2, 30_000);
     expect(pidAlive(pid)).toBe(false);

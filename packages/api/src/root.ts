@@ -7,6 +7,7 @@ import { nodeRouter } from "./routers/node.ts";
 import { consoleRouter } from "./routers/console.ts";
 import { operationRouter } from "./routers/operation.ts";
 import { nodeAgentRouter } from "./routers/node-agent.ts";
+import { snapshotRouter } from "./routers/snapshot.ts";
 
 export const appRouter = router({
   auth: authRouter,
@@ -15,6 +16,7 @@ export const appRouter = router({
   node: nodeRouter,
   console: consoleRouter,
   operation: operationRouter,
+  snapshot: snapshotRouter,
   nodeAgent: nodeAgentRouter,
 });
 export type AppRouter = typeof appRouter;

@@ -102,6 +102,13 @@ describe.each(providers)("vm lifecycle on %s", (provider) => {
     await node.nodeAgent.sync({ vms: [{ id: vmId, state: "running", op: { id: resume.operationId, status: "succeeded", progress: 100 } }] });
     expect((await api.caller(alice).vm.get({ vmId })).state).toBe("running");
 
+    // Snapshots are for microVMs: a QEMU VM says so, and records nothing.
+    expect(vm.actions).not.toContain("snapshot");
+    expect(await code(api.caller(alice).snapshot.create({ vmId, name: "s1" }))).toMatch(/^PRECONDITION_FAILED: Snapshots are available for microVMs; "web-1" runs on QEMU/);
+    expect(await code(api.caller(mallory).snapshot.list({ vmId }))).toBe("ok");
+    expect(await api.caller(mallory).snapshot.list({ vmId })).toEqual([]);
+    expect(await api.db.snapshot.count()).toBe(0);
+
     // Stop → node stops → stopped; delete → node reports deleted → row gone.
     const stop = await api.caller(alice).vm.stop({ vmId });
     expect(await code(api.caller(alice).vm.reboot({ vmId }))).toMatch(/^PRECONDITION_FAILED: .*in progress/);

@@ -13,6 +13,12 @@ export interface VmPaths {
   pidFile: string;
 }
 
+/** Where a VM keeps its snapshots: <vm folder>/snapshots/<snapshot id>. */
+export function snapshotDir(paths: VmPaths, snapshotId: string): string {
+  if (!/^[a-z0-9]{1,64}$/.test(snapshotId)) throw new EngineError("invalid snapshot id");
+  return join(paths.dir, "snapshots", snapshotId);
+}
+
 export function vmPaths(dir: string): VmPaths {
   return {
     dir,
@@ -38,7 +44,8 @@ export interface Engine {
   /** Makes what the VM needs before its first start (disk); idempotent; EngineError on failure. */
   prepare(spec: EngineVmSpec, paths: VmPaths): Promise<void>;
   isPrepared(paths: VmPaths): boolean;
-  start(spec: EngineVmSpec, paths: VmPaths): Promise<void>;
+  /** Boots the VM, or resumes it from a snapshot directory when `restoreDir` is given. */
+  start(spec: EngineVmSpec, paths: VmPaths, restoreDir?: string): Promise<void>;
   runningPid(paths: VmPaths): number | null;
   attach(paths: VmPaths): Promise<VmHandle>;
   stop(paths: VmPaths, handle: VmHandle | null): Promise<void>;
@@ -46,6 +53,8 @@ export interface Engine {
   pause(handle: VmHandle): Promise<void>;
   resume(handle: VmHandle): Promise<void>;
   isPaused(handle: VmHandle): Promise<boolean>;
+  /** Writes a snapshot (RAM and device state) into `dir`, which must not exist; returns its size in bytes. */
+  snapshot(paths: VmPaths, handle: VmHandle, dir: string): Promise<number>;
   /** Restarts the guest in place (QEMU: system_reset; microVM: a fresh boot). */
   reboot(spec: EngineVmSpec, paths: VmPaths, handle: VmHandle | null): Promise<void>;
 }

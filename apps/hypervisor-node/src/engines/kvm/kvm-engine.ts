@@ -1,14 +1,21 @@
 // The microVM engine: one vdi-vmm process per VM (our own VMM in native/), started in its own
 // session so it outlives the agent; control and RFB on unix sockets in the VM's folder.
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { vmmPaths } from "../../native.ts";
 import { readManifest } from "../image-manifest.ts";
 import { checkSocketPaths, EngineError, pidOfVm, waitGone, type Engine, type EngineVmSpec, type VmHandle, type VmPaths } from "../engine.ts";
 
 const MAX_REPLY = 4096;
+
+/** The number the guest sees as its VM id (BootInfo), derived from the portal's id. */
+function vmNumber(id: string): number {
+  let h = 0;
+  for (const c of id) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return h;
+}
 
 /** One line-oriented connection to the VMM's control socket. */
 export class VmmControl implements VmHandle {
@@ -88,16 +95,17 @@ export class KvmEngine implements Engine {
     writeFileSync(paths.disk, "microvm\n");
   }
 
-  async start(spec: EngineVmSpec, paths: VmPaths): Promise<void> {
+  async start(spec: EngineVmSpec, paths: VmPaths, restoreDir?: string): Promise<void> {
     const { vmm } = vmmPaths();
     if (!existsSync(vmm)) throw new EngineError(`The microVM engine is not built on this node (${vmm} is missing)`);
     const m = readManifest(this.opts.imageDir, spec.image);
     checkSocketPaths(paths);
     for (const p of [paths.controlSock, paths.vncSock, paths.pidFile]) rmSync(p, { force: true });
     const log = openSync(paths.engineLog, "a");
+    // A restore takes memory size and state from the snapshot; the identity (MAC, id) is this VM's.
+    const boot = [...(restoreDir ? ["--restore", restoreDir] : ["--kernel", join(m.dir, m.kernel), "--mem", String(spec.memoryMiB)]), "--vm-id", String(vmNumber(spec.id))];
     const child = spawn(vmm, [
-      "--kernel", join(m.dir, m.kernel), "--mem", String(spec.memoryMiB), "--serial-log", paths.serialLog,
-      "--control", paths.controlSock, "--vnc", paths.vncSock, "--mac", spec.macAddress,
+      ...boot, "--serial-log", paths.serialLog, "--control", paths.controlSock, "--vnc", paths.vncSock, "--mac", spec.macAddress,
     ], { detached: true, stdio: ["ignore", log, log] });
     closeSync(log);
     if (!child.pid) throw new EngineError("Cannot start the microVM engine");
@@ -141,6 +149,13 @@ export class KvmEngine implements Engine {
   async pause(handle: VmHandle) { await this.controlOf(handle).command("pause"); }
   async resume(handle: VmHandle) { await this.controlOf(handle).command("resume"); }
   async isPaused(handle: VmHandle) { return (await this.controlOf(handle).command("status")).startsWith("paused"); }
+
+  async snapshot(paths: VmPaths, handle: VmHandle, dir: string): Promise<number> {
+    mkdirSync(dirname(dir), { recursive: true });
+    await this.controlOf(handle).command(`snapshot ${dir}`, 120_000);
+    // Sparse files: count the blocks really used.
+    return ["state.bin", "ram.bin", "fb.bin"].reduce((sum, f) => sum + statSync(join(dir, f)).blocks * 512, 0);
+  }
 
   async reboot(spec: EngineVmSpec, paths: VmPaths, handle: VmHandle | null): Promise<void> {
     await this.stop(paths, handle);

@@ -84,7 +84,8 @@ export class QemuEngine implements Engine {
   }
 
   /** Starts QEMU; resolves once it has daemonized (its start-up errors come back as EngineError). */
-  async start(spec: EngineVmSpec, paths: VmPaths): Promise<void> {
+  async start(spec: EngineVmSpec, paths: VmPaths, restoreDir?: string): Promise<void> {
+    if (restoreDir) throw new EngineError("Snapshots of QEMU VMs are not supported yet");
     for (const p of [paths.controlSock, paths.vncSock, paths.pidFile]) rmSync(p, { force: true });
     const r = await runCommand(this.opts.qemuBinary, this.args(spec, paths), 60_000).catch((e: NodeJS.ErrnoException) => {
       throw new EngineError(e.code === "ENOENT" ? `QEMU is not installed on this node (${this.opts.qemuBinary} not found)` : `Cannot run QEMU: ${e.message}`);
@@ -121,6 +122,10 @@ export class QemuEngine implements Engine {
   async isPaused(handle: VmHandle) {
     const s = await this.qmpOf(handle).execute<{ status: string }>("query-status");
     return s.status === "paused";
+  }
+
+  async snapshot(): Promise<number> {
+    throw new EngineError("Snapshots of QEMU VMs are not supported yet");
   }
 
   async reboot(_spec: EngineVmSpec, _paths: VmPaths, handle: VmHandle | null): Promise<void> {

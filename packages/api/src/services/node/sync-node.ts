@@ -16,6 +16,7 @@ export const vmReportSchema = z.object({
       status: z.enum(["running", "succeeded", "failed"]),
       progress: z.number().int().min(0).max(100),
       error: z.string().max(2000).nullish(),
+      bytes: z.number().int().min(0).max(2 ** 50).nullish(),  // what a snapshot takes on disk
     })
     .nullish(),
 });
@@ -41,7 +42,9 @@ export interface DesiredVm {
   macAddress: string;
   engine: string;
   image: string;
-  op: { id: string; kind: string } | null;
+  op: { id: string; kind: string; arg: string | null } | null;
+  /** A clone boots from this snapshot of another VM on the same node. */
+  cloneOf: { vmId: string; snapshotId: string } | null;
 }
 
 async function desiredFor(db: Db, nodeId: string): Promise<{ vms: DesiredVm[]; etag: string }> {
@@ -57,7 +60,8 @@ async function desiredFor(db: Db, nodeId: string): Promise<{ vms: DesiredVm[]; e
     macAddress: v.macAddress,
     engine: v.template.engine,
     image: v.template.image,
-    op: v.lastOpId && v.lastOpKind ? { id: v.lastOpId, kind: v.lastOpKind } : null,
+    op: v.lastOpId && v.lastOpKind ? { id: v.lastOpId, kind: v.lastOpKind, arg: v.lastOpArg } : null,
+    cloneOf: v.cloneOfVmId && v.cloneOfSnapshotId ? { vmId: v.cloneOfVmId, snapshotId: v.cloneOfSnapshotId } : null,
   }));
   const etag = createHash("sha256").update(JSON.stringify(vms)).digest("base64url").slice(0, 32);
   return { vms, etag };
@@ -77,6 +81,14 @@ async function applyReport(db: Db, nodeId: string, report: VmReport): Promise<st
         data: { status: report.op.status, progress: report.op.progress, error: report.op.error ?? null, finishedAt: final ? new Date() : null },
       });
       changed = true;
+      // A snapshot is recorded as ready only once the node has it complete on disk; a failed one goes.
+      if (op.kind === "snapshot" && final && vm.lastOpId === op.id && vm.lastOpArg) {
+        if (report.op.status === "succeeded") {
+          await db.snapshot.updateMany({ where: { id: vm.lastOpArg, vmId: vm.id }, data: { status: "ready", sizeBytes: BigInt(report.op.bytes ?? 0) } });
+        } else {
+          await db.snapshot.deleteMany({ where: { id: vm.lastOpArg, vmId: vm.id, status: "creating" } });
+        }
+      }
       // A create that failed leaves nothing behind: the node has removed its files; drop the row.
       if (op.kind === "create" && report.op.status === "failed") {
         await db.vm.delete({ where: { id: vm.id } });

@@ -8,11 +8,16 @@ import { describeLastSeen, isNodeUp } from "../node/node-health.ts";
 import { allowedActions, DESIRED_AFTER, type VmAction } from "./vm-state.ts";
 
 export type VmStateAction = Exclude<VmAction, "console">;
+type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
+
+/** Extra work inside the same transaction (e.g. recording a snapshot); returns the op's argument. */
+export type PrepareOp = (tx: Tx, vm: { id: string; name: string; tenantId: string; templateId: string }) => Promise<string | null>;
 
 export async function changeVmState(
   deps: { db: Db; nodeDownAfterMs: number; ip: string | null },
   actor: Actor,
   input: { vmId: string; action: VmStateAction },
+  prepare?: PrepareOp,
 ) {
   const { db } = deps;
   const result = await db.$transaction(async (tx) => {
@@ -37,6 +42,7 @@ export async function changeVmState(
         data: { status: "failed", error: `Superseded by ${input.action}`, finishedAt: new Date() },
       });
     }
+    const arg = prepare ? await prepare(tx, vm) : null;
     const op = await tx.operation.create({
       data: { kind: input.action, status: "pending", vmId: vm.id, vmName: vm.name, tenantId: actor.tenantId, userId: actor.userId, nodeId: vm.nodeId },
     });
@@ -49,6 +55,7 @@ export async function changeVmState(
         generation: { increment: 1 },
         lastOpId: op.id,
         lastOpKind: input.action,
+        lastOpArg: arg,
       },
     });
     return { vm, op };

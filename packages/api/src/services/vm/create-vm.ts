@@ -21,7 +21,12 @@ function newMac(): string {
   return ["52", "54", "00", ...[...b].map((x) => x.toString(16).padStart(2, "0"))].join(":");
 }
 
-export async function createVm(deps: { db: Db; nodeDownAfterMs: number; ip: string | null }, actor: Actor, input: CreateVmInput) {
+export async function createVm(
+  deps: { db: Db; nodeDownAfterMs: number; ip: string | null },
+  actor: Actor,
+  input: CreateVmInput,
+  clone?: { nodeId: string; cloneOf: { vmId: string; snapshotId: string } },
+) {
   const { db } = deps;
   const template = await db.template.findFirst({
     where: { id: input.templateId, OR: [{ tenantId: null }, { tenantId: actor.tenantId }] },
@@ -39,7 +44,8 @@ export async function createVm(deps: { db: Db; nodeDownAfterMs: number; ip: stri
     });
   }
 
-  const node = await placeVm(db, deps.nodeDownAfterMs, { engine: template.engine, image: template.image, memoryMiB });
+  // A clone must run where its snapshot's files are.
+  const node = await placeVm(db, deps.nodeDownAfterMs, { engine: template.engine, image: template.image, memoryMiB, onlyNodeId: clone?.nodeId });
 
   const created = await db.$transaction(async (tx) => {
     if (await tx.vm.findFirst({ where: { tenantId: actor.tenantId, name: input.name }, select: { id: true } })) {
@@ -67,6 +73,8 @@ export async function createVm(deps: { db: Db; nodeDownAfterMs: number; ip: stri
         macAddress: newMac(),
         desiredState: "running",
         actualState: "provisioning",
+        cloneOfVmId: clone?.cloneOf.vmId ?? null,
+        cloneOfSnapshotId: clone?.cloneOf.snapshotId ?? null,
       },
     });
     const op = await tx.operation.create({
@@ -75,7 +83,7 @@ export async function createVm(deps: { db: Db; nodeDownAfterMs: number; ip: stri
     return tx.vm.update({ where: { id: vm.id }, data: { lastOpId: op.id, lastOpKind: "create" } });
   });
 
-  await recordAudit(db, actor, deps.ip, { action: "vm.create", targetType: "vm", targetId: created.id, outcome: "ok", detail: `${created.name} on ${node.name}` });
+  await recordAudit(db, actor, deps.ip, { action: clone ? "vm.clone" : "vm.create", targetType: "vm", targetId: created.id, outcome: "ok", detail: `${created.name} on ${node.name}` });
   bus().emit(nodeTopic(node.id));
   bus().emit(tenantTopic(actor.tenantId));
   return { vmId: created.id, operationId: created.lastOpId! };

@@ -3,8 +3,11 @@ import type { Db } from "@vdi/db";
 import { AppError } from "../../errors.ts";
 import { describeLastSeen, isNodeUp, parseCapabilities } from "../node/node-health.ts";
 
-export async function placeVm(db: Db, downAfterMs: number, want: { engine: string; image: string; memoryMiB: number }) {
-  const nodes = await db.node.findMany({ include: { vms: { select: { memoryMiB: true, desiredState: true } } } });
+export async function placeVm(db: Db, downAfterMs: number, want: { engine: string; image: string; memoryMiB: number; onlyNodeId?: string | undefined }) {
+  const nodes = await db.node.findMany({
+    where: want.onlyNodeId ? { id: want.onlyNodeId } : {},
+    include: { vms: { select: { memoryMiB: true, desiredState: true } } },
+  });
   if (nodes.length === 0) throw new AppError("NODE_UNAVAILABLE", { message: "No hypervisor node is registered yet" });
   const up = nodes.filter((n) => isNodeUp(n, downAfterMs));
   if (up.length === 0) {

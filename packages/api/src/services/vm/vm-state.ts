@@ -2,15 +2,15 @@
 export const VM_ACTUAL_STATES = ["provisioning", "stopped", "starting", "running", "paused", "stopping", "deleting", "error", "unknown"] as const;
 export type VmActualState = (typeof VM_ACTUAL_STATES)[number];
 export type VmDesiredState = "running" | "paused" | "stopped" | "deleted";
-export type VmAction = "start" | "stop" | "reboot" | "pause" | "resume" | "delete" | "console";
+export type VmAction = "start" | "stop" | "reboot" | "pause" | "resume" | "snapshot" | "restore" | "delete" | "console";
 
 /** Actions allowed from each actual state when no operation is in flight. */
 const ALLOWED: Record<VmActualState, readonly VmAction[]> = {
   provisioning: ["delete"],
-  stopped: ["start", "delete"],
+  stopped: ["start", "restore", "delete"],
   starting: ["stop", "delete"],
-  running: ["stop", "reboot", "pause", "delete", "console"],
-  paused: ["resume", "stop", "delete", "console"],
+  running: ["stop", "reboot", "pause", "snapshot", "restore", "delete", "console"],
+  paused: ["resume", "stop", "snapshot", "restore", "delete", "console"],
   stopping: ["delete"],
   deleting: [],
   error: ["start", "stop", "delete"],
@@ -35,5 +35,7 @@ export const DESIRED_AFTER: Record<Exclude<VmAction, "console">, VmDesiredState 
   reboot: null,
   pause: "paused",
   resume: "running",
+  snapshot: null,
+  restore: "running",
   delete: "deleted",
 };

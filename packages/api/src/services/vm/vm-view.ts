@@ -5,13 +5,13 @@ import { isNodeUp, describeLastSeen } from "../node/node-health.ts";
 
 export const vmViewInclude = {
   node: { select: { id: true, name: true, lastSeenAt: true } },
-  template: { select: { id: true, title: true, slug: true } },
+  template: { select: { id: true, title: true, slug: true, engine: true } },
   operations: { orderBy: { createdAt: "desc" as const }, take: 1 },
 };
 
 type VmRow = NonNullable<Awaited<ReturnType<Db["vm"]["findFirst"]>>> & {
   node: { id: string; name: string; lastSeenAt: Date | null };
-  template: { id: string; title: string; slug: string };
+  template: { id: string; title: string; slug: string; engine: string };
   operations: { id: string; kind: string; status: string; progress: number; error: string | null; createdAt: Date; finishedAt: Date | null }[];
 };
 
@@ -32,7 +32,8 @@ export function toVmView(vm: VmRow, nodeDownAfterMs: number) {
     node: { id: vm.node.id, name: vm.node.name, up: nodeUp },
     template: vm.template,
     operation: op && { id: op.id, kind: op.kind, status: op.status, progress: op.progress, error: op.error, createdAt: op.createdAt, finishedAt: op.finishedAt },
-    actions: allowedActions(vm, { opInFlight, nodeUp }),
+    // Snapshots (and restoring them) exist for microVMs only, so far.
+    actions: allowedActions(vm, { opInFlight, nodeUp }).filter((a) => vm.template.engine === "kvm" || (a !== "snapshot" && a !== "restore")),
     createdAt: vm.createdAt,
   };
 }

@@ -6,6 +6,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useTRPC, errorMessage } from "@/lib/trpc";
 import { OperationProgress, StateBadge, VmActions } from "@/components/vm-state";
 import { VmConsole } from "@/components/vm-console";
+import { SnapshotsPanel } from "@/components/snapshots-panel";
 
 export default function VmPage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = use(params);
@@ -43,6 +44,7 @@ export default function VmPage({ params }: { params: Promise<{ id: string }> }) 
         <dt>MAC</dt><dd>{v.macAddress}</dd>
       </dl>
       <VmConsole vmId={v.id} running={v.state === "running" || v.state === "paused"} />
+      {v.template.engine === "kvm" && <SnapshotsPanel vm={v} />}
     </div>
   );
 }
