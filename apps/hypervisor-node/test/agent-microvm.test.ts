@@ -6,10 +6,10 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openTestApi, serveApi, type TestApi } from "@vdi/api/testing";
-import { seed, imageTemplateSchema, type Actor } from "@vdi/api";
+import type { TestApi } from "@vdi/api/testing";
+import type { Actor } from "@vdi/api";
 import { probeKvm, vmmPaths } from "../src/native.ts";
-import { IMAGES, pidAlive, rfbHandshake, startAgent, until } from "./helpers.ts";
+import { IMAGES, killVms, openPortal, pidAlive, rfbHandshake, startAgent, until } from "./helpers.ts";
 
 const TEMPLATE = join(IMAGES, "microvm-desktop", "template.json");
 const kvm = probeKvm();
@@ -36,26 +36,23 @@ function keyEvents(text: string): Buffer {
 }
 
 describe.skipIf(skipReason !== null)("node agent with the microVM engine", () => {
+  let portal: Awaited<ReturnType<typeof openPortal>>;
   let api: TestApi;
-  let server: { url: string; close(): Promise<void> };
+  let server: { url: string };
   let alice: Actor;
   let templateId: string;
   let dataDir: string;
   let agent: ChildProcess | null = null;
 
   beforeAll(async () => {
-    api = await openTestApi("sqlite");
-    const t = imageTemplateSchema.parse(JSON.parse(readFileSync(TEMPLATE, "utf8")));
-    await seed(api.deps, { admin: { email: "a@x.test", password: "admin-password" }, demo: { email: "d@x.test", password: "demo-password" }, templates: [t] });
-    alice = await api.makeUser("acme");
-    templateId = (await api.caller(alice).template.list())[0]!.id;
-    server = await serveApi(api.deps);
+    portal = await openPortal(TEMPLATE);
+    ({ api, server, alice, templateId } = portal);
     dataDir = mkdtempSync(join(tmpdir(), "vdi-mvm-"));
   });
   afterAll(async () => {
     agent?.kill("SIGKILL");
-    await server?.close();
-    await api?.close();
+    killVms(dataDir);
+    await portal?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

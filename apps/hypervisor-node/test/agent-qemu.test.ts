@@ -2,13 +2,13 @@
 // re-attach, stop/start/delete, and the failure paths (QEMU missing, disk not creatable).
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, copyFileSync, symlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, mkdirSync, copyFileSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openTestApi, serveApi, type TestApi } from "@vdi/api/testing";
-import { seed, imageTemplateSchema, type Actor } from "@vdi/api";
+import type { TestApi } from "@vdi/api/testing";
+import type { Actor } from "@vdi/api";
 
-import { IMAGES, pidAlive, rfbHandshake, startAgent, until } from "./helpers.ts";
+import { IMAGES, killVms, openPortal, pidAlive, rfbHandshake, startAgent, until } from "./helpers.ts";
 const TEMPLATE = join(IMAGES, "debian-shell", "template.json");
 const qemuThere = spawnSync("qemu-system-x86_64", ["--version"]).status === 0;
 const skipReason = !qemuThere ? "qemu-system-x86_64 is not installed (scripts/setup.sh installs it)"
@@ -16,30 +16,23 @@ const skipReason = !qemuThere ? "qemu-system-x86_64 is not installed (scripts/se
 if (skipReason) console.warn(`[skip] node agent + QEMU tests: ${skipReason}`);
 
 describe.skipIf(skipReason !== null)("node agent with QEMU", () => {
+  let portal: Awaited<ReturnType<typeof openPortal>>;
   let api: TestApi;
-  let server: { url: string; close(): Promise<void> };
+  let server: { url: string };
   let alice: Actor;
   let templateId: string;
   let dataDir: string;
   let agent: ChildProcess | null = null;
 
   beforeAll(async () => {
-    api = await openTestApi("sqlite");
-    const t = imageTemplateSchema.parse(JSON.parse(readFileSync(TEMPLATE, "utf8")));
-    await seed(api.deps, { admin: { email: "a@x.test", password: "admin-password" }, demo: { email: "d@x.test", password: "demo-password" }, templates: [t] });
-    alice = await api.makeUser("acme");
-    templateId = (await api.caller(alice).template.list())[0]!.id;
-    server = await serveApi(api.deps);
+    portal = await openPortal(TEMPLATE);
+    ({ api, server, alice, templateId } = portal);
     dataDir = mkdtempSync(join(tmpdir(), "vdi-agent-"));
   });
   afterAll(async () => {
     agent?.kill("SIGKILL");
-    for (const d of existsSync(join(dataDir, "vms")) ? readdirSync(join(dataDir, "vms")) : []) {
-      const pidFile = join(dataDir, "vms", d, "engine.pid");
-      if (existsSync(pidFile)) try { process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL"); } catch { /* gone */ }
-    }
-    await server?.close();
-    await api?.close();
+    killVms(dataDir);
+    await portal?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -109,21 +102,17 @@ describe.skipIf(skipReason !== null)("node agent with QEMU", () => {
   });
 
   it("refuses to create when QEMU is missing on the only node, with the reason", async () => {
-    const other = await openTestApi("sqlite");
-    const t = imageTemplateSchema.parse(JSON.parse(readFileSync(TEMPLATE, "utf8")));
-    await seed(other.deps, { admin: { email: "a@x.test", password: "admin-password" }, demo: { email: "d@x.test", password: "demo-password" }, templates: [t] });
-    const bob = await other.makeUser("b");
-    const srv = await serveApi(other.deps);
+    const other = await openPortal(TEMPLATE);
+    const bob = other.alice;
+    const srv = other.server;
     const dir = mkdtempSync(join(tmpdir(), "vdi-agent-noqemu-"));
     const child = startAgent(srv.url, dir, { VDI_QEMU_BINARY: "/nonexistent/qemu-system-x86_64", VDI_NODE_NAME: "noqemu" });
     try {
-      await until("node up", async () => (await other.caller(bob).node.list()).find((n) => n.up));
-      const tid = (await other.caller(bob).template.list())[0]!.id;
-      await expect(other.caller(bob).vm.create({ templateId: tid, name: "x" })).rejects.toThrow(/QEMU is not available on any node \(noqemu: \/nonexistent\/qemu-system-x86_64 not found/);
-      expect(await other.db.vm.count()).toBe(0);
+      await until("node up", async () => (await other.api.caller(bob).node.list()).find((n) => n.up));
+      await expect(other.api.caller(bob).vm.create({ templateId: other.templateId, name: "x" })).rejects.toThrow(/QEMU is not available on any node \(noqemu: \/nonexistent\/qemu-system-x86_64 not found/);
+      expect(await other.api.db.vm.count()).toBe(0);
     } finally {
       child.kill("SIGKILL");
-      await srv.close();
       await other.close();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,6 @@
 // Shared pieces of the node agent integration tests: start an agent process, wait, speak RFB.
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import WebSocket from "ws";
 import { expect } from "vitest";
@@ -82,3 +82,31 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+
+/** A portal API (SQLite) served over HTTP with one template seeded and one tenant user. */
+export async function openPortal(templateFile: string) {
+  const { openTestApi, serveApi } = await import("@vdi/api/testing");
+  const { seed, imageTemplateSchema } = await import("@vdi/api");
+  const api = await openTestApi("sqlite");
+  const t = imageTemplateSchema.parse(JSON.parse(readFileSync(templateFile, "utf8")));
+  await seed(api.deps, { admin: { email: "a@x.test", password: "admin-password" }, demo: { email: "d@x.test", password: "demo-password" }, templates: [t] });
+  const alice = await api.makeUser("acme");
+  const templateId = (await api.caller(alice).template.list())[0]!.id;
+  const server = await serveApi(api.deps);
+  return {
+    api, server, alice, templateId,
+    async close() {
+      await server.close();
+      await api.close();
+    },
+  };
+}
+
+/** Kills the engines of every VM under a node data folder (VMs outlive their agent by design). */
+export function killVms(dataDir: string): void {
+  const vms = join(dataDir, "vms");
+  if (!existsSync(vms)) return;
+  for (const d of readdirSync(vms)) {
+    try { process.kill(Number(readFileSync(join(vms, d, "engine.pid"), "utf8")), "SIGKILL"); } catch { /* gone */ }
+  }
+}
