@@ -1,15 +1,11 @@
 // The node agent with our own VMM (engine "kvm"): a microVM desktop is created, its console
 // speaks RFB through the gateway, keys typed there reach the guest, it survives kill -9 of the
 // agent, and a guest that crashes stops with the VMM's reason.
-import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, it, expect } from "vitest";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { TestApi } from "@vdi/api/testing";
-import type { Actor } from "@vdi/api";
 import { probeKvm, vmmPaths } from "../src/native.ts";
-import { IMAGES, killVms, openPortal, pidAlive, rfbHandshake, startAgent, until } from "./helpers.ts";
+import { IMAGES, agentFixture, pidAlive, rfbHandshake, startAgent, until } from "./helpers.ts";
 
 const TEMPLATE = join(IMAGES, "microvm-desktop", "template.json");
 const kvm = probeKvm();
@@ -36,28 +32,11 @@ function keyEvents(text: string): Buffer {
 }
 
 describe.skipIf(skipReason !== null)("node agent with the microVM engine", () => {
-  let portal: Awaited<ReturnType<typeof openPortal>>;
-  let api: TestApi;
-  let server: { url: string };
-  let alice: Actor;
-  let templateId: string;
-  let dataDir: string;
-  let agent: ChildProcess | null = null;
-
-  beforeAll(async () => {
-    portal = await openPortal(TEMPLATE);
-    ({ api, server, alice, templateId } = portal);
-    dataDir = mkdtempSync(join(tmpdir(), "vdi-mvm-"));
-  });
-  afterAll(async () => {
-    agent?.kill("SIGKILL");
-    killVms(dataDir);
-    await portal?.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const f = agentFixture(TEMPLATE, "vdi-mvm-");
 
   it("runs a microVM desktop: console, typing, kill -9 re-attach, reboot, delete", async () => {
-    agent = startAgent(server.url, dataDir, { VDI_NODE_NAME: "mvm" });
+    const { api, server, alice, templateId, dataDir } = f;
+    f.agent = startAgent(server.url, dataDir, { VDI_NODE_NAME: "mvm" });
     await until("microVM engine reported", async () => (await api.caller(alice).node.list()).find((n) => n.up && n.engines.kvm?.available));
     const t0 = Date.now();
     const { vmId } = await api.caller(alice).vm.create({ templateId, name: "desk-1" });
@@ -73,11 +52,11 @@ describe.skipIf(skipReason !== null)("node agent with the microVM engine", () =>
     c.ws.close();
 
     const pid = Number(readFileSync(join(dataDir, "vms", vmId, "engine.pid"), "utf8"));
-    agent.kill("SIGKILL");
-    await new Promise((r) => agent!.once("exit", r));
+    f.agent.kill("SIGKILL");
+    await new Promise((r) => f.agent!.once("exit", r));
     expect(pidAlive(pid)).toBe(true);
     const before = (await api.db.node.findFirst())!.consoleUrl;
-    agent = startAgent(server.url, dataDir, { VDI_NODE_NAME: "mvm" });
+    f.agent = startAgent(server.url, dataDir, { VDI_NODE_NAME: "mvm" });
     // The new agent listens on a new port; wait until it has reported it and the VM again.
     await until("agent back", async () => (await api.db.node.findFirst())!.consoleUrl !== before && (await api.caller(alice).vm.get({ vmId })).state === "running");
     const again = await rfbHandshake((await api.caller(alice).console.open({ vmId })).url);

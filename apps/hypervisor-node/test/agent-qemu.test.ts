@@ -1,14 +1,12 @@
 // The node agent against real QEMU and a real API server: create, console, kill -9 and
 // re-attach, stop/start/delete, and the failure paths (QEMU missing, disk not creatable).
-import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { spawnSync, type ChildProcess } from "node:child_process";
+import { describe, it, expect } from "vitest";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, mkdirSync, copyFileSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TestApi } from "@vdi/api/testing";
-import type { Actor } from "@vdi/api";
 
-import { IMAGES, killVms, openPortal, pidAlive, rfbHandshake, startAgent, until } from "./helpers.ts";
+import { IMAGES, agentFixture, openPortal, pidAlive, rfbHandshake, startAgent, until } from "./helpers.ts";
 const TEMPLATE = join(IMAGES, "debian-shell", "template.json");
 const qemuThere = spawnSync("qemu-system-x86_64", ["--version"]).status === 0;
 const skipReason = !qemuThere ? "qemu-system-x86_64 is not installed (scripts/setup.sh installs it)"
@@ -16,28 +14,11 @@ const skipReason = !qemuThere ? "qemu-system-x86_64 is not installed (scripts/se
 if (skipReason) console.warn(`[skip] node agent + QEMU tests: ${skipReason}`);
 
 describe.skipIf(skipReason !== null)("node agent with QEMU", () => {
-  let portal: Awaited<ReturnType<typeof openPortal>>;
-  let api: TestApi;
-  let server: { url: string };
-  let alice: Actor;
-  let templateId: string;
-  let dataDir: string;
-  let agent: ChildProcess | null = null;
-
-  beforeAll(async () => {
-    portal = await openPortal(TEMPLATE);
-    ({ api, server, alice, templateId } = portal);
-    dataDir = mkdtempSync(join(tmpdir(), "vdi-agent-"));
-  });
-  afterAll(async () => {
-    agent?.kill("SIGKILL");
-    killVms(dataDir);
-    await portal?.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const f = agentFixture(TEMPLATE, "vdi-agent-");
 
   it("creates a running VM, serves its console, and keeps it across kill -9 of the agent", async () => {
-    agent = startAgent(server.url, dataDir);
+    const { api, server, alice, templateId, dataDir } = f;
+    f.agent = startAgent(server.url, dataDir);
     await until("node registered", async () => (await api.caller(alice).node.list()).find((n) => n.up && n.engines.qemu?.available));
 
     const t0 = Date.now();
@@ -54,12 +35,12 @@ describe.skipIf(skipReason !== null)("node agent with QEMU", () => {
     first.ws.close();
 
     const qemuPid = Number(readFileSync(join(dataDir, "vms", vmId, "engine.pid"), "utf8"));
-    agent.kill("SIGKILL");
-    await new Promise((r) => agent!.once("exit", r));
+    f.agent.kill("SIGKILL");
+    await new Promise((r) => f.agent!.once("exit", r));
     expect(pidAlive(qemuPid)).toBe(true);
 
     const before = (await api.db.node.findFirst())!.consoleUrl;
-    agent = startAgent(server.url, dataDir);
+    f.agent = startAgent(server.url, dataDir);
     // The restarted agent (on a new port) re-attaches to the same QEMU; the portal still shows it running.
     await until("agent back", async () => (await api.db.node.findFirst())!.consoleUrl !== before && (await api.caller(alice).vm.get({ vmId })).state === "running");
     expect(pidAlive(qemuPid)).toBe(true);
@@ -80,15 +61,16 @@ describe.skipIf(skipReason !== null)("node agent with QEMU", () => {
   }, 240_000);
 
   it("fails a create whose disk cannot be made, leaving no VM and no files", async () => {
+    const { api, server, alice, templateId, dataDir } = f;
     // A template whose base disk is missing on the node.
     const broken = join(dataDir, "images-broken", "debian-shell");
     mkdirSync(broken, { recursive: true });
     copyFileSync(TEMPLATE, join(broken, "template.json"));
     for (const f of ["vmlinuz", "initrd.img"]) symlinkSync(join(IMAGES, "debian-shell", f), join(broken, f));
-    agent?.kill("SIGKILL");
-    await new Promise((r) => agent!.once("exit", r));
+    f.agent?.kill("SIGKILL");
+    await new Promise((r) => f.agent!.once("exit", r));
     const before = (await api.db.node.findFirst())!.consoleUrl;
-    agent = startAgent(server.url, dataDir, { VDI_IMAGE_DIR: join(dataDir, "images-broken") });
+    f.agent = startAgent(server.url, dataDir, { VDI_IMAGE_DIR: join(dataDir, "images-broken") });
     await until("node re-registered", async () => (await api.db.node.findFirst())!.consoleUrl !== before);
 
     const { vmId, operationId } = await api.caller(alice).vm.create({ templateId, name: "no-disk" });

@@ -1,9 +1,10 @@
 // Shared pieces of the node agent integration tests: start an agent process, wait, speak RFB.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import WebSocket from "ws";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 
 export const REPO = resolve(import.meta.dirname, "../../..");
 export const IMAGES = process.env.VDI_IMAGE_DIR ?? join(REPO, "var/images");
@@ -109,4 +110,22 @@ export function killVms(dataDir: string): void {
   for (const d of readdirSync(vms)) {
     try { process.kill(Number(readFileSync(join(vms, d, "engine.pid"), "utf8")), "SIGKILL"); } catch { /* gone */ }
   }
+}
+
+/**
+ * The shared fixture of the agent tests: a portal with one template, a node data folder, and the
+ * agent process a test starts (killed, with its VMs, afterwards).
+ */
+export function agentFixture(templateFile: string, prefix: string) {
+  const f = {} as Awaited<ReturnType<typeof openPortal>> & { dataDir: string; agent: ChildProcess | null };
+  beforeAll(async () => {
+    Object.assign(f, await openPortal(templateFile), { dataDir: mkdtempSync(join(tmpdir(), prefix)), agent: null });
+  });
+  afterAll(async () => {
+    f.agent?.kill("SIGKILL");
+    if (f.dataDir) killVms(f.dataDir);
+    await f.close?.();
+    if (f.dataDir) rmSync(f.dataDir, { recursive: true, force: true });
+  });
+  return f;
 }
