@@ -76,7 +76,7 @@ export class Reconciler {
         vm.state = vm.handle && (await engine.isPaused(vm.handle).catch(() => false)) ? "paused" : "running";
         this.log(`vm ${id}: re-attached to its running ${engine.kind} process`);
       } else {
-        vm.state = engine?.isPrepared(vm.paths) ? "stopped" : "provisioning";
+        vm.state = existsSync(vm.paths.saved) ? "saved" : engine?.isPrepared(vm.paths) ? "stopped" : "provisioning";
       }
     }
   }
@@ -216,7 +216,40 @@ export class Reconciler {
     }
 
     const wantsProcess = spec.desiredState === "running" || spec.desiredState === "paused";
-    if (wantsProcess && !running) {
+    if (spec.desiredState === "saved" && running) {
+      // Hibernate: RAM and devices to disk, then the process ends.
+      this.setState(vm, "saving");
+      if (this.opPending(vm)) this.setOp(vm, "running", 20);
+      vm.stopping = true;
+      try {
+        if (!vm.handle || vm.handle.isClosed) await this.attach(vm, engine);
+        await engine.save(vm.paths, vm.handle!);
+        vm.handle?.close();
+        vm.handle = null;
+      } catch (e) {
+        if (this.opPending(vm)) this.setOp(vm, "failed", 50, (e as Error).message);
+      } finally {
+        vm.stopping = false;
+      }
+    } else if (spec.desiredState === "stopped" && !running && existsSync(vm.paths.saved)) {
+      rmSync(vm.paths.saved, { recursive: true, force: true });  // powering off a saved VM discards its state
+    }
+    if (wantsProcess && !running && existsSync(vm.paths.saved)) {
+      this.setState(vm, "starting");
+      try {
+        await engine.startSaved(spec, vm.paths);
+        await this.attach(vm, engine);
+        rmSync(vm.paths.saved, { recursive: true, force: true });
+        vm.stoppedGeneration = null;
+        vm.stopReason = null;
+        this.persist(vm);
+      } catch (e) {
+        const msg = `Cannot resume the saved state: ${(e as Error).message}`;
+        this.setState(vm, "error", msg);
+        if (this.opPending(vm)) this.setOp(vm, "failed", 60, msg);
+        return;
+      }
+    } else if (wantsProcess && !running) {
       if (vm.stoppedGeneration === spec.generation && !pending) {
         this.setState(vm, "stopped", vm.stopReason);
         return;
@@ -300,9 +333,13 @@ export class Reconciler {
         if (this.opPending(vm)) this.setOp(vm, "failed", 50, (e as Error).message);
       }
     }
-    this.setState(vm, nowRunning ? (paused ? "paused" : "running") : "stopped", nowRunning ? null : vm.stopReason);
+    const saved = !nowRunning && existsSync(vm.paths.saved);
+    this.setState(vm, nowRunning ? (paused ? "paused" : "running") : saved ? "saved" : "stopped", nowRunning || saved ? null : vm.stopReason);
     if (this.opPending(vm)) {
-      const reached = spec.desiredState === "running" ? nowRunning && !paused : spec.desiredState === "paused" ? paused : !nowRunning;
+      const reached = spec.desiredState === "running" ? nowRunning && !paused
+        : spec.desiredState === "paused" ? paused
+        : spec.desiredState === "saved" ? saved
+        : !nowRunning;
       // (a snapshot that succeeded or failed has already said so above)
       this.setOp(vm, reached ? "succeeded" : "failed", 100, reached ? undefined : `The VM did not reach ${spec.desiredState}`);
     }

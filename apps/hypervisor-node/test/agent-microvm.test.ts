@@ -107,6 +107,24 @@ describe.skipIf(skipReason !== null)("node agent with the microVM engine", () =>
     await api.caller(alice).vm.delete({ vmId: clone.vmId });
     await until("clone deleted", async () => (await api.caller(alice).vm.list()).length === 1);
 
+    // Save to disk (hibernate): the process ends, the state is on disk; start: a half line survives.
+    const c5 = await rfbHandshake((await api.caller(alice).console.open({ vmId })).url);
+    c5.ws.send(keyEvents("ghi"));
+    await new Promise((r) => setTimeout(r, 300));
+    c5.ws.close();
+    const vmmPid = Number(readFileSync(join(dataDir, "vms", vmId, "engine.pid"), "utf8"));
+    await api.caller(alice).vm.save({ vmId });
+    await until("saved", async () => (await api.caller(alice).vm.get({ vmId })).state === "saved", 30_000);
+    expect(pidAlive(vmmPid)).toBe(false);
+    expect(existsSync(join(dataDir, "vms", vmId, "saved", "state.bin"))).toBe(true);
+    await api.caller(alice).vm.start({ vmId });
+    await until("running from the saved state", async () => (await api.caller(alice).vm.get({ vmId })).state === "running", 30_000);
+    expect(existsSync(join(dataDir, "vms", vmId, "saved"))).toBe(false);
+    const c6 = await rfbHandshake((await api.caller(alice).console.open({ vmId })).url);
+    c6.ws.send(keyEvents("\n"));
+    await until("the saved half line is back", () => readFileSync(serial, "utf8").includes("typed: ghi\n"), 20_000);
+    c6.ws.close();
+
     await api.caller(alice).vm.reboot({ vmId });
     await until("rebooted (a fresh boot prints desktop ready twice)", () => readFileSync(serial, "utf8").split("desktop ready").length - 1 >= 2, 30_000);
     expect(pidAlive(pid)).toBe(false);

@@ -48,10 +48,24 @@ describe.skipIf(skipReason !== null)("node agent with QEMU", () => {
     expect(again.name).toBe("QEMU (itest-1)");
     again.ws.close();
 
+    // Save to disk and back: the same boot goes on (no second "ready" line), QEMU was replaced.
+    await api.caller(alice).vm.save({ vmId });
+    await until("saved", async () => (await api.caller(alice).vm.get({ vmId })).state === "saved", 60_000);
+    expect(pidAlive(qemuPid)).toBe(false);
+    expect(existsSync(join(dataDir, "vms", vmId, "saved"))).toBe(true);
+    await api.caller(alice).vm.start({ vmId });
+    await until("running from the saved state", async () => (await api.caller(alice).vm.get({ vmId })).state === "running", 60_000);
+    expect(existsSync(join(dataDir, "vms", vmId, "saved"))).toBe(false);
+    const resumedPid = Number(readFileSync(join(dataDir, "vms", vmId, "engine.pid"), "utf8"));
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(readFileSync(serial, "utf8").split("VDI-GUEST-READY").length - 1).toBe(1);
+    const after = await rfbHandshake((await api.caller(alice).console.open({ vmId })).url);
+    after.ws.close();
+
     // Stop, start, delete.
     await api.caller(alice).vm.stop({ vmId });
     await until("VM stopped", async () => (await api.caller(alice).vm.get({ vmId })).state === "stopped");
-    expect(pidAlive(qemuPid)).toBe(false);
+    expect(pidAlive(resumedPid)).toBe(false);
     await api.caller(alice).vm.start({ vmId });
     await until("VM running again", async () => (await api.caller(alice).vm.get({ vmId })).state === "running");
     const del = await api.caller(alice).vm.delete({ vmId });

@@ -11,6 +11,7 @@ export interface VmPaths {
   controlSock: string; // QMP (QEMU) or the VMM's control socket
   vncSock: string;     // RFB for the console gateway
   pidFile: string;
+  saved: string;       // the saved state (hibernate): a file for QEMU, a snapshot folder for microVMs
 }
 
 /** Where a VM keeps its snapshots: <vm folder>/snapshots/<snapshot id>. */
@@ -28,6 +29,7 @@ export function vmPaths(dir: string): VmPaths {
     controlSock: join(dir, "control.sock"),
     vncSock: join(dir, "vnc.sock"),
     pidFile: join(dir, "engine.pid"),
+    saved: join(dir, "saved"),
   };
 }
 
@@ -46,6 +48,10 @@ export interface Engine {
   isPrepared(paths: VmPaths): boolean;
   /** Boots the VM, or resumes it from a snapshot directory when `restoreDir` is given. */
   start(spec: EngineVmSpec, paths: VmPaths, restoreDir?: string): Promise<void>;
+  /** Writes RAM and device state to paths.saved (complete or not there at all) and ends the process. */
+  save(paths: VmPaths, handle: VmHandle): Promise<void>;
+  /** Starts the VM from paths.saved, exactly where it was saved. */
+  startSaved(spec: EngineVmSpec, paths: VmPaths): Promise<void>;
   runningPid(paths: VmPaths): number | null;
   attach(paths: VmPaths): Promise<VmHandle>;
   stop(paths: VmPaths, handle: VmHandle | null): Promise<void>;

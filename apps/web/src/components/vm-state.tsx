@@ -28,7 +28,7 @@ export function OperationProgress({ vm }: { vm: Vm }) {
   );
 }
 
-const LABELS = { start: "Start", stop: "Stop", reboot: "Reboot", pause: "Pause", resume: "Resume", delete: "Delete" } as const;
+const LABELS = { start: "Start", stop: "Stop", reboot: "Reboot", pause: "Pause", resume: "Resume", save: "Save to disk", delete: "Delete" } as const;
 
 export function VmActions({ vm, onDeleted }: { vm: Vm; onDeleted?: () => void }) {
   const trpc = useTRPC();
@@ -37,12 +37,13 @@ export function VmActions({ vm, onDeleted }: { vm: Vm; onDeleted?: () => void })
   const reboot = useMutation(trpc.vm.reboot.mutationOptions());
   const pause = useMutation(trpc.vm.pause.mutationOptions());
   const resume = useMutation(trpc.vm.resume.mutationOptions());
+  const save = useMutation(trpc.vm.save.mutationOptions());
   const del = useMutation(trpc.vm.delete.mutationOptions({ onSuccess: () => onDeleted?.() }));
-  const m = { start, stop, reboot, pause, resume, delete: del };
-  const failed = [start, stop, reboot, pause, resume, del].find((x) => x.error);
+  const m = { start, stop, reboot, pause, resume, save, delete: del };
+  const failed = [start, stop, reboot, pause, resume, save, del].find((x) => x.error);
   return (
     <span className="actions">
-      {(Object.keys(LABELS) as (keyof typeof LABELS)[]).filter((a) => (a !== "pause" && a !== "resume") || vm.actions.includes(a)).map((a) => (
+      {(Object.keys(LABELS) as (keyof typeof LABELS)[]).filter((a) => (a !== "pause" && a !== "resume" && a !== "save") || vm.actions.includes(a)).map((a) => (
         <button
           key={a}
           className={a === "delete" ? "danger" : "secondary"}

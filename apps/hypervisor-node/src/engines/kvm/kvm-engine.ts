@@ -150,6 +150,16 @@ export class KvmEngine implements Engine {
   async resume(handle: VmHandle) { await this.controlOf(handle).command("resume"); }
   async isPaused(handle: VmHandle) { return (await this.controlOf(handle).command("status")).startsWith("paused"); }
 
+  async save(paths: VmPaths, handle: VmHandle): Promise<void> {
+    rmSync(paths.saved, { recursive: true, force: true });
+    await this.controlOf(handle).command(`snapshot ${paths.saved}`, 120_000);  // temp dir + fsync + rename
+    await this.stop(paths, handle);
+  }
+
+  startSaved(spec: EngineVmSpec, paths: VmPaths): Promise<void> {
+    return this.start(spec, paths, paths.saved);
+  }
+
   async snapshot(paths: VmPaths, handle: VmHandle, dir: string): Promise<number> {
     mkdirSync(dirname(dir), { recursive: true });
     await this.controlOf(handle).command(`snapshot ${dir}`, 120_000);

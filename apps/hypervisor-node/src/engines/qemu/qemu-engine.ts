@@ -1,6 +1,6 @@
 // Runs one QEMU process per VM: daemonized (so VMs outlive the agent), QMP and VNC on unix
 // sockets in the VM's folder, disk as a qcow2 overlay on the template's base image.
-import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { runCommand } from "../../lib/run-command.ts";
 import { readManifest } from "../image-manifest.ts";
@@ -84,10 +84,11 @@ export class QemuEngine implements Engine {
   }
 
   /** Starts QEMU; resolves once it has daemonized (its start-up errors come back as EngineError). */
-  async start(spec: EngineVmSpec, paths: VmPaths, restoreDir?: string): Promise<void> {
+  async start(spec: EngineVmSpec, paths: VmPaths, restoreDir?: string, incoming?: string): Promise<void> {
     if (restoreDir) throw new EngineError("Snapshots of QEMU VMs are not supported yet");
     for (const p of [paths.controlSock, paths.vncSock, paths.pidFile]) rmSync(p, { force: true });
-    const r = await runCommand(this.opts.qemuBinary, this.args(spec, paths), 60_000).catch((e: NodeJS.ErrnoException) => {
+    const args = [...this.args(spec, paths), ...(incoming ? ["-incoming", `exec:cat ${incoming}`] : [])];
+    const r = await runCommand(this.opts.qemuBinary, args, 60_000).catch((e: NodeJS.ErrnoException) => {
       throw new EngineError(e.code === "ENOENT" ? `QEMU is not installed on this node (${this.opts.qemuBinary} not found)` : `Cannot run QEMU: ${e.message}`);
     });
     if (r.code !== 0) throw new EngineError(`QEMU failed to start: ${r.stderr.trim().split("\n").slice(-3).join(" ") || `exit ${r.code}`}`);
@@ -122,6 +123,44 @@ export class QemuEngine implements Engine {
   async isPaused(handle: VmHandle) {
     const s = await this.qmpOf(handle).execute<{ status: string }>("query-status");
     return s.status === "paused";
+  }
+
+  /** Migrates the VM into a file (QEMU's own state format), then quits. */
+  async save(paths: VmPaths, handle: VmHandle): Promise<void> {
+    const qmp = this.qmpOf(handle);
+    const tmp = `${paths.saved}.tmp`;
+    rmSync(tmp, { force: true });
+    if (/[^\w/.-]/.test(tmp)) throw new EngineError(`Cannot save to ${tmp}: unusual characters in the path`);
+    await qmp.execute("migrate", { uri: `exec:cat > ${tmp}` });
+    for (const end = Date.now() + 120_000; ; ) {
+      const st = await qmp.execute<{ status?: string; "error-desc"?: string }>("query-migrate");
+      if (st.status === "completed") break;
+      if (st.status === "failed" || st.status === "cancelled") throw new EngineError(`Saving failed: ${st["error-desc"] ?? st.status}`);
+      if (Date.now() > end) throw new EngineError("Saving took longer than 2 minutes");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // Complete on disk before it takes its name.
+    const fd = openSync(tmp, "r");
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, paths.saved);
+    await this.stop(paths, handle);
+  }
+
+  async startSaved(spec: EngineVmSpec, paths: VmPaths): Promise<void> {
+    await this.start(spec, paths, undefined, paths.saved);
+    // The guest runs once the incoming state is loaded.
+    const qmp = await QmpClient.connect(paths.controlSock);
+    try {
+      for (const end = Date.now() + 60_000; ; ) {
+        const st = await qmp.execute<{ status: string }>("query-status");
+        if (st.status === "running" || st.status === "paused") break;
+        if (st.status !== "inmigrate" || Date.now() > end) throw new EngineError(`QEMU did not resume the saved state (${st.status})`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      qmp.close();
+    }
   }
 
   async snapshot(): Promise<number> {

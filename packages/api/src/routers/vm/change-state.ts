@@ -11,4 +11,5 @@ export const stop = action("stop");
 export const reboot = action("reboot");
 export const pause = action("pause");
 export const resume = action("resume");
+export const save = action("save");
 export const remove = action("delete");

@@ -8,7 +8,7 @@ import { nodeCapabilitiesSchema } from "./node-health.ts";
 
 export const vmReportSchema = z.object({
   id: z.string().min(1).max(64),
-  state: z.enum(["provisioning", "stopped", "starting", "running", "paused", "stopping", "deleting", "deleted", "error"]),
+  state: z.enum(["provisioning", "stopped", "starting", "running", "paused", "saving", "saved", "stopping", "deleting", "deleted", "error"]),
   reason: z.string().max(1000).nullish(),
   op: z
     .object({
@@ -35,7 +35,7 @@ export interface DesiredVm {
   id: string;
   name: string;
   generation: number;
-  desiredState: "running" | "paused" | "stopped" | "deleted";
+  desiredState: "running" | "paused" | "saved" | "stopped" | "deleted";
   cpus: number;
   memoryMiB: number;
   diskGiB: number;

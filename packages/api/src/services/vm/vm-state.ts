@@ -1,16 +1,18 @@
 // The VM state machine in one place: which actions a VM allows in which state.
-export const VM_ACTUAL_STATES = ["provisioning", "stopped", "starting", "running", "paused", "stopping", "deleting", "error", "unknown"] as const;
+export const VM_ACTUAL_STATES = ["provisioning", "stopped", "starting", "running", "paused", "saving", "saved", "stopping", "deleting", "error", "unknown"] as const;
 export type VmActualState = (typeof VM_ACTUAL_STATES)[number];
-export type VmDesiredState = "running" | "paused" | "stopped" | "deleted";
-export type VmAction = "start" | "stop" | "reboot" | "pause" | "resume" | "snapshot" | "restore" | "delete" | "console";
+export type VmDesiredState = "running" | "paused" | "saved" | "stopped" | "deleted";
+export type VmAction = "start" | "stop" | "reboot" | "pause" | "resume" | "save" | "snapshot" | "restore" | "delete" | "console";
 
 /** Actions allowed from each actual state when no operation is in flight. */
 const ALLOWED: Record<VmActualState, readonly VmAction[]> = {
   provisioning: ["delete"],
   stopped: ["start", "restore", "delete"],
   starting: ["stop", "delete"],
-  running: ["stop", "reboot", "pause", "snapshot", "restore", "delete", "console"],
-  paused: ["resume", "stop", "snapshot", "restore", "delete", "console"],
+  running: ["stop", "reboot", "pause", "save", "snapshot", "restore", "delete", "console"],
+  paused: ["resume", "stop", "save", "snapshot", "restore", "delete", "console"],
+  saving: ["delete"],
+  saved: ["start", "stop", "delete"],
   stopping: ["delete"],
   deleting: [],
   error: ["start", "stop", "delete"],
@@ -35,6 +37,7 @@ export const DESIRED_AFTER: Record<Exclude<VmAction, "console">, VmDesiredState 
   reboot: null,
   pause: "paused",
   resume: "running",
+  save: "saved",
   snapshot: null,
   restore: "running",
   delete: "deleted",
