@@ -1,12 +1,43 @@
 // Brings each VM's actual state (engine process, disk, files) to the desired state from the
 // portal, one VM at a time, and remembers enough on disk to re-attach after a restart.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import type { DesiredVm, VmReport } from "@vdi/api/client";
 import { writeFileAtomic } from "@vdi/api/atomic-write";
 import { EngineError, snapshotDir, vmPaths, type Engine, type VmHandle, type VmPaths } from "./engines/engine.ts";
-import { linkSync } from "node:fs";
+
+/** An operation's argument from the portal (JSON; a bare id from older portals means a snapshot id). */
+const opArgSchema = z.object({
+  snapshotId: z.string().regex(/^[a-z0-9]{1,64}$/).optional(),
+  withRam: z.boolean().optional(),
+  diskGiB: z.number().int().min(1).max(65_536).optional(),
+  image: z.string().regex(/^[a-z0-9-]{1,64}$/).optional(),
+  title: z.string().max(200).optional(),
+});
+type OpArg = z.infer<typeof opArgSchema>;
+export function parseOpArg(arg: string | null | undefined): OpArg {
+  if (!arg) return {};
+  if (!arg.startsWith("{")) return { snapshotId: arg, withRam: true };
+  const r = opArgSchema.safeParse(JSON.parse(arg));
+  if (!r.success) throw new EngineError("The operation's argument is invalid");
+  return r.data;
+}
+
+/** Kinds whose interruption is finished on restart rather than failed: the user wanted the thing gone. */
+const ROLL_FORWARD = new Set(["delete", "snapshot-delete"]);
+
+/** Bytes the files of a folder take on disk (sparse-aware). */
+function dirBytes(dir: string): number {
+  let sum = 0;
+  for (const f of readdirSync(dir)) sum += statSync(join(dir, f)).blocks * 512;
+  return sum;
+}
+
+export interface ReconcilerOptions {
+  /** Test hook, "<op kind>:<step>[:engine]": SIGKILL this agent (or the VM's engine) at that step. */
+  fault?: string | undefined;
+}
 
 type VmState = VmReport["state"];
 type OpReport = NonNullable<VmReport["op"]>;
@@ -43,6 +74,7 @@ export class Reconciler {
     dataDir: string,
     private readonly onChange: () => void,
     private readonly log: (msg: string) => void,
+    private readonly opts: ReconcilerOptions = {},
   ) {
     this.vmsDir = join(dataDir, "vms");
     mkdirSync(this.vmsDir, { recursive: true });
@@ -78,6 +110,58 @@ export class Reconciler {
       } else {
         vm.state = existsSync(vm.paths.saved) ? "saved" : engine?.isPrepared(vm.paths) ? "stopped" : "provisioning";
       }
+      if (engine) await this.recover(vm, engine);
+    }
+  }
+
+  /**
+   * After a restart: an operation that was in flight is marked failed with the reason (or, for
+   * deletes, finished), and what it left half-made is removed. Earlier snapshots are untouched.
+   */
+  private async recover(vm: LocalVm, engine: Engine): Promise<void> {
+    const op = vm.spec.op;
+    const interrupted = op && vm.lastOp?.id === op.id && vm.lastOp.status === "running" ? op : null;
+    if (interrupted?.kind === "create") {
+      if (engine.runningPid(vm.paths) !== null) await engine.stop(vm.paths, vm.handle);
+      vm.handle?.close();
+      this.failCreate(vm, `Interrupted: the node agent restarted while creating the VM; nothing was kept`);
+      return;
+    }
+    try {
+      const removed = await engine.cleanup(vm.paths, vm.handle);
+      if (removed.length) this.log(`vm ${vm.id}: removed what an interrupted operation left: ${removed.join(", ")}`);
+    } catch (e) {
+      this.log(`vm ${vm.id}: cleanup failed: ${(e as Error).message}`);
+    }
+    if (!interrupted || ROLL_FORWARD.has(interrupted.kind)) return;
+    let arg: OpArg = {};
+    try { arg = parseOpArg(interrupted.arg); } catch { /* failed below */ }
+    const dir = arg.snapshotId ? snapshotDir(vm.paths, arg.snapshotId) : null;
+    if (interrupted.kind === "snapshot" && dir && existsSync(dir)) {
+      // It completed (the folder takes its name last); only the report was lost.
+      vm.lastOp = { id: interrupted.id, status: "succeeded", progress: 100, bytes: dirBytes(dir) };
+    } else {
+      vm.lastOp = { id: interrupted.id, status: "failed", progress: vm.lastOp!.progress, error: `Interrupted: the node agent restarted during the ${interrupted.kind}; the VM is as it was before it` };
+    }
+    this.log(`vm ${vm.id}: interrupted ${interrupted.kind} → ${vm.lastOp.status}`);
+    // A snapshot or save pauses the VM; it goes on unless the user wants it paused.
+    if (vm.handle && !vm.handle.isClosed && vm.spec.desiredState !== "paused" && (await engine.isPaused(vm.handle).catch(() => false))) {
+      await engine.resume(vm.handle).catch(() => undefined);
+      vm.state = "running";
+    }
+    this.persist(vm);
+  }
+
+  private fault(kind: string, step: string, vm: LocalVm, engine: Engine): void {
+    const f = this.opts.fault;
+    if (!f || !f.startsWith(`${kind}:${step}`)) return;
+    if (f === `${kind}:${step}:engine`) {
+      const pid = engine.runningPid(vm.paths);
+      this.log(`fault injection: SIGKILL the engine of vm ${vm.id} at ${kind}:${step}`);
+      if (pid) process.kill(pid, "SIGKILL");
+    } else if (f === `${kind}:${step}`) {
+      this.log(`fault injection: SIGKILL this agent at ${kind}:${step}`);
+      process.kill(process.pid, "SIGKILL");
     }
   }
 
@@ -143,8 +227,10 @@ export class Reconciler {
   private setOp(vm: LocalVm, status: OpReport["status"], progress: number, error?: string, bytes?: number): void {
     if (!vm.spec.op) return;
     if (status !== "running") this.log(`vm ${vm.id}: ${vm.spec.op.kind} ${status}${error ? `: ${error}` : ""} (${Date.now() - vm.opStartedAt} ms)`);
+    const starting = vm.lastOp?.id !== vm.spec.op.id;
     vm.lastOp = { id: vm.spec.op.id, status, progress, error: error ?? null, ...(bytes !== undefined ? { bytes } : {}) };
-    if (status !== "running") this.persist(vm);
+    // Journal: an operation is on disk as running before it changes anything, so a restart knows.
+    if (status !== "running" || (starting && existsSync(vm.paths.dir))) this.persist(vm);
     this.onChange();
   }
 
@@ -180,14 +266,13 @@ export class Reconciler {
       this.setState(vm, "error", (e as Error).message);
       return;
     }
-    const running = engine.runningPid(vm.paths) !== null;
-
     if (spec.desiredState === "deleted") {
       this.setState(vm, "deleting");
       if (pending) this.setOp(vm, "running", 30);
       vm.stopping = true;
       await engine.stop(vm.paths, vm.handle);
       vm.handle?.close();
+      this.fault("delete", "after-stop", vm, engine);
       rmSync(vm.paths.dir, { recursive: true, force: true });
       if (pending) vm.lastOp = { id: spec.op!.id, status: "succeeded", progress: 100 };
       this.setState(vm, "deleted");
@@ -198,15 +283,15 @@ export class Reconciler {
       if (pending) this.setOp(vm, "running", 10);
       this.setState(vm, "provisioning");
       try {
-        await engine.prepare(spec, vm.paths);
         if (spec.cloneOf) {
-          const src = snapshotDir(vmPaths(join(this.vmsDir, spec.cloneOf.vmId)), spec.cloneOf.snapshotId);
-          if (!existsSync(join(src, "state.bin"))) throw new EngineError(`The snapshot to clone is not on this node (${src})`);
-          const dst = snapshotDir(vm.paths, spec.cloneOf.snapshotId);
-          // Hard links: snapshot files are never written again (restore maps them copy-on-write),
-          // so the clone shares them with its source and survives the source's deletion.
-          mkdirSync(dst, { recursive: true });
-          for (const f of readdirSync(src)) linkSync(join(src, f), join(dst, f));
+          const srcPaths = vmPaths(join(this.vmsDir, spec.cloneOf.vmId));
+          if (!existsSync(srcPaths.dir)) throw new EngineError("The VM to clone is not on this node");
+          const src = { paths: srcPaths, snapshotDir: spec.cloneOf.snapshotId ? snapshotDir(srcPaths, spec.cloneOf.snapshotId) : null, mode: spec.cloneOf.mode };
+          const bytes = await engine.prepareClone(spec, vm.paths, src, (p) => { if (pending) this.setOp(vm, "running", 10 + Math.round(p * 0.4)); });
+          this.log(`vm ${vm.id}: ${spec.cloneOf.mode} clone of ${spec.cloneOf.vmId}: ${bytes} bytes written`);
+          this.fault("create", "after-clone-disk", vm, engine);
+        } else {
+          await engine.prepare(spec, vm.paths);
         }
       } catch (e) {
         return this.failCreate(vm, e instanceof EngineError ? e.message : `Cannot create the disk: ${(e as Error).message}`);
@@ -215,15 +300,41 @@ export class Reconciler {
       this.setState(vm, "stopped");
     }
 
+    // Revert first, so a stopped VM is not booted only to be stopped again.
+    if (this.opPending(vm) && spec.op?.kind === "restore") {
+      try {
+        const dir = snapshotDir(vm.paths, parseOpArg(spec.op.arg).snapshotId ?? "");
+        this.setOp(vm, "running", 20);
+        vm.stopping = true;
+        await engine.stop(vm.paths, vm.handle);
+        vm.handle?.close();
+        vm.handle = null;
+        this.fault("restore", "after-stop", vm, engine);
+        this.setOp(vm, "running", 40);
+        if (await engine.revert(spec, vm.paths, dir)) await this.attach(vm, engine);
+        vm.stoppedGeneration = null;
+        vm.stopReason = null;
+        this.persist(vm);
+      } catch (e) {
+        this.setOp(vm, "failed", 50, (e as Error).message);
+      } finally {
+        vm.stopping = false;
+      }
+      return this.finish(vm, engine);
+    }
+    const running = engine.runningPid(vm.paths) !== null;
+
     const wantsProcess = spec.desiredState === "running" || spec.desiredState === "paused";
-    if (spec.desiredState === "saved" && running) {
+    const saveFailed = spec.op?.kind === "save" && vm.lastOp?.id === spec.op.id && vm.lastOp.status === "failed";
+    if (spec.desiredState === "saved" && running && !saveFailed) {
       // Hibernate: RAM and devices to disk, then the process ends.
       this.setState(vm, "saving");
       if (this.opPending(vm)) this.setOp(vm, "running", 20);
       vm.stopping = true;
       try {
         if (!vm.handle || vm.handle.isClosed) await this.attach(vm, engine);
-        await engine.save(vm.paths, vm.handle!);
+        if (this.opts.fault?.startsWith("save:")) setTimeout(() => this.fault("save", "during-write", vm, engine), 150);
+        await engine.save(vm.paths, vm.handle!, (p) => { if (this.opPending(vm)) this.setOp(vm, "running", 20 + Math.round(p * 0.7)); });
         vm.handle?.close();
         vm.handle = null;
       } catch (e) {
@@ -258,7 +369,7 @@ export class Reconciler {
       try {
         // A clone's first start resumes its source's snapshot; later starts boot afresh.
         const cloneMarker = join(vm.paths.dir, "clone-started");
-        const fromSnapshot = spec.cloneOf && !existsSync(cloneMarker) ? snapshotDir(vm.paths, spec.cloneOf.snapshotId) : undefined;
+        const fromSnapshot = spec.cloneOf?.mode === "memory" && spec.cloneOf.snapshotId && !existsSync(cloneMarker) ? snapshotDir(vm.paths, spec.cloneOf.snapshotId) : undefined;
         await engine.start(spec, vm.paths, fromSnapshot);
         if (fromSnapshot) writeFileAtomic(cloneMarker, "1\n");
         await this.attach(vm, engine);
@@ -296,31 +407,42 @@ export class Reconciler {
         vm.stopping = false;
       }
     }
-    if (this.opPending(vm) && (spec.op?.kind === "snapshot" || spec.op?.kind === "restore")) {
+    if (this.opPending(vm) && spec.op && ["snapshot", "snapshot-delete", "template", "resize"].includes(spec.op.kind)) {
+      const kind = spec.op.kind;
       try {
-        const dir = snapshotDir(vm.paths, spec.op.arg ?? "");
-        if (spec.op.kind === "snapshot") {
-          if (!vm.handle || vm.handle.isClosed) throw new EngineError("The VM must be running to take a snapshot");
-          this.setOp(vm, "running", 20);
-          const bytes = await engine.snapshot(vm.paths, vm.handle, dir);
-          this.setOp(vm, "succeeded", 100, undefined, bytes);
-        } else {
-          if (!existsSync(join(dir, "state.bin"))) throw new EngineError("The snapshot's files are missing on this node");
-          this.setOp(vm, "running", 30);
-          vm.stopping = true;
-          await engine.stop(vm.paths, vm.handle);
-          vm.handle?.close();
-          vm.handle = null;
-          await engine.start(spec, vm.paths, dir);
-          await this.attach(vm, engine);
-          vm.stopping = false;
+        const arg = parseOpArg(spec.op.arg);
+        const progress = (p: number) => this.setOp(vm, "running", Math.max(5, Math.min(99, p)));
+        progress(5);
+        if (running && (!vm.handle || vm.handle.isClosed)) await this.attach(vm, engine);
+        const dir = arg.snapshotId ? snapshotDir(vm.paths, arg.snapshotId) : null;
+        let bytes: number | undefined;
+        if (kind === "snapshot") {
+          bytes = await engine.snapshot(vm.paths, vm.handle, dir!, { withRam: arg.withRam ?? true, progress, fault: (step) => this.fault("snapshot", step, vm, engine) });
+        } else if (kind === "snapshot-delete") {
+          this.fault("snapshot-delete", "before", vm, engine);
+          await engine.deleteSnapshot(vm.paths, dir!);
+        } else if (kind === "template") {
+          if (!arg.image) throw new EngineError("The template operation names no image");
+          bytes = await engine.exportImage(spec, vm.paths, dir, { image: arg.image, title: arg.title ?? arg.image }, progress);
+        } else if (arg.diskGiB !== undefined) {
+          await engine.growDisk(vm.paths, vm.handle, arg.diskGiB);
         }
+        this.setOp(vm, "succeeded", 100, undefined, bytes);
       } catch (e) {
-        vm.stopping = false;
-        this.setOp(vm, "failed", 50, (e as Error).message);
+        this.setOp(vm, "failed", vm.lastOp?.progress ?? 50, (e as Error).message);
+        await engine.cleanup(vm.paths, vm.handle).catch(() => undefined);
+        // A snapshot pauses a running VM; whatever failed, it goes on.
+        if (vm.handle && !vm.handle.isClosed && spec.desiredState === "running" && (await engine.isPaused(vm.handle).catch(() => false))) {
+          await engine.resume(vm.handle).catch(() => undefined);
+        }
       }
     }
+    return this.finish(vm, engine);
+  }
 
+  /** Pause/resume, then report the state reached and close a plain state operation. */
+  private async finish(vm: LocalVm, engine: Engine): Promise<void> {
+    const spec = vm.spec;
     const nowRunning = engine.runningPid(vm.paths) !== null;
     // Pause and resume: the process stays, its vCPUs freeze or thaw.
     let paused = false;

@@ -81,7 +81,7 @@ describe.skipIf(skipReason !== null)("node agent with the microVM engine", () =>
     c3.ws.send(keyEvents("abc"));
     await new Promise((r) => setTimeout(r, 300));
     const snap = await api.caller(alice).snapshot.create({ vmId, name: "half line" });
-    const ready = await until("snapshot ready", async () => (await api.caller(alice).snapshot.list({ vmId })).find((x) => x.status === "ready"), 30_000);
+    const ready = await until("snapshot ready", async () => (await api.caller(alice).snapshot.list({ vmId })).snapshots.find((x) => x.status === "ready"), 30_000);
     expect(ready).toMatchObject({ id: snap.snapshotId, name: "half line", includesRam: true });
     expect(ready.sizeBytes).toBeGreaterThan(0);
     expect(await api.caller(alice).operation.get({ operationId: snap.operationId })).toMatchObject({ status: "succeeded" });

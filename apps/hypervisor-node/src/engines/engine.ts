@@ -49,7 +49,7 @@ export interface Engine {
   /** Boots the VM, or resumes it from a snapshot directory when `restoreDir` is given. */
   start(spec: EngineVmSpec, paths: VmPaths, restoreDir?: string): Promise<void>;
   /** Writes RAM and device state to paths.saved (complete or not there at all) and ends the process. */
-  save(paths: VmPaths, handle: VmHandle): Promise<void>;
+  save(paths: VmPaths, handle: VmHandle, progress?: (percent: number) => void): Promise<void>;
   /** Starts the VM from paths.saved, exactly where it was saved. */
   startSaved(spec: EngineVmSpec, paths: VmPaths): Promise<void>;
   runningPid(paths: VmPaths): number | null;
@@ -59,11 +59,34 @@ export interface Engine {
   pause(handle: VmHandle): Promise<void>;
   resume(handle: VmHandle): Promise<void>;
   isPaused(handle: VmHandle): Promise<boolean>;
-  /** Writes a snapshot (RAM and device state) into `dir`, which must not exist; returns its size in bytes. */
-  snapshot(paths: VmPaths, handle: VmHandle, dir: string): Promise<number>;
+  /** Writes a snapshot (disk layer and/or RAM and device state) into `dir`, which must not exist; returns what it takes on disk in bytes. */
+  snapshot(paths: VmPaths, handle: VmHandle | null, dir: string, opts: SnapshotOptions): Promise<number>;
+  /** Takes a stopped VM back to a snapshot; true when it now runs (the snapshot had RAM). */
+  revert(spec: EngineVmSpec, paths: VmPaths, dir: string): Promise<boolean>;
+  /** Removes a snapshot, keeping what the VM's disk or other snapshots still build on. */
+  deleteSnapshot(paths: VmPaths, dir: string): Promise<void>;
+  /** Makes a clone's disk or state from a source VM (or its snapshot) on this node; returns bytes written. */
+  prepareClone(spec: EngineVmSpec, paths: VmPaths, src: CloneSource, progress: (p: number) => void): Promise<number>;
+  /** Grows the VM's disk to `sizeGiB` (online when running). */
+  growDisk(paths: VmPaths, handle: VmHandle | null, sizeGiB: number): Promise<void>;
+  /** Writes a new template image from the VM's disk (or a snapshot's); returns its size in bytes. */
+  exportImage(spec: EngineVmSpec, paths: VmPaths, snapshotDir: string | null, out: ImageExport, progress: (p: number) => void): Promise<number>;
+  /** Removes what an interrupted operation left (temp files, unreferenced layers); returns what went. */
+  cleanup(paths: VmPaths, handle: VmHandle | null): Promise<string[]>;
   /** Restarts the guest in place (QEMU: system_reset; microVM: a fresh boot). */
   reboot(spec: EngineVmSpec, paths: VmPaths, handle: VmHandle | null): Promise<void>;
 }
+
+export interface SnapshotOptions {
+  withRam: boolean;
+  progress(percent: number): void;
+  /** Test hook: called at named steps so a test can kill a process exactly there. */
+  fault?(step: string): void;
+}
+
+export interface CloneSource { paths: VmPaths; snapshotDir: string | null; mode: "memory" | "linked" | "full" }
+
+export interface ImageExport { image: string; title: string }
 
 export class EngineError extends Error {}
 

@@ -1,12 +1,12 @@
 // The microVM engine: one vdi-vmm process per VM (our own VMM in native/), started in its own
 // session so it outlives the agent; control and RFB on unix sockets in the VM's folder.
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { vmmPaths } from "../../native.ts";
 import { readManifest } from "../image-manifest.ts";
-import { checkSocketPaths, EngineError, pidOfVm, waitGone, type Engine, type EngineVmSpec, type VmHandle, type VmPaths } from "../engine.ts";
+import { checkSocketPaths, EngineError, pidOfVm, waitGone, type CloneSource, type Engine, type EngineVmSpec, type SnapshotOptions, type VmHandle, type VmPaths } from "../engine.ts";
 
 const MAX_REPLY = 4096;
 
@@ -160,11 +160,59 @@ export class KvmEngine implements Engine {
     return this.start(spec, paths, paths.saved);
   }
 
-  async snapshot(paths: VmPaths, handle: VmHandle, dir: string): Promise<number> {
+  /** MicroVMs have no disk: a snapshot is always memory and device state. */
+  async snapshot(paths: VmPaths, handle: VmHandle | null, dir: string, opts: SnapshotOptions): Promise<number> {
+    if (!handle || this.runningPid(paths) === null) throw new EngineError("The microVM must be running to take a snapshot");
     mkdirSync(dirname(dir), { recursive: true });
-    await this.controlOf(handle).command(`snapshot ${dir}`, 120_000);
+    opts.progress(20);
+    await this.controlOf(handle).command(`snapshot ${dir}`, 120_000);  // temp dir + fsync + rename, in the VMM
     // Sparse files: count the blocks really used.
     return ["state.bin", "ram.bin", "fb.bin"].reduce((sum, f) => sum + statSync(join(dir, f)).blocks * 512, 0);
+  }
+
+  async revert(spec: EngineVmSpec, paths: VmPaths, dir: string): Promise<boolean> {
+    if (!existsSync(join(dir, "state.bin"))) throw new EngineError("The snapshot's files are missing on this node");
+    rmSync(paths.saved, { recursive: true, force: true });
+    await this.start(spec, paths, dir);
+    return true;
+  }
+
+  async deleteSnapshot(_paths: VmPaths, dir: string): Promise<void> {
+    // Clones hard-linked these files: theirs stay.
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  /** A clone resumes its source's snapshot: hard links (snapshot files are never written again; restore maps them copy-on-write). */
+  async prepareClone(spec: EngineVmSpec, paths: VmPaths, src: CloneSource): Promise<number> {
+    if (!src.snapshotDir) throw new EngineError("MicroVMs are cloned from a snapshot");
+    if (!existsSync(join(src.snapshotDir, "state.bin"))) throw new EngineError(`The snapshot to clone is not on this node (${src.snapshotDir})`);
+    const dst = join(paths.dir, "snapshots", basename(src.snapshotDir));
+    const tmp = `${dst}.tmp`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    for (const f of readdirSync(src.snapshotDir)) linkSync(join(src.snapshotDir, f), join(tmp, f));
+    rmSync(dst, { recursive: true, force: true });
+    renameSync(tmp, dst);
+    await this.prepare(spec, paths);
+    return 0;
+  }
+
+  async growDisk(): Promise<void> {
+    throw new EngineError("MicroVMs have no disk to grow");
+  }
+
+  async exportImage(): Promise<number> {
+    throw new EngineError("Templates are made from QEMU VMs; a microVM can be cloned from a snapshot instead");
+  }
+
+  async cleanup(paths: VmPaths): Promise<string[]> {
+    const removed: string[] = [];
+    const root = join(paths.dir, "snapshots");
+    if (existsSync(root)) {
+      for (const d of readdirSync(root)) if (d.includes(".tmp")) { rmSync(join(root, d), { recursive: true, force: true }); removed.push(`snapshots/${d}`); }
+    }
+    for (const f of existsSync(paths.dir) ? readdirSync(paths.dir) : []) if (f.startsWith("saved.tmp")) { rmSync(join(paths.dir, f), { recursive: true, force: true }); removed.push(f); }
+    return removed;
   }
 
   async reboot(spec: EngineVmSpec, paths: VmPaths, handle: VmHandle | null): Promise<void> {

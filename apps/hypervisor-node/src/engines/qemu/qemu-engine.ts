@@ -1,11 +1,15 @@
 // Runs one QEMU process per VM: daemonized (so VMs outlive the agent), QMP and VNC on unix
 // sockets in the VM's folder, disk as a qcow2 overlay on the template's base image.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { fsyncDir, writeFileAtomic } from "@vdi/api/atomic-write";
 import { runCommand } from "../../lib/run-command.ts";
 import { readManifest } from "../image-manifest.ts";
-import { checkSocketPaths, EngineError, pidOfVm, waitGone, type Engine, type EngineVmSpec, type VmHandle, type VmPaths } from "../engine.ts";
+import { checkSocketPaths, EngineError, pidOfVm, waitGone, type CloneSource, type Engine, type EngineVmSpec, type ImageExport, type SnapshotOptions, type VmHandle, type VmPaths } from "../engine.ts";
+import { activeDisk, allocatedBytes, collectGarbage, newLayerPath, QemuImg, readSnapshotMeta, setActiveDisk, type SnapshotMeta } from "./disk-layers.ts";
 import { QmpClient } from "./qmp-client.ts";
+
+const GiB = 1024 ** 3;
 
 export interface QemuEngineOptions { qemuBinary: string; qemuImgBinary: string; imageDir: string; accel: "kvm" | "tcg" }
 
@@ -25,14 +29,27 @@ class QmpHandle implements VmHandle {
 
 export class QemuEngine implements Engine {
   readonly kind = "qemu" as const;
-  constructor(private readonly opts: QemuEngineOptions) {}
+  private readonly img: QemuImg;
+  constructor(private readonly opts: QemuEngineOptions) {
+    this.img = new QemuImg(opts.qemuImgBinary);
+  }
 
   get accel() {
     return this.opts.accel;
   }
 
   isPrepared(paths: VmPaths) {
-    return existsSync(paths.disk);
+    try {
+      return existsSync(activeDisk(paths));
+    } catch {
+      return false;
+    }
+  }
+
+  private baseOf(image: string): string {
+    const m = readManifest(this.opts.imageDir, image);
+    if (!m.disk) throw new EngineError(`The template image "${image}" has no disk`);
+    return join(m.dir, m.disk);
   }
 
   /** Creates the VM's overlay disk; a half-written file never takes the final name. */
@@ -67,7 +84,7 @@ export class QemuEngine implements Engine {
       "-kernel", join(m.dir, m.kernel),
       "-initrd", join(m.dir, m.initrd),
       "-append", `${m.cmdline ?? ""} vdi.hostname=${spec.name}`,
-      "-drive", `file=${paths.disk},if=virtio,format=qcow2,discard=unmap`,
+      "-drive", `file=${activeDisk(paths)},if=virtio,id=disk0,format=qcow2,discard=unmap`,
       "-nic", `user,model=virtio-net-pci,mac=${spec.macAddress}`,
       "-smbios", `type=1,serial=${spec.id}`,
       "-vga", "std",
@@ -85,7 +102,7 @@ export class QemuEngine implements Engine {
 
   /** Starts QEMU; resolves once it has daemonized (its start-up errors come back as EngineError). */
   async start(spec: EngineVmSpec, paths: VmPaths, restoreDir?: string, incoming?: string): Promise<void> {
-    if (restoreDir) throw new EngineError("Snapshots of QEMU VMs are not supported yet");
+    if (restoreDir) throw new EngineError("QEMU VMs go back to a snapshot through revert()");
     for (const p of [paths.controlSock, paths.vncSock, paths.pidFile]) rmSync(p, { force: true });
     const args = [...this.args(spec, paths), ...(incoming ? ["-incoming", `exec:cat ${incoming}`] : [])];
     const r = await runCommand(this.opts.qemuBinary, args, 60_000).catch((e: NodeJS.ErrnoException) => {
@@ -122,37 +139,59 @@ export class QemuEngine implements Engine {
   async resume(handle: VmHandle) { await this.qmpOf(handle).execute("cont"); }
   async isPaused(handle: VmHandle) {
     const s = await this.qmpOf(handle).execute<{ status: string }>("query-status");
-    return s.status === "paused";
+    // postmigrate: a save or snapshot wrote the RAM and was interrupted before QEMU went on.
+    return s.status === "paused" || s.status === "postmigrate";
+  }
+
+  /** Migrates the RAM and device state into `file` (written whole, fsynced) while the VM is paused. */
+  private async migrateToFile(qmp: QmpClient, file: string, progress?: (p: number) => void): Promise<void> {
+    if (/[^\w/.-]/.test(file)) throw new EngineError(`Cannot write ${file}: unusual characters in the path`);
+    rmSync(file, { force: true });
+    await qmp.execute("migrate", { uri: `exec:cat > ${file}` });
+    for (const end = Date.now() + 300_000; ; ) {
+      const st = await qmp.execute<{ status?: string; "error-desc"?: string; ram?: { total: number; transferred: number } }>("query-migrate");
+      if (st.status === "completed") break;
+      if (st.status === "failed" || st.status === "cancelled") throw new EngineError(`Writing the memory state failed: ${st["error-desc"] ?? st.status}`);
+      if (Date.now() > end) {
+        await qmp.execute("migrate_cancel").catch(() => undefined);
+        throw new EngineError("Writing the memory state took longer than 5 minutes");
+      }
+      if (st.ram && st.ram.total > 0) progress?.(Math.min(99, Math.round((100 * st.ram.transferred) / st.ram.total)));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const fd = openSync(file, "r");
+    fsyncSync(fd);
+    closeSync(fd);
   }
 
   /** Migrates the VM into a file (QEMU's own state format), then quits. */
-  async save(paths: VmPaths, handle: VmHandle): Promise<void> {
+  async save(paths: VmPaths, handle: VmHandle, progress?: (p: number) => void): Promise<void> {
     const qmp = this.qmpOf(handle);
     const tmp = `${paths.saved}.tmp`;
-    rmSync(tmp, { force: true });
-    if (/[^\w/.-]/.test(tmp)) throw new EngineError(`Cannot save to ${tmp}: unusual characters in the path`);
-    await qmp.execute("migrate", { uri: `exec:cat > ${tmp}` });
-    for (const end = Date.now() + 120_000; ; ) {
-      const st = await qmp.execute<{ status?: string; "error-desc"?: string }>("query-migrate");
-      if (st.status === "completed") break;
-      if (st.status === "failed" || st.status === "cancelled") throw new EngineError(`Saving failed: ${st["error-desc"] ?? st.status}`);
-      if (Date.now() > end) throw new EngineError("Saving took longer than 2 minutes");
-      await new Promise((r) => setTimeout(r, 50));
+    await qmp.execute("stop");
+    try {
+      await this.migrateToFile(qmp, tmp, progress);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      await qmp.execute("cont").catch(() => undefined);
+      throw e;
     }
     // Complete on disk before it takes its name.
-    const fd = openSync(tmp, "r");
-    fsyncSync(fd);
-    closeSync(fd);
     renameSync(tmp, paths.saved);
+    fsyncDir(paths.dir);
     await this.stop(paths, handle);
   }
 
   async startSaved(spec: EngineVmSpec, paths: VmPaths): Promise<void> {
     await this.start(spec, paths, undefined, paths.saved);
-    // The guest runs once the incoming state is loaded.
+    await this.waitIncoming(paths);
+  }
+
+  /** The guest runs once the incoming state is loaded. */
+  private async waitIncoming(paths: VmPaths): Promise<void> {
     const qmp = await QmpClient.connect(paths.controlSock);
     try {
-      for (const end = Date.now() + 60_000; ; ) {
+      for (const end = Date.now() + 120_000; ; ) {
         const st = await qmp.execute<{ status: string }>("query-status");
         if (st.status === "running" || st.status === "paused") break;
         if (st.status !== "inmigrate" || Date.now() > end) throw new EngineError(`QEMU did not resume the saved state (${st.status})`);
@@ -163,8 +202,169 @@ export class QemuEngine implements Engine {
     }
   }
 
-  async snapshot(): Promise<number> {
-    throw new EngineError("Snapshots of QEMU VMs are not supported yet");
+  /**
+   * A snapshot freezes the active layer (a new empty layer goes on top) and, with RAM, writes the
+   * memory and device state. Running VMs pause for it: QEMU switches layers itself
+   * (blockdev-snapshot-sync) so disk and RAM are from the same instant. The snapshot folder takes
+   * its name last, so it exists only when complete.
+   */
+  async snapshot(paths: VmPaths, handle: VmHandle | null, dir: string, opts: SnapshotOptions): Promise<number> {
+    const running = this.runningPid(paths) !== null;
+    if (opts.withRam && !running) throw new EngineError("A snapshot with memory needs a running VM; stopped VMs get disk-only snapshots");
+    mkdirSync(join(paths.dir, "snapshots"), { recursive: true });
+    if (existsSync(dir)) throw new EngineError("A snapshot with this id already exists on the node");
+    const tmp = `${dir}.tmp`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+    const frozen = activeDisk(paths);
+    const next = newLayerPath(paths);
+    let qmp: QmpClient | null = null;
+    let wasRunning = false;
+    try {
+      if (running) {
+        qmp = this.qmpOf(handle!);
+        wasRunning = (await qmp.execute<{ status: string }>("query-status")).status === "running";
+        if (wasRunning) await qmp.execute("stop");
+        await qmp.execute("blockdev-snapshot-sync", { device: "disk0", "snapshot-file": next, format: "qcow2", mode: "absolute-paths" });
+        setActiveDisk(paths, next);  // QEMU writes to `next` from now on
+        opts.progress(10);
+        opts.fault?.("after-layer-switch");
+        if (opts.withRam) await this.migrateToFile(qmp, join(tmp, "state.bin"), (p) => opts.progress(10 + Math.round(p * 0.85)));
+        opts.fault?.("after-memory");
+      } else {
+        await this.img.createLayer(next, frozen);
+        setActiveDisk(paths, next);
+        opts.progress(50);
+        opts.fault?.("after-layer-switch");
+      }
+      const meta: SnapshotMeta = { layer: basename(frozen), ram: opts.withRam };
+      writeFileAtomic(join(tmp, "meta.json"), JSON.stringify(meta));
+      renameSync(tmp, dir);
+      fsyncDir(join(paths.dir, "snapshots"));
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    } finally {
+      if (qmp && wasRunning && !qmp.isClosed) await qmp.execute("cont").catch(() => undefined);
+    }
+    return this.snapshotBytes(paths, dir);
+  }
+
+  private snapshotBytes(paths: VmPaths, dir: string): number {
+    const meta = readSnapshotMeta(dir);
+    return allocatedBytes(join(paths.dir, meta.layer)) + allocatedBytes(join(dir, "state.bin"));
+  }
+
+  /**
+   * Puts a stopped VM back to a snapshot: a new empty layer on the snapshot's frozen layer becomes
+   * the active one (the commit point); with RAM, QEMU then resumes the saved state on it.
+   */
+  async revert(spec: EngineVmSpec, paths: VmPaths, dir: string): Promise<boolean> {
+    if (this.runningPid(paths) !== null) throw new EngineError("The VM must be stopped before it goes back to a snapshot");
+    const meta = readSnapshotMeta(dir);
+    const frozen = join(paths.dir, meta.layer);
+    if (!existsSync(frozen)) throw new EngineError(`The snapshot's disk layer is missing on this node (${meta.layer})`);
+    if (meta.ram && !existsSync(join(dir, "state.bin"))) throw new EngineError("The snapshot's memory state is missing on this node");
+    const next = newLayerPath(paths);
+    await this.img.createLayer(next, frozen);
+    setActiveDisk(paths, next);
+    rmSync(paths.saved, { force: true });  // a saved state belonged to the old position
+    await collectGarbage(this.img, paths);
+    if (!meta.ram) return false;
+    await this.start(spec, paths, undefined, join(dir, "state.bin"));
+    await this.waitIncoming(paths);
+    return true;
+  }
+
+  async deleteSnapshot(paths: VmPaths, dir: string): Promise<void> {
+    // Its layer stays while the active layer or a later snapshot is built on it.
+    rmSync(dir, { recursive: true, force: true });
+    fsyncDir(join(paths.dir, "snapshots"));
+    await collectGarbage(this.img, paths);
+  }
+
+  /** A clone's disk: linked (a new layer on the source snapshot's frozen layer) or full (a flattened copy). */
+  async prepareClone(spec: EngineVmSpec, paths: VmPaths, src: CloneSource, progress: (p: number) => void): Promise<number> {
+    if (existsSync(paths.disk)) return allocatedBytes(paths.disk);
+    let from: string;
+    if (src.snapshotDir) {
+      from = join(src.paths.dir, readSnapshotMeta(src.snapshotDir).layer);
+    } else {
+      if (this.runningPid(src.paths) !== null) throw new EngineError("A full clone of a VM's current disk needs the source VM stopped (or clone a snapshot)");
+      from = activeDisk(src.paths);
+    }
+    if (!existsSync(from)) throw new EngineError(`The source disk is missing on this node (${from})`);
+    if (src.mode === "linked") {
+      if (!src.snapshotDir) throw new EngineError("A linked clone is made from a snapshot");
+      await this.img.createLayer(paths.disk, from, spec.diskGiB);
+    } else {
+      await this.img.convert(from, paths.disk, this.baseOf(spec.image), progress);
+      const size = (await this.img.chain(paths.disk))[0]!.virtualSize;
+      if (size < spec.diskGiB * GiB) await this.img.run(["resize", "-q", paths.disk, `${spec.diskGiB}G`]);
+    }
+    return allocatedBytes(paths.disk);
+  }
+
+  /** Grows the disk (online with QMP block_resize, else qemu-img resize); never shrinks. */
+  async growDisk(paths: VmPaths, handle: VmHandle | null, sizeGiB: number): Promise<void> {
+    const disk = activeDisk(paths);
+    const current = (await this.img.chain(disk))[0]!.virtualSize;
+    const want = sizeGiB * GiB;
+    if (want < current) throw new EngineError(`The disk is ${(current / GiB).toFixed(1)} GiB; disks can only grow`);
+    if (want === current) return;
+    if (this.runningPid(paths) !== null) await this.qmpOf(handle!).execute("block_resize", { device: "disk0", size: want });
+    else await this.img.run(["resize", "-q", disk, `${sizeGiB}G`]);
+  }
+
+  /** Flattens the VM's disk (or a snapshot's) into a new, independent template image. */
+  async exportImage(spec: EngineVmSpec, paths: VmPaths, snapshotDir: string | null, out: ImageExport, progress: (p: number) => void): Promise<number> {
+    if (!snapshotDir && this.runningPid(paths) !== null) throw new EngineError("Stop the VM (or pick a snapshot) to make a template from it");
+    const from = snapshotDir ? join(paths.dir, readSnapshotMeta(snapshotDir).layer) : activeDisk(paths);
+    const m = readManifest(this.opts.imageDir, spec.image);
+    const dest = join(this.opts.imageDir, out.image);
+    if (existsSync(dest)) throw new EngineError(`The image folder ${out.image} already exists on this node`);
+    const tmp = `${dest}.tmp`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+    const marker = join(tmp, `.from-${basename(paths.dir)}`);  // lets cleanup() find it after a crash
+    writeFileAtomic(marker, "");
+    try {
+      await this.img.convert(from, join(tmp, "disk.qcow2"), null, progress);
+      // Kernel and initrd are immutable files of the source image: share them.
+      for (const f of [m.kernel, m.initrd].filter((x): x is string => !!x)) linkSync(join(m.dir, f), join(tmp, f));
+      const { dir: _dir, ...manifest } = m;
+      writeFileAtomic(join(tmp, "template.json"), JSON.stringify({ ...manifest, name: out.image, title: out.title, disk: "disk.qcow2", diskSizeGiB: spec.diskGiB }, null, 2));
+      rmSync(marker);
+      renameSync(tmp, dest);
+      fsyncDir(this.opts.imageDir);
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    return allocatedBytes(join(dest, "disk.qcow2"));
+  }
+
+  /** After a restart or a failed operation: temp files and unreferenced layers go. */
+  async cleanup(paths: VmPaths, handle: VmHandle | null): Promise<string[]> {
+    if (!existsSync(paths.dir)) return [];
+    const removed: string[] = [];
+    // QEMU that kept running knows which layer it writes to: that is the truth.
+    if (handle && !handle.isClosed && this.runningPid(paths) !== null) {
+      const qmp = this.qmpOf(handle);
+      const mig = await qmp.execute<{ status?: string }>("query-migrate").catch(() => ({ status: undefined }));
+      if (mig.status === "active" || mig.status === "setup") await qmp.execute("migrate_cancel").catch(() => undefined);
+      const blocks = await qmp.execute<{ device: string; inserted?: { file: string } }[]>("query-block");
+      const file = blocks.find((b) => b.device === "disk0")?.inserted?.file;
+      if (file && file !== activeDisk(paths) && existsSync(file)) setActiveDisk(paths, file);
+    }
+    if (existsSync(`${paths.saved}.tmp`)) { rmSync(`${paths.saved}.tmp`, { force: true }); removed.push("saved.tmp"); }
+    if (this.isPrepared(paths)) removed.push(...(await collectGarbage(this.img, paths)));
+    for (const f of readdirSync(this.opts.imageDir)) {
+      if (f.endsWith(".tmp") && statSync(join(this.opts.imageDir, f)).isDirectory() && existsSync(join(this.opts.imageDir, f, `.from-${basename(paths.dir)}`))) {
+        rmSync(join(this.opts.imageDir, f), { recursive: true, force: true });
+      }
+    }
+    return removed;
   }
 
   async reboot(_spec: EngineVmSpec, _paths: VmPaths, handle: VmHandle | null): Promise<void> {

@@ -43,8 +43,8 @@ export interface DesiredVm {
   engine: string;
   image: string;
   op: { id: string; kind: string; arg: string | null } | null;
-  /** A clone boots from this snapshot of another VM on the same node. */
-  cloneOf: { vmId: string; snapshotId: string } | null;
+  /** A clone is made from another VM on the same node (or from its snapshot). */
+  cloneOf: { vmId: string; snapshotId: string | null; mode: "memory" | "linked" | "full" } | null;
 }
 
 async function desiredFor(db: Db, nodeId: string): Promise<{ vms: DesiredVm[]; etag: string }> {
@@ -61,10 +61,57 @@ async function desiredFor(db: Db, nodeId: string): Promise<{ vms: DesiredVm[]; e
     engine: v.template.engine,
     image: v.template.image,
     op: v.lastOpId && v.lastOpKind ? { id: v.lastOpId, kind: v.lastOpKind, arg: v.lastOpArg } : null,
-    cloneOf: v.cloneOfVmId && v.cloneOfSnapshotId ? { vmId: v.cloneOfVmId, snapshotId: v.cloneOfSnapshotId } : null,
+    cloneOf: v.cloneOfVmId
+      ? { vmId: v.cloneOfVmId, snapshotId: v.cloneOfSnapshotId, mode: (v.cloneMode ?? (v.template.engine === "kvm" ? "memory" : "linked")) as "memory" | "linked" | "full" }
+      : null,
   }));
   const etag = createHash("sha256").update(JSON.stringify(vms)).digest("base64url").slice(0, 32);
   return { vms, etag };
+}
+
+/**
+ * What a finished operation changes besides its row. Snapshots and templates are recorded as
+ * ready only once the node has them complete on disk; a failed one goes. A failed operation
+ * leaves the VM as it is: its desired state follows the state the node reports, so the node
+ * does not try again behind the user's back.
+ */
+async function finishOperation(db: Db, vm: { id: string; lastOpArg: string | null; desiredState: string; cpus: number }, kind: string, report: VmReport) {
+  const ok = report.op!.status === "succeeded";
+  let arg: { snapshotId?: string; templateId?: string; diskGiB?: number } = {};
+  try { arg = vm.lastOpArg?.startsWith("{") ? JSON.parse(vm.lastOpArg) : { snapshotId: vm.lastOpArg ?? undefined }; } catch { /* none */ }
+  const bytes = BigInt(report.op!.bytes ?? 0);
+  if (kind === "snapshot" && arg.snapshotId) {
+    if (ok) {
+      await db.snapshot.updateMany({ where: { id: arg.snapshotId, vmId: vm.id }, data: { status: "ready", sizeBytes: bytes } });
+      await db.vm.update({ where: { id: vm.id }, data: { currentSnapshotId: arg.snapshotId } });
+    } else {
+      await db.snapshot.deleteMany({ where: { id: arg.snapshotId, vmId: vm.id, status: "creating" } });
+    }
+  } else if (kind === "snapshot-delete" && arg.snapshotId) {
+    if (ok) {
+      const snap = await db.snapshot.findFirst({ where: { id: arg.snapshotId, vmId: vm.id } });
+      if (snap) {
+        // Children move up to the deleted snapshot's parent; the VM's position too.
+        await db.snapshot.updateMany({ where: { parentId: snap.id }, data: { parentId: snap.parentId } });
+        await db.vm.updateMany({ where: { id: vm.id, currentSnapshotId: snap.id }, data: { currentSnapshotId: snap.parentId } });
+        await db.snapshot.delete({ where: { id: snap.id } });
+      }
+    } else {
+      await db.snapshot.updateMany({ where: { id: arg.snapshotId, vmId: vm.id, status: "deleting" }, data: { status: "ready" } });
+    }
+  } else if (kind === "restore" && ok && arg.snapshotId) {
+    await db.vm.update({ where: { id: vm.id }, data: { currentSnapshotId: arg.snapshotId } });
+  } else if (kind === "template" && arg.templateId) {
+    if (ok) await db.template.updateMany({ where: { id: arg.templateId, status: "creating" }, data: { status: "ready" } });
+    else await db.template.deleteMany({ where: { id: arg.templateId, status: "creating" } });
+  } else if (kind === "resize" && ok && arg.diskGiB) {
+    await db.vm.update({ where: { id: vm.id }, data: { diskGiB: arg.diskGiB } });
+  }
+  const stateOps = ["start", "stop", "pause", "resume", "save", "restore", "reboot"];
+  if (!ok && stateOps.includes(kind)) {
+    const now = report.state === "running" || report.state === "paused" || report.state === "saved" ? report.state : report.state === "stopped" || report.state === "error" ? "stopped" : null;
+    if (now && now !== vm.desiredState) await db.vm.update({ where: { id: vm.id }, data: { desiredState: now, generation: { increment: 1 } } });
+  }
 }
 
 async function applyReport(db: Db, nodeId: string, report: VmReport): Promise<string | null> {
@@ -81,14 +128,7 @@ async function applyReport(db: Db, nodeId: string, report: VmReport): Promise<st
         data: { status: report.op.status, progress: report.op.progress, error: report.op.error ?? null, finishedAt: final ? new Date() : null },
       });
       changed = true;
-      // A snapshot is recorded as ready only once the node has it complete on disk; a failed one goes.
-      if (op.kind === "snapshot" && final && vm.lastOpId === op.id && vm.lastOpArg) {
-        if (report.op.status === "succeeded") {
-          await db.snapshot.updateMany({ where: { id: vm.lastOpArg, vmId: vm.id }, data: { status: "ready", sizeBytes: BigInt(report.op.bytes ?? 0) } });
-        } else {
-          await db.snapshot.deleteMany({ where: { id: vm.lastOpArg, vmId: vm.id, status: "creating" } });
-        }
-      }
+      if (final && vm.lastOpId === op.id) await finishOperation(db, vm, op.kind, report);
       // A create that failed leaves nothing behind: the node has removed its files; drop the row.
       if (op.kind === "create" && report.op.status === "failed") {
         await db.vm.delete({ where: { id: vm.id } });

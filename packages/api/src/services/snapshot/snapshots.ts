@@ -1,4 +1,5 @@
-// Snapshots of a VM (microVMs: RAM and device state), restoring one, and cloning from one.
+// Snapshots of a VM as a tree: take one (disk only, or with RAM), go back to any of them,
+// delete one (refused while a linked clone reads from it), clone a new VM from one.
 import type { Db } from "@vdi/db";
 import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
@@ -7,53 +8,120 @@ import { createVm } from "../vm/create-vm.ts";
 
 type Deps = { db: Db; nodeDownAfterMs: number; ip: string | null };
 
-async function requireMicroVm(db: Db, actor: Actor, vmId: string) {
+async function requireVm(db: Db, actor: Actor, vmId: string) {
   const vm = await db.vm.findFirst({ where: { id: vmId, tenantId: actor.tenantId }, include: { template: true } });
   if (!vm) throw new AppError("NOT_FOUND", { message: "VM not found" });
-  if (vm.template.engine !== "kvm") {
-    throw new AppError("INVALID_STATE", { message: `Snapshots are available for microVMs; "${vm.name}" runs on QEMU` });
-  }
   return vm;
 }
 
 async function requireSnapshot(db: Db, actor: Actor, snapshotId: string) {
   const snap = await db.snapshot.findFirst({ where: { id: snapshotId, tenantId: actor.tenantId } });
   if (!snap) throw new AppError("NOT_FOUND", { message: "Snapshot not found" });
-  if (snap.status !== "ready") throw new AppError("INVALID_STATE", { message: `Snapshot "${snap.name}" is not complete yet` });
+  if (snap.status !== "ready") throw new AppError("INVALID_STATE", { message: `Snapshot "${snap.name}" is ${snap.status === "creating" ? "not complete yet" : "being deleted"}` });
   return snap;
 }
 
+/** The VM's snapshots, oldest first, each with its parent; `current` is where the VM is now. */
 export async function listSnapshots(db: Db, actor: Actor, vmId: string) {
-  const rows = await db.snapshot.findMany({ where: { vmId, tenantId: actor.tenantId }, orderBy: { createdAt: "desc" } });
-  return rows.map((s) => ({ id: s.id, name: s.name, status: s.status, includesRam: s.includesRam, sizeBytes: Number(s.sizeBytes), createdAt: s.createdAt }));
+  const vm = await requireVm(db, actor, vmId);
+  const rows = await db.snapshot.findMany({ where: { vmId, tenantId: actor.tenantId }, orderBy: { createdAt: "asc" } });
+  const clones = await db.vm.findMany({
+    where: { cloneOfVmId: vmId, tenantId: actor.tenantId, desiredState: { not: "deleted" } },
+    select: { id: true, name: true, cloneOfSnapshotId: true, cloneMode: true },
+  });
+  return {
+    currentSnapshotId: vm.currentSnapshotId,
+    snapshots: rows.map((s) => ({
+      id: s.id, name: s.name, description: s.description, parentId: s.parentId, status: s.status, includesRam: s.includesRam,
+      sizeBytes: Number(s.sizeBytes), createdAt: s.createdAt,
+      clones: clones.filter((c) => c.cloneOfSnapshotId === s.id).map((c) => ({ id: c.id, name: c.name, mode: c.cloneMode })),
+    })),
+  };
 }
 
-export async function takeSnapshot(deps: Deps, actor: Actor, input: { vmId: string; name: string }) {
-  await requireMicroVm(deps.db, actor, input.vmId);
+export async function takeSnapshot(deps: Deps, actor: Actor, input: { vmId: string; name: string; description?: string | undefined; withRam?: boolean | undefined }) {
+  const vm = await requireVm(deps.db, actor, input.vmId);
+  const isMicroVm = vm.template.engine === "kvm";
+  const live = vm.actualState === "running" || vm.actualState === "paused";
+  // MicroVMs have no disk: their snapshots are memory and device state. QEMU VMs default to RAM when running.
+  const withRam = isMicroVm ? true : (input.withRam ?? live);
+  if (withRam && !live) {
+    throw new AppError("INVALID_STATE", { message: isMicroVm
+      ? `A microVM snapshot holds its memory: start "${vm.name}" first`
+      : `"${vm.name}" is ${vm.actualState}: a snapshot with memory needs a running VM (take a disk-only snapshot instead)` });
+  }
   let snapshotId = "";
-  const r = await changeVmState(deps, actor, { vmId: input.vmId, action: "snapshot" }, async (tx, vm) => {
-    if (await tx.snapshot.findFirst({ where: { vmId: vm.id, name: input.name }, select: { id: true } })) {
-      throw new AppError("CONFLICT", { message: `"${vm.name}" already has a snapshot named "${input.name}"` });
+  const r = await changeVmState(deps, actor, { vmId: input.vmId, action: "snapshot", detail: input.name }, async (tx, v) => {
+    if (await tx.snapshot.findFirst({ where: { vmId: v.id, name: input.name }, select: { id: true } })) {
+      throw new AppError("CONFLICT", { message: `"${v.name}" already has a snapshot named "${input.name}"` });
     }
-    const snap = await tx.snapshot.create({ data: { vmId: vm.id, tenantId: vm.tenantId, name: input.name, includesRam: true } });
+    const tenant = await tx.tenant.findUniqueOrThrow({ where: { id: v.tenantId } });
+    const count = await tx.snapshot.count({ where: { tenantId: v.tenantId } });
+    if (count >= tenant.maxSnapshots) throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: at most ${tenant.maxSnapshots} snapshots` });
+    const snap = await tx.snapshot.create({
+      data: { vmId: v.id, tenantId: v.tenantId, name: input.name, description: input.description ?? "", includesRam: withRam, parentId: v.currentSnapshotId },
+    });
     snapshotId = snap.id;
-    return snap.id;
+    return JSON.stringify({ snapshotId: snap.id, withRam });
   });
   return { ...r, snapshotId };
 }
 
+/** Back to any snapshot of the tree. With RAM the VM runs on from there; disk-only leaves it stopped. */
 export async function restoreSnapshot(deps: Deps, actor: Actor, snapshotId: string) {
   const snap = await requireSnapshot(deps.db, actor, snapshotId);
-  await requireMicroVm(deps.db, actor, snap.vmId);
-  return changeVmState(deps, actor, { vmId: snap.vmId, action: "restore" }, async () => snap.id);
+  const vm = await requireVm(deps.db, actor, snap.vmId);
+  if (!snap.includesRam && (vm.actualState === "running" || vm.actualState === "paused")) {
+    throw new AppError("INVALID_STATE", {
+      message: `Snapshot "${snap.name}" has no memory state: stop "${vm.name}" before going back to it (its running memory would not match the disk)`,
+    });
+  }
+  return changeVmState(deps, actor, { vmId: snap.vmId, action: "restore", desired: snap.includesRam ? "running" : "stopped", detail: snap.name },
+    async () => JSON.stringify({ snapshotId: snap.id }));
 }
 
-/** A new VM on the same node that starts where the snapshot was, with its own identity. */
-export async function cloneFromSnapshot(deps: Deps, actor: Actor, input: { snapshotId: string; name: string }) {
-  const snap = await requireSnapshot(deps.db, actor, input.snapshotId);
-  const source = await requireMicroVm(deps.db, actor, snap.vmId);
+export async function deleteSnapshot(deps: Deps, actor: Actor, snapshotId: string) {
+  const snap = await requireSnapshot(deps.db, actor, snapshotId);
+  const dependents = await deps.db.vm.findMany({
+    where: { cloneOfSnapshotId: snap.id, desiredState: { not: "deleted" }, OR: [{ cloneMode: "linked" }, { actualState: "provisioning" }] },
+    select: { name: true, cloneMode: true },
+  });
+  if (dependents.length) {
+    throw new AppError("INVALID_STATE", {
+      message: `Snapshot "${snap.name}" is the base of ${dependents.map((d) => `${d.cloneMode === "linked" ? "linked clone" : "clone"} "${d.name}"`).join(", ")}: delete ${dependents.length > 1 ? "them" : "it"} first (or make full clones)`,
+    });
+  }
+  return changeVmState(deps, actor, { vmId: snap.vmId, action: "snapshot-delete", detail: snap.name }, async (tx) => {
+    await tx.snapshot.update({ where: { id: snap.id }, data: { status: "deleting" } });
+    return JSON.stringify({ snapshotId: snap.id });
+  });
+}
+
+/**
+ * A new VM on the same node with its own identity (name, MAC, SMBIOS serial): linked (a layer on
+ * the snapshot's disk), full (an independent copy of the snapshot's or the stopped VM's disk), or,
+ * for microVMs, resuming the snapshot's memory.
+ */
+export async function cloneVm(deps: Deps, actor: Actor, input: { vmId: string; snapshotId?: string | undefined; name: string; mode: "linked" | "full" }) {
+  const source = await requireVm(deps.db, actor, input.vmId);
+  if (source.desiredState === "deleted") throw new AppError("INVALID_STATE", { message: `"${source.name}" is being deleted` });
+  const snap = input.snapshotId ? await requireSnapshot(deps.db, actor, input.snapshotId) : null;
+  if (snap && snap.vmId !== source.id) throw new AppError("NOT_FOUND", { message: "Snapshot not found" });
+  const isMicroVm = source.template.engine === "kvm";
+  if (isMicroVm && !snap) throw new AppError("INVALID_INPUT", { message: "MicroVMs are cloned from a snapshot" });
+  if (!isMicroVm && input.mode === "linked" && !snap) throw new AppError("INVALID_INPUT", { message: "A linked clone is made from a snapshot; pick one, or make a full clone" });
+  if (!isMicroVm && !snap && source.actualState !== "stopped") {
+    throw new AppError("INVALID_STATE", { message: `"${source.name}" is ${source.actualState}: stop it for a full clone of its current disk, or clone a snapshot` });
+  }
+  const mode = isMicroVm ? "memory" : input.mode;
   return createVm(deps, actor, { templateId: source.templateId, name: input.name, cpus: source.cpus, memoryMiB: source.memoryMiB }, {
     nodeId: source.nodeId,
-    cloneOf: { vmId: source.id, snapshotId: snap.id },
+    cloneOf: { vmId: source.id, snapshotId: snap?.id ?? null, mode },
+    diskGiB: source.diskGiB,
   });
+}
+
+export async function cloneFromSnapshot(deps: Deps, actor: Actor, input: { snapshotId: string; name: string; mode: "linked" | "full" }) {
+  const snap = await requireSnapshot(deps.db, actor, input.snapshotId);
+  return cloneVm(deps, actor, { vmId: snap.vmId, snapshotId: snap.id, name: input.name, mode: input.mode });
 }

@@ -4,11 +4,11 @@ import type { Actor } from "../../context.ts";
 
 export async function listTemplates(db: Db, actor: Actor) {
   return db.template.findMany({
-    where: { OR: [{ tenantId: null }, { tenantId: actor.tenantId }] },
+    where: { status: "ready", OR: [{ tenantId: null }, { tenantId: actor.tenantId }] },
     orderBy: { title: "asc" },
     select: {
       id: true, slug: true, title: true, description: true, engine: true,
-      defaultCpus: true, maxCpus: true, defaultMemoryMiB: true, minMemoryMiB: true, maxMemoryMiB: true, diskGiB: true,
+      defaultCpus: true, maxCpus: true, defaultMemoryMiB: true, minMemoryMiB: true, maxMemoryMiB: true, diskGiB: true, tenantId: true,
     },
   });
 }

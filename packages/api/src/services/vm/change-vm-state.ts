@@ -11,12 +11,12 @@ export type VmStateAction = Exclude<VmAction, "console">;
 type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
 
 /** Extra work inside the same transaction (e.g. recording a snapshot); returns the op's argument. */
-export type PrepareOp = (tx: Tx, vm: { id: string; name: string; tenantId: string; templateId: string }) => Promise<string | null>;
+export type PrepareOp = (tx: Tx, vm: { id: string; name: string; tenantId: string; templateId: string; actualState: string; currentSnapshotId: string | null }) => Promise<string | null>;
 
 export async function changeVmState(
   deps: { db: Db; nodeDownAfterMs: number; ip: string | null },
   actor: Actor,
-  input: { vmId: string; action: VmStateAction },
+  input: { vmId: string; action: VmStateAction; desired?: "running" | "stopped"; detail?: string },
   prepare?: PrepareOp,
 ) {
   const { db } = deps;
@@ -42,11 +42,18 @@ export async function changeVmState(
         data: { status: "failed", error: `Superseded by ${input.action}`, finishedAt: new Date() },
       });
     }
+    if (input.action === "delete") {
+      // Linked clones read their disk from this VM's snapshot layers.
+      const clones = await tx.vm.findMany({ where: { cloneOfVmId: vm.id, cloneMode: "linked", desiredState: { not: "deleted" } }, select: { name: true } });
+      if (clones.length) {
+        throw new AppError("INVALID_STATE", { message: `Cannot delete "${vm.name}": linked clone${clones.length > 1 ? "s" : ""} ${clones.map((c) => `"${c.name}"`).join(", ")} use${clones.length > 1 ? "" : "s"} its disk; delete ${clones.length > 1 ? "them" : "it"} first` });
+      }
+    }
     const arg = prepare ? await prepare(tx, vm) : null;
     const op = await tx.operation.create({
       data: { kind: input.action, status: "pending", vmId: vm.id, vmName: vm.name, tenantId: actor.tenantId, userId: actor.userId, nodeId: vm.nodeId },
     });
-    const desired = DESIRED_AFTER[input.action];
+    const desired = input.desired ?? DESIRED_AFTER[input.action];
     await tx.vm.update({
       where: { id: vm.id },
       data: {
@@ -60,7 +67,7 @@ export async function changeVmState(
     });
     return { vm, op };
   });
-  await recordAudit(db, actor, deps.ip, { action: `vm.${input.action}`, targetType: "vm", targetId: result.vm.id, outcome: "ok" });
+  await recordAudit(db, actor, deps.ip, { action: `vm.${input.action}`, targetType: "vm", targetId: result.vm.id, outcome: "ok", ...(input.detail ? { detail: input.detail } : {}) });
   bus().emit(nodeTopic(result.vm.nodeId));
   bus().emit(tenantTopic(actor.tenantId));
   return { operationId: result.op.id };

@@ -25,7 +25,7 @@ export async function createVm(
   deps: { db: Db; nodeDownAfterMs: number; ip: string | null },
   actor: Actor,
   input: CreateVmInput,
-  clone?: { nodeId: string; cloneOf: { vmId: string; snapshotId: string } },
+  clone?: { nodeId: string; cloneOf: { vmId: string; snapshotId: string | null; mode: "memory" | "linked" | "full" }; diskGiB: number },
 ) {
   const { db } = deps;
   const template = await db.template.findFirst({
@@ -33,7 +33,9 @@ export async function createVm(
   });
   if (!template) throw new AppError("NOT_FOUND", { message: "Template not found" });
 
+  if (template.status !== "ready") throw new AppError("INVALID_STATE", { message: `Template "${template.title}" is still being made` });
   const cpus = input.cpus ?? template.defaultCpus;
+  const diskGiB = clone?.diskGiB ?? template.diskGiB;
   const memoryMiB = input.memoryMiB ?? template.defaultMemoryMiB;
   if (cpus < 1 || cpus > template.maxCpus) {
     throw new AppError("INVALID_INPUT", { message: `CPUs must be between 1 and ${template.maxCpus} for ${template.title}` });
@@ -45,20 +47,23 @@ export async function createVm(
   }
 
   // A clone must run where its snapshot's files are.
-  const node = await placeVm(db, deps.nodeDownAfterMs, { engine: template.engine, image: template.image, memoryMiB, onlyNodeId: clone?.nodeId });
+  const node = await placeVm(db, deps.nodeDownAfterMs, { engine: template.engine, image: template.image, memoryMiB, onlyNodeId: clone?.nodeId ?? template.nodeId ?? undefined });
 
   const created = await db.$transaction(async (tx) => {
     if (await tx.vm.findFirst({ where: { tenantId: actor.tenantId, name: input.name }, select: { id: true } })) {
       throw new AppError("CONFLICT", { message: `A VM named "${input.name}" already exists` });
     }
     const tenant = await tx.tenant.findUniqueOrThrow({ where: { id: actor.tenantId } });
-    const usage = await tx.vm.aggregate({ where: { tenantId: actor.tenantId }, _count: true, _sum: { cpus: true, memoryMiB: true } });
+    const usage = await tx.vm.aggregate({ where: { tenantId: actor.tenantId }, _count: true, _sum: { cpus: true, memoryMiB: true, diskGiB: true } });
     if (usage._count + 1 > tenant.maxVms) throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: at most ${tenant.maxVms} VMs` });
     if ((usage._sum.cpus ?? 0) + cpus > tenant.maxVcpus) {
       throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: ${tenant.maxVcpus} vCPUs in all (${usage._sum.cpus ?? 0} in use)` });
     }
     if ((usage._sum.memoryMiB ?? 0) + memoryMiB > tenant.maxMemoryMiB) {
       throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: ${tenant.maxMemoryMiB} MiB of memory in all (${usage._sum.memoryMiB ?? 0} in use)` });
+    }
+    if ((usage._sum.diskGiB ?? 0) + diskGiB > tenant.maxDiskGiB) {
+      throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: ${tenant.maxDiskGiB} GiB of disk in all (${usage._sum.diskGiB ?? 0} GiB in use)` });
     }
     const vm = await tx.vm.create({
       data: {
@@ -69,12 +74,13 @@ export async function createVm(
         nodeId: node.id,
         cpus,
         memoryMiB,
-        diskGiB: template.diskGiB,
+        diskGiB,
         macAddress: newMac(),
         desiredState: "running",
         actualState: "provisioning",
         cloneOfVmId: clone?.cloneOf.vmId ?? null,
         cloneOfSnapshotId: clone?.cloneOf.snapshotId ?? null,
+        cloneMode: clone?.cloneOf.mode ?? null,
       },
     });
     const op = await tx.operation.create({

@@ -2,20 +2,20 @@
 export const VM_ACTUAL_STATES = ["provisioning", "stopped", "starting", "running", "paused", "saving", "saved", "stopping", "deleting", "error", "unknown"] as const;
 export type VmActualState = (typeof VM_ACTUAL_STATES)[number];
 export type VmDesiredState = "running" | "paused" | "saved" | "stopped" | "deleted";
-export type VmAction = "start" | "stop" | "reboot" | "pause" | "resume" | "save" | "snapshot" | "restore" | "delete" | "console";
+export type VmAction = "start" | "stop" | "reboot" | "pause" | "resume" | "save" | "snapshot" | "restore" | "snapshot-delete" | "template" | "resize" | "delete" | "console";
 
 /** Actions allowed from each actual state when no operation is in flight. */
 const ALLOWED: Record<VmActualState, readonly VmAction[]> = {
   provisioning: ["delete"],
-  stopped: ["start", "restore", "delete"],
+  stopped: ["start", "snapshot", "restore", "snapshot-delete", "template", "resize", "delete"],
   starting: ["stop", "delete"],
-  running: ["stop", "reboot", "pause", "save", "snapshot", "restore", "delete", "console"],
-  paused: ["resume", "stop", "save", "snapshot", "restore", "delete", "console"],
+  running: ["stop", "reboot", "pause", "save", "snapshot", "restore", "snapshot-delete", "template", "resize", "delete", "console"],
+  paused: ["resume", "stop", "save", "snapshot", "restore", "snapshot-delete", "template", "delete", "console"],
   saving: ["delete"],
-  saved: ["start", "stop", "delete"],
+  saved: ["start", "stop", "snapshot-delete", "delete"],
   stopping: ["delete"],
   deleting: [],
-  error: ["start", "stop", "delete"],
+  error: ["start", "stop", "restore", "snapshot-delete", "delete"],
   unknown: [],
 };
 
@@ -40,5 +40,8 @@ export const DESIRED_AFTER: Record<Exclude<VmAction, "console">, VmDesiredState 
   save: "saved",
   snapshot: null,
   restore: "running",
+  "snapshot-delete": null,
+  template: null,
+  resize: null,
   delete: "deleted",
 };

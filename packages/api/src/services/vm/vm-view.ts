@@ -32,8 +32,11 @@ export function toVmView(vm: VmRow, nodeDownAfterMs: number) {
     node: { id: vm.node.id, name: vm.node.name, up: nodeUp },
     template: vm.template,
     operation: op && { id: op.id, kind: op.kind, status: op.status, progress: op.progress, error: op.error, createdAt: op.createdAt, finishedAt: op.finishedAt },
-    // Snapshots (and restoring them) exist for microVMs only, so far.
-    actions: allowedActions(vm, { opInFlight, nodeUp }).filter((a) => vm.template.engine === "kvm" || (a !== "snapshot" && a !== "restore")),
+    // MicroVMs have no disk: their snapshots need a running VM; they cannot become templates or grow a disk.
+    actions: allowedActions(vm, { opInFlight, nodeUp }).filter((a) =>
+      vm.template.engine !== "kvm" || !(a === "template" || (a === "snapshot" && vm.actualState !== "running" && vm.actualState !== "paused"))),
+    currentSnapshotId: vm.currentSnapshotId,
+    cloneOf: vm.cloneOfVmId ? { vmId: vm.cloneOfVmId, snapshotId: vm.cloneOfSnapshotId, mode: vm.cloneMode } : null,
     createdAt: vm.createdAt,
   };
 }

@@ -1,0 +1,57 @@
+// A template made from a stopped VM or from a snapshot: the node flattens the disk into a new
+// image (independent of the VM from then on); VMs created from it share that image as their base.
+import type { Db } from "@vdi/db";
+import type { Actor } from "../../context.ts";
+import { AppError } from "../../errors.ts";
+import { changeVmState } from "../vm/change-vm-state.ts";
+
+export async function templateFromVm(
+  deps: { db: Db; nodeDownAfterMs: number; ip: string | null },
+  actor: Actor,
+  input: { vmId: string; snapshotId?: string | undefined; title: string; scope: "tenant" | "global" },
+) {
+  if (input.scope === "global" && actor.role !== "admin") {
+    throw new AppError("FORBIDDEN", { message: "Only platform admins make templates for every tenant" });
+  }
+  if (input.scope === "tenant" && actor.role === "user") {
+    throw new AppError("FORBIDDEN", { message: "Only tenant admins make templates for the tenant" });
+  }
+  const vm = await deps.db.vm.findFirst({ where: { id: input.vmId, tenantId: actor.tenantId }, include: { template: true } });
+  if (!vm) throw new AppError("NOT_FOUND", { message: "VM not found" });
+  if (vm.template.engine !== "qemu") throw new AppError("INVALID_INPUT", { message: "Templates are made from QEMU VMs (a microVM can be cloned from a snapshot)" });
+  if (input.snapshotId) {
+    const snap = await deps.db.snapshot.findFirst({ where: { id: input.snapshotId, vmId: vm.id, tenantId: actor.tenantId } });
+    if (!snap) throw new AppError("NOT_FOUND", { message: "Snapshot not found" });
+    if (snap.status !== "ready") throw new AppError("INVALID_STATE", { message: `Snapshot "${snap.name}" is not ready` });
+  } else if (vm.actualState !== "stopped") {
+    throw new AppError("INVALID_STATE", { message: `Stop "${vm.name}" first, or make the template from one of its snapshots` });
+  }
+  let templateId = "";
+  const r = await changeVmState(deps, actor, { vmId: vm.id, action: "template", detail: input.title }, async (tx) => {
+    if (await tx.template.findFirst({ where: { title: input.title, OR: [{ tenantId: null }, { tenantId: actor.tenantId }] }, select: { id: true } })) {
+      throw new AppError("CONFLICT", { message: `A template named "${input.title}" already exists` });
+    }
+    const t = vm.template;
+    const created = await tx.template.create({
+      data: {
+        slug: `vm-${vm.id.slice(-8)}-${Date.now().toString(36)}`,
+        title: input.title,
+        description: `Made from VM "${vm.name}"${input.snapshotId ? " (snapshot)" : ""}, based on ${t.title}`,
+        engine: "qemu",
+        image: "pending",
+        defaultCpus: vm.cpus, maxCpus: t.maxCpus,
+        defaultMemoryMiB: vm.memoryMiB, minMemoryMiB: t.minMemoryMiB, maxMemoryMiB: t.maxMemoryMiB,
+        diskGiB: vm.diskGiB,
+        status: "creating",
+        nodeId: vm.nodeId,
+        sourceVmId: vm.id,
+        tenantId: input.scope === "tenant" ? actor.tenantId : null,
+      },
+    });
+    const image = `tpl-${created.id}`;
+    await tx.template.update({ where: { id: created.id }, data: { image } });
+    templateId = created.id;
+    return JSON.stringify({ templateId: created.id, image, title: input.title, ...(input.snapshotId ? { snapshotId: input.snapshotId } : {}) });
+  });
+  return { ...r, templateId };
+}
