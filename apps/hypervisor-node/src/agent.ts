@@ -43,7 +43,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   let stopped = false;
   let wake: (() => void) | null = null;
   let dirty = true;
-  const reconciler = new Reconciler(engines, env.dataDir, () => { dirty = true; wake?.(); }, log);
+  const reconciler = new Reconciler(engines, env.dataDir, () => { dirty = true; wake?.(); }, log, { fault: env.VDI_AGENT_FAULT });
   await reconciler.loadFromDisk();
 
   const gateway = createConsoleGateway({

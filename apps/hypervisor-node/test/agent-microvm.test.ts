@@ -5,7 +5,7 @@ import { describe, it, expect } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { probeKvm, vmmPaths } from "../src/native.ts";
-import { IMAGES, agentFixture, pidAlive, rfbHandshake, startAgent, until } from "./helpers.ts";
+import { IMAGES, agentFixture, keyEvents, pidAlive, rfbHandshake, startAgent, until } from "./helpers.ts";
 
 const TEMPLATE = join(IMAGES, "microvm-desktop", "template.json");
 const kvm = probeKvm();
@@ -13,23 +13,6 @@ const skipReason = !kvm.usable ? kvm.reason : !existsSync(vmmPaths().vmm) ? `vdi
   : !existsSync(TEMPLATE) ? `microVM template not built (${TEMPLATE})` : null;
 if (skipReason) console.warn(`[skip] node agent + microVM tests: ${skipReason}`);
 
-function keyEvents(text: string): Buffer {
-  const out: Buffer[] = [];
-  const send = (keysym: number, down: boolean) => {
-    const b = Buffer.alloc(8);
-    b[0] = 4; b[1] = down ? 1 : 0; b.writeUInt32BE(keysym, 4);
-    out.push(b);
-  };
-  for (const ch of text) {
-    const shifted = /[A-Z!@#$%^&*()_+{}|:"<>?~]/.test(ch);
-    const ks = ch === "\n" ? 0xff0d : ch.charCodeAt(0);
-    if (shifted) send(0xffe1, true);
-    send(ks, true);
-    send(ks, false);
-    if (shifted) send(0xffe1, false);
-  }
-  return Buffer.concat(out);
-}
 
 describe.skipIf(skipReason !== null)("node agent with the microVM engine", () => {
   const f = agentFixture(TEMPLATE, "vdi-mvm-");

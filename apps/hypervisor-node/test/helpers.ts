@@ -1,6 +1,6 @@
 // Shared pieces of the node agent integration tests: start an agent process, wait, speak RFB.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import WebSocket from "ws";
@@ -128,4 +128,46 @@ export function agentFixture(templateFile: string, prefix: string) {
     if (f.dataDir) rmSync(f.dataDir, { recursive: true, force: true });
   });
   return f;
+}
+
+/** RFB KeyEvent messages that type `text` (US layout; "\n" is Enter). */
+export function keyEvents(text: string): Buffer {
+  const out: Buffer[] = [];
+  const send = (keysym: number, down: boolean) => {
+    const b = Buffer.alloc(8);
+    b[0] = 4; b[1] = down ? 1 : 0; b.writeUInt32BE(keysym, 4);
+    out.push(b);
+  };
+  for (const ch of text) {
+    const shifted = /[A-Z!@#$%^&*()_+{}|:"<>?~]/.test(ch);
+    const ks = ch === "\n" ? 0xff0d : ch.charCodeAt(0);
+    if (shifted) send(0xffe1, true);
+    send(ks, true);
+    send(ks, false);
+    if (shifted) send(0xffe1, false);
+  }
+  return Buffer.concat(out);
+}
+
+/** Types a line into the VM's screen through the console gateway (a fresh token each time). */
+export async function typeLine(consoleUrl: string, line: string): Promise<void> {
+  const c = await rfbHandshake(consoleUrl);
+  c.ws.removeAllListeners("close");
+  c.ws.on("close", () => undefined);
+  // Slowly enough for a TCG guest's keyboard buffer.
+  const bytes = keyEvents(`${line}\n`);
+  for (let i = 0; i < bytes.length; i += 64) {
+    c.ws.send(bytes.subarray(i, i + 64));
+    await new Promise((r) => setTimeout(r, 15));
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  c.ws.close();
+}
+
+/** An image folder of its own for a test (templates made from VMs are written there). */
+export function privateImageDir(from: string, image: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "vdi-images-"));
+  mkdirSync(join(dir, image));
+  for (const f of readdirSync(join(from, image))) symlinkSync(join(from, image, f), join(dir, image, f));
+  return dir;
 }
