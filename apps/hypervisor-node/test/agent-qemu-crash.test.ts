@@ -1,0 +1,137 @@
+// kill -9 in the middle of each long operation (the agent, or QEMU itself), at named steps the
+// agent exposes for tests (VDI_AGENT_FAULT). After a restart: the VM and its earlier snapshots
+// are intact and usable, the operation is marked failed with its reason (deletes are finished
+// instead), and no temp file or unreferenced disk layer is left.
+import { describe, it, expect } from "vitest";
+import type { ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { IMAGES, agentFixture, startAgent, typeLine, until } from "./helpers.ts";
+
+const TEMPLATE = join(IMAGES, "debian-shell", "template.json");
+const qemuThere = spawnSync("qemu-system-x86_64", ["--version"]).status === 0;
+const skipReason = !qemuThere ? "qemu-system-x86_64 is not installed (scripts/setup.sh installs it)"
+  : !existsSync(TEMPLATE) ? `guest template not built (${TEMPLATE}; scripts/build-images.sh builds it)` : null;
+if (skipReason) console.warn(`[skip] QEMU crash tests: ${skipReason}`);
+
+const exited = (p: ChildProcess, ms = 60_000) => new Promise<string>((resolve, reject) => {
+  if (p.exitCode !== null || p.signalCode !== null) return resolve(String(p.signalCode ?? p.exitCode));
+  const t = setTimeout(() => reject(new Error("the agent did not die at the fault point")), ms);
+  p.once("exit", (code, sig) => { clearTimeout(t); resolve(String(sig ?? code)); });
+});
+
+describe.skipIf(skipReason !== null)("kill -9 during operations (QEMU)", () => {
+  const f = agentFixture(TEMPLATE, "vdi-crash-");
+
+  it("leaves every VM and earlier snapshot intact, marks the operation, and leaves no orphans", async () => {
+    const { api, server, alice, templateId, dataDir } = f;
+    const c = api.caller(alice);
+    const agent = (fault?: string) => { f.agent = startAgent(server.url, dataDir, fault ? { VDI_AGENT_FAULT: fault } : {}); return f.agent; };
+    agent();
+    await until("node up", async () => (await c.node.list()).find((n) => n.up && n.engines.qemu?.available));
+    const vmDir = (id: string) => join(dataDir, "vms", id);
+    const serial = (id: string) => (existsSync(join(vmDir(id), "serial.log")) ? readFileSync(join(vmDir(id), "serial.log"), "utf8") : "");
+    const opEnd = (operationId: string) => until(`operation ${operationId} ends`, async () => {
+      const o = await c.operation.get({ operationId });
+      return o.status === "succeeded" || o.status === "failed" ? o : null;
+    }, 120_000);
+    const say = async (vmId: string, cmd: string, text: string) => {
+      await typeLine((await c.console.open({ vmId })).url, `${cmd} > /dev/ttyS0`);
+      await until(`guest says ${text}`, () => serial(vmId).includes(text), 30_000);
+    };
+    /** Nothing half-made: no temp files, every layer reachable from the active one or a snapshot. */
+    const noOrphans = (vmId: string) => {
+      const dir = vmDir(vmId);
+      const names = readdirSync(dir);
+      expect(names.filter((n) => n.includes(".tmp"))).toEqual([]);
+      const snaps = existsSync(join(dir, "snapshots")) ? readdirSync(join(dir, "snapshots")) : [];
+      expect(snaps.filter((n) => n.includes(".tmp"))).toEqual([]);
+      const roots = [readFileSync(join(dir, "active-layer"), "utf8").trim(), ...snaps.map((s) => JSON.parse(readFileSync(join(dir, "snapshots", s, "meta.json"), "utf8")).layer as string)];
+      const needed = new Set<string>();
+      for (const r of roots) {
+        const out = spawnSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", join(dir, r)]).stdout.toString();
+        for (const l of JSON.parse(out) as { filename: string }[]) needed.add(l.filename.split("/").pop()!);
+      }
+      expect(names.filter((n) => n.endsWith(".qcow2") && !needed.has(n))).toEqual([]);
+    };
+    /** Runs `start` with the agent set to die at `fault`, then restarts it cleanly. */
+    const crashAt = async (fault: string, start: () => Promise<{ operationId: string }>) => {
+      f.agent!.kill("SIGKILL");
+      await exited(f.agent!);
+      const a = agent(fault);
+      await until("faulty agent up", async () => (await c.node.list()).find((n) => n.up));
+      const r = await start();
+      if (!fault.endsWith(":engine")) {
+        expect(await exited(a)).toBe("SIGKILL");
+        agent();
+      }
+      return { ...r, op: await opEnd(r.operationId) };
+    };
+
+    const { vmId, operationId } = await c.vm.create({ templateId, name: "crash-1" });
+    expect((await opEnd(operationId)).status).toBe("succeeded");
+    await until("guest ready", () => serial(vmId).includes("VDI-GUEST-READY crash-1"), 90_000);
+    await say(vmId, "echo one > /mnt/disk/m; sync; echo MARK-$(cat /mnt/disk/m)", "MARK-one");
+    const base = await c.snapshot.create({ vmId, name: "base", withRam: true });
+    expect((await opEnd(base.operationId)).status).toBe("succeeded");
+
+    // 1. The agent dies in the middle of a live snapshot (QEMU already writes to the new layer).
+    const s1 = await crashAt("snapshot:after-layer-switch", () => c.snapshot.create({ vmId, name: "interrupted", withRam: true }));
+    expect(s1.op).toMatchObject({ status: "failed", error: expect.stringMatching(/Interrupted: the node agent restarted during the snapshot/) });
+    expect((await c.snapshot.list({ vmId })).snapshots.map((s) => s.name)).toEqual(["base"]);
+    await until("running", async () => (await c.vm.get({ vmId })).state === "running");
+    await say(vmId, "echo ALIVE1-$(cat /mnt/disk/m)", "ALIVE1-one");  // not left paused
+    noOrphans(vmId);
+
+    // 2. QEMU itself dies in the middle of a snapshot.
+    const s2 = await crashAt("snapshot:after-layer-switch:engine", () => c.snapshot.create({ vmId, name: "qemu-died", withRam: true }));
+    expect(s2.op.status).toBe("failed");
+    expect((await c.snapshot.list({ vmId })).snapshots.map((s) => s.name)).toEqual(["base"]);
+    await until("stopped", async () => (await c.vm.get({ vmId })).state === "stopped");
+    f.agent!.kill("SIGKILL");
+    await exited(f.agent!);
+    agent();
+    await until("node up", async () => (await c.node.list()).find((n) => n.up));
+    noOrphans(vmId);
+    const mark = serial(vmId).length;
+    expect((await opEnd((await c.vm.start({ vmId })).operationId)).status).toBe("succeeded");
+    await until("booted again", () => serial(vmId).slice(mark).includes("VDI-GUEST-READY crash-1"), 90_000);
+    await say(vmId, "echo ALIVE2-$(cat /mnt/disk/m)", "ALIVE2-one");
+
+    // 3. The agent dies while the RAM is being written for a save.
+    const sv = await crashAt("save:during-write", () => c.vm.save({ vmId }));
+    expect(sv.op).toMatchObject({ status: "failed", error: expect.stringMatching(/Interrupted.*save/) });
+    await until("running after the failed save", async () => { const v = await c.vm.get({ vmId }); return v.state === "running" && v.desiredState === "running"; });
+    expect(existsSync(join(vmDir(vmId), "saved"))).toBe(false);
+    await say(vmId, "echo ALIVE3-$(cat /mnt/disk/m)", "ALIVE3-one");
+    noOrphans(vmId);
+
+    // 4. The agent dies after a full clone's disk was copied, before the clone ran.
+    const cl = await crashAt("create:after-clone-disk", () => c.vm.clone({ vmId, snapshotId: base.snapshotId, name: "crash-clone", mode: "full" }));
+    expect(cl.op).toMatchObject({ status: "failed", error: expect.stringMatching(/Interrupted/) });
+    await until("clone row dropped", async () => !(await c.vm.list()).some((v) => v.name === "crash-clone"));
+    expect(existsSync(vmDir((cl as unknown as { vmId: string }).vmId))).toBe(false);
+
+    // 5. The agent dies during a revert, after QEMU was stopped: the VM is stopped, its disk as it was.
+    const rv = await crashAt("restore:after-stop", () => c.snapshot.restore({ snapshotId: base.snapshotId }));
+    expect(rv.op).toMatchObject({ status: "failed", error: expect.stringMatching(/Interrupted/) });
+    await until("stopped after the failed revert", async () => { const v = await c.vm.get({ vmId }); return v.state === "stopped" && v.desiredState === "stopped"; });
+    noOrphans(vmId);
+    // ... and the earlier snapshot is still usable: revert to it for real.
+    expect((await opEnd((await c.snapshot.restore({ snapshotId: base.snapshotId })).operationId)).status).toBe("succeeded");
+    await say(vmId, "echo ALIVE4-$(cat /mnt/disk/m)", "ALIVE4-one");
+
+    // 6. Deletes are finished after a restart (the user wanted the thing gone): a snapshot, then the VM.
+    const extra = await c.snapshot.create({ vmId, name: "extra", withRam: false });
+    expect((await opEnd(extra.operationId)).status).toBe("succeeded");
+    const ds = await crashAt("snapshot-delete:before", () => c.snapshot.delete({ snapshotId: extra.snapshotId }));
+    expect(ds.op.status).toBe("succeeded");
+    expect(existsSync(join(vmDir(vmId), "snapshots", extra.snapshotId))).toBe(false);
+    noOrphans(vmId);
+    const dv = await crashAt("delete:after-stop", () => c.vm.delete({ vmId }));
+    expect(dv.op.status).toBe("succeeded");
+    await until("VM gone", async () => (await c.vm.list()).length === 0);
+    expect(existsSync(vmDir(vmId))).toBe(false);
+  }, 600_000);
+});
