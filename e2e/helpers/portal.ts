@@ -44,7 +44,7 @@ export async function canvasInk(page: Page): Promise<number> {
   });
 }
 
-const SHIFTED: Record<string, string> = { ">": "Period", "<": "Comma", "|": "Backslash", "_": "Minus", ":": "Semicolon", '"': "Quote", "?": "Slash", "!": "Digit1", "&": "Digit7", "*": "Digit8", "(": "Digit9", ")": "Digit0" };
+const SHIFTED: Record<string, string> = { ">": "Period", "<": "Comma", "|": "Backslash", "_": "Minus", ":": "Semicolon", '"': "Quote", "?": "Slash", "!": "Digit1", "&": "Digit7", "*": "Digit8", "(": "Digit9", ")": "Digit0", "$": "Digit4" };
 
 /**
  * Types as a person does, holding Shift for capitals and symbols. noVNC sends QEMU physical
@@ -58,4 +58,24 @@ export async function typeLikeAUser(page: Page, text: string) {
     else await page.keyboard.press(ch === " " ? "Space" : ch);
     await page.waitForTimeout(15);
   }
+}
+
+/** Starts recording every progress value the page shows for operations ("kind:percent"). */
+export async function recordProgress(page: Page) {
+  await page.evaluate(() => {
+    const w = window as unknown as { __progress: string[] };
+    w.__progress = [];
+    const grab = () => {
+      for (const r of document.querySelectorAll<HTMLElement>('[data-testid="operation-row"]')) {
+        const v = `${r.dataset.kind}:${r.querySelector("progress")?.getAttribute("data-progress")}`;
+        if (w.__progress.at(-1) !== v && !w.__progress.includes(v)) w.__progress.push(v);
+      }
+    };
+    new MutationObserver(grab).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+  });
+}
+
+export async function progressSeen(page: Page, kind: string): Promise<number[]> {
+  const all = await page.evaluate(() => (window as unknown as { __progress: string[] }).__progress);
+  return all.filter((x) => x.startsWith(`${kind}:`)).map((x) => Number(x.split(":")[1]));
 }

@@ -10,6 +10,7 @@ import { probeQemu, QemuEngine } from "./engines/qemu/qemu-engine.ts";
 import { KvmEngine } from "./engines/kvm/kvm-engine.ts";
 import { Reconciler } from "./reconciler.ts";
 import { createConsoleGateway } from "./gateway/console-gateway.ts";
+import { createThumbnailEndpoint } from "./thumbnail/thumbnail-endpoint.ts";
 import { createPortalClient, isUnauthorized, loadCredentials, saveCredentials, type NodeCredentials } from "./portal-client.ts";
 
 const LONG_POLL_MS = 10_000;
@@ -53,10 +54,20 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     allowedOrigins: env.allowedOrigins,
     log,
   });
+  const thumbnails = createThumbnailEndpoint({
+    nodeId: () => creds?.nodeId ?? null,
+    publicKeyPem: () => creds?.consolePublicKeyPem ?? null,
+    displayOf: (vmId) => reconciler.displayOf(vmId),
+    log,
+  });
   const server: Server = createServer((req, res) => {
     if (req.url === "/healthz") {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ ok: true, registered: !!creds, consoles: gateway.activeConnections() }));
+      return;
+    }
+    if (new URL(req.url ?? "/", "http://x").pathname === "/thumbnail") {
+      void thumbnails.handle(req, res);
       return;
     }
     res.writeHead(404).end();

@@ -305,6 +305,7 @@ export class Reconciler {
       try {
         const dir = snapshotDir(vm.paths, parseOpArg(spec.op.arg).snapshotId ?? "");
         this.setOp(vm, "running", 20);
+        this.setState(vm, "starting");
         vm.stopping = true;
         await engine.stop(vm.paths, vm.handle);
         vm.handle?.close();

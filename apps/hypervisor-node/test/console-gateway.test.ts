@@ -77,6 +77,10 @@ describe("console gateway", () => {
     expect((await open(signer.sign({ ...claims, vm: "vm2" }).token)).code).toBe(CLOSE.NOT_RUNNING);
     expect((await open(signer.sign(claims).token, "http://evil.test")).code).toBe(CLOSE.ORIGIN);
   });
+  it("refuses a thumbnail token: it is reusable and read-only, never a console", async () => {
+    const r = await open(signer.sign({ ...claims, proto: "thumb" }).token);
+    expect([r.code, r.reason, r.first]).toEqual([CLOSE.BAD_TOKEN, "not a console token", null]);
+  });
   it("relays both ways for a valid token, exactly once", async () => {
     const { token } = signer.sign(claims);
     const r = await open(token);

@@ -3,9 +3,9 @@
 // target from the client: the token names the VM, and the node maps that to its socket.
 import type { IncomingMessage } from "node:http";
 import { connect } from "node:net";
-import { createPublicKey, type KeyObject } from "node:crypto";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ReplayGuard, verifyConsoleToken } from "@vdi/api/console-token";
+import { portalKey } from "../lib/portal-key.ts";
 
 /** Close codes (4000–4999 are for applications, RFC 6455 §7.4.2). */
 export const CLOSE = {
@@ -33,16 +33,7 @@ export interface GatewayOptions {
 
 export function createConsoleGateway(opts: GatewayOptions) {
   const replay = new ReplayGuard();
-  let cachedPem: string | null = null;
-  let cachedKey: KeyObject | null = null;
-  const key = () => {
-    const pem = opts.publicKeyPem();
-    if (pem !== cachedPem) {
-      cachedPem = pem;
-      cachedKey = pem ? createPublicKey(pem) : null;
-    }
-    return cachedKey;
-  };
+  const key = portalKey(opts.publicKeyPem);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE, perMessageDeflate: false });
   let active = 0;
@@ -63,6 +54,8 @@ export function createConsoleGateway(opts: GatewayOptions) {
     const token = new URL(req.url ?? "/", "http://x").searchParams.get("token") ?? "";
     const v = verifyConsoleToken(token, pub);
     if (!v.ok) return refuse(ws, CLOSE.BAD_TOKEN, `invalid token: ${v.reason}`);
+    // A thumbnail token is reusable and read-only: it must never open an interactive console.
+    if (v.claims.proto !== "vnc") return refuse(ws, CLOSE.BAD_TOKEN, "not a console token");
     if (v.claims.node !== nodeId) return refuse(ws, CLOSE.WRONG_TARGET, "token is for another node");
     const socketPath = opts.displayOf(v.claims.vm);
     if (!socketPath) return refuse(ws, CLOSE.NOT_RUNNING, "VM is not running on this node");

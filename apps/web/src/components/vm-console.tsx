@@ -15,6 +15,9 @@ export function VmConsole({ vmId, running }: { vmId: string; running: boolean })
   const [status, setStatus] = useState<Status>("disconnected");
   const [scale, setScale] = useState(true);
   const [attempt, setAttempt] = useState(0);
+  // Unplanned drops (the VM's process was replaced by a revert or a resume) reconnect by
+  // themselves a few times; after that the Reconnect button is there.
+  const retries = useRef(0);
   const open = useMutation(trpc.console.open.mutationOptions());
 
   const connect = useCallback(async (cancelled: () => boolean) => {
@@ -32,8 +35,16 @@ export function VmConsole({ vmId, running }: { vmId: string; running: boolean })
     r.scaleViewport = scale;
     r.focusOnClick = true;
     r.background = "#111";
-    r.addEventListener("connect", () => { setStatus("connected"); r.focus(); });
-    r.addEventListener("disconnect", () => { setStatus("disconnected"); if (rfb.current === r) rfb.current = null; });
+    r.addEventListener("connect", () => { setStatus("connected"); retries.current = 0; r.focus(); });
+    r.addEventListener("disconnect", () => {
+      setStatus("disconnected");
+      if (rfb.current !== r) return;  // we closed it ourselves
+      rfb.current = null;
+      if (retries.current < 5) {
+        retries.current += 1;
+        setTimeout(() => { if (!cancelled()) setAttempt((a) => a + 1); }, 500 * retries.current);
+      }
+    });
     rfb.current = r;
   }, [vmId]);
 
@@ -43,8 +54,9 @@ export function VmConsole({ vmId, running }: { vmId: string; running: boolean })
     void connect(() => stop);
     return () => {
       stop = true;
-      rfb.current?.disconnect();
+      const r = rfb.current;
       rfb.current = null;
+      r?.disconnect();
     };
   }, [running, attempt, connect]);
 
@@ -60,7 +72,7 @@ export function VmConsole({ vmId, running }: { vmId: string; running: boolean })
         <button className="secondary" onClick={() => rfb.current?.sendCtrlAltDel()} disabled={status !== "connected"}>Ctrl-Alt-Del</button>
         <button className="secondary" onClick={() => void screen.current?.requestFullscreen()} disabled={status !== "connected"}>Fullscreen</button>
         <label className="inline"><input type="checkbox" checked={scale} onChange={(e) => setScale(e.target.checked)} /> Scale to fit</label>
-        {status !== "connected" && status !== "connecting" && <button onClick={() => setAttempt((a) => a + 1)}>Reconnect</button>}
+        {status !== "connected" && status !== "connecting" && <button onClick={() => { retries.current = 0; setAttempt((a) => a + 1); }}>Reconnect</button>}
         {open.error && <span className="error" role="alert">{errorMessage(open.error)}</span>}
       </div>
       <div ref={screen} className="screen" data-testid="console-screen" />

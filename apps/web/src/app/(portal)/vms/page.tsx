@@ -4,6 +4,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useTRPC, errorMessage } from "@/lib/trpc";
 import { CreateVmForm } from "@/components/create-vm-form";
 import { OperationProgress, StateBadge, VmActions } from "@/components/vm-state";
+import { VmThumbnail } from "@/components/vm-thumbnail";
 
 export default function VmsPage() {
   const trpc = useTRPC();
@@ -21,11 +22,12 @@ export default function VmsPage() {
         {vms.data && vms.data.length > 0 && (
           <table aria-label="Virtual machines">
             <thead>
-              <tr><th>Name</th><th>State</th><th>Template</th><th>Size</th><th>Node</th><th>Actions</th></tr>
+              <tr><th>Screen</th><th>Name</th><th>State</th><th>Template</th><th>Size</th><th>Node</th><th>Actions</th></tr>
             </thead>
             <tbody>
               {vms.data.map((vm) => (
                 <tr key={vm.id} data-vm={vm.name}>
+                  <td><VmThumbnail vm={vm} /></td>
                   <td><Link href={`/vms/${vm.id}`}>{vm.name}</Link></td>
                   <td><StateBadge vm={vm} /> <OperationProgress vm={vm} /></td>
                   <td>{vm.template.title}</td>

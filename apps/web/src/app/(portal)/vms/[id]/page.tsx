@@ -7,6 +7,8 @@ import { useTRPC, errorMessage } from "@/lib/trpc";
 import { OperationProgress, StateBadge, VmActions } from "@/components/vm-state";
 import { VmConsole } from "@/components/vm-console";
 import { SnapshotsPanel } from "@/components/snapshots-panel";
+import { OperationsPanel } from "@/components/operations-panel";
+import { VmSettings } from "@/components/vm-settings";
 
 export default function VmPage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = use(params);
@@ -42,9 +44,12 @@ export default function VmPage({ params }: { params: Promise<{ id: string }> }) 
         <dt>Size</dt><dd>{v.cpus} vCPU · {v.memoryMiB} MiB{v.diskGiB > 0 ? ` · ${v.diskGiB} GiB disk` : ""}</dd>
         <dt>Node</dt><dd>{v.node.name}{v.node.up ? "" : " (down)"}</dd>
         <dt>MAC</dt><dd>{v.macAddress}</dd>
+        {v.cloneOf && <><dt>Clone</dt><dd>{v.cloneOf.mode} clone</dd></>}
       </dl>
       <VmConsole vmId={v.id} running={v.state === "running" || v.state === "paused"} />
-      {v.template.engine === "kvm" && <SnapshotsPanel vm={v} />}
+      <SnapshotsPanel vm={v} />
+      <VmSettings key={`${v.cpus}-${v.memoryMiB}-${v.diskGiB}`} vm={v} />
+      <OperationsPanel vmId={v.id} />
     </div>
   );
 }
