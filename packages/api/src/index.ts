@@ -2,9 +2,10 @@
 export { appRouter, type AppRouter } from "./root.ts";
 export { createContext, type ApiDeps, type Context, type Actor } from "./context.ts";
 export { createCallerFactory } from "./trpc.ts";
-export { AppError, type AppErrorCode } from "./errors.ts";
+export { AppError, isAppError, type AppErrorCode } from "./errors.ts";
 export { createAuth, type Auth } from "./services/auth/auth.ts";
 export { createConsoleSigner, generateConsoleKeyPem } from "./services/console/console-token.ts";
+export { fetchVmThumbnail, type VmThumbnail } from "./services/console/vm-thumbnail.ts";
 export { seed, imageTemplateSchema, type ImageTemplate } from "./services/seed/seed.ts";
 export { ensureTenant, ensureUser } from "./services/auth/create-user.ts";
 export type { DesiredVm, VmReport } from "./services/node/sync-node.ts";
