@@ -25,6 +25,12 @@ const t = initTRPC.context<Context>().create({
 /** Turns AppErrors thrown by services into TRPCErrors with the mapped code. */
 const mapErrors = t.middleware(async ({ next }) => {
   const res = await next();
+  if (!res.ok && res.error.cause instanceof ZodError) {
+    // Bad input reads as sentences ("name: Snapshot names are at most 64 characters"), not a JSON dump.
+    const cause = res.error.cause;
+    const message = cause.issues.slice(0, 5).map((i) => `${i.path.length ? `${i.path.join(".")}: ` : ""}${i.message}`).join("; ");
+    throw new TRPCError({ code: "BAD_REQUEST", message, cause });
+  }
   if (!res.ok && isAppError(res.error.cause)) {
     const cause = res.error.cause;
     throw new TRPCError({ code: APP_ERROR_CODES[cause.code], message: cause.message, cause });

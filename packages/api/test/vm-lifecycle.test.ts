@@ -102,12 +102,80 @@ describe.each(providers)("vm lifecycle on %s", (provider) => {
     await node.nodeAgent.sync({ vms: [{ id: vmId, state: "running", op: { id: resume.operationId, status: "succeeded", progress: 100 } }] });
     expect((await api.caller(alice).vm.get({ vmId })).state).toBe("running");
 
-    // Snapshots are for microVMs: a QEMU VM says so, and records nothing.
-    expect(vm.actions).not.toContain("snapshot");
-    expect(await code(api.caller(alice).snapshot.create({ vmId, name: "s1" }))).toMatch(/^PRECONDITION_FAILED: Snapshots are available for microVMs; "web-1" runs on QEMU/);
-    expect(await code(api.caller(mallory).snapshot.list({ vmId }))).toBe("ok");
-    expect(await api.caller(mallory).snapshot.list({ vmId })).toEqual([]);
-    expect(await api.db.snapshot.count()).toBe(0);
+    // Snapshots form a tree: recorded ready only when the node reports them complete.
+    const report = (opId: string, status: "running" | "succeeded" | "failed", extra: Record<string, unknown> = {}, state: "running" | "stopped" = "running") =>
+      node.nodeAgent.sync({ vms: [{ id: vmId, state, op: { id: opId, status, progress: status === "running" ? 50 : 100, ...extra } }] });
+    const s1 = await api.caller(alice).snapshot.create({ vmId, name: "s1", description: "first" });
+    const d1 = (await node.nodeAgent.sync({ vms: [] })).vms[0]!;
+    expect(d1.op).toMatchObject({ id: s1.operationId, kind: "snapshot" });
+    expect(JSON.parse(d1.op!.arg!)).toEqual({ snapshotId: s1.snapshotId, withRam: true });
+    expect((await api.caller(alice).snapshot.list({ vmId })).snapshots[0]).toMatchObject({ status: "creating" });
+    await report(s1.operationId, "succeeded", { bytes: 123_456 });
+    let tree = await api.caller(alice).snapshot.list({ vmId });
+    expect(tree).toMatchObject({ currentSnapshotId: s1.snapshotId, snapshots: [{ name: "s1", status: "ready", sizeBytes: 123_456, parentId: null, includesRam: true }] });
+    const s2 = await api.caller(alice).snapshot.create({ vmId, name: "s2", withRam: false });
+    await report(s2.operationId, "succeeded", { bytes: 1000 });
+    tree = await api.caller(alice).snapshot.list({ vmId });
+    expect(tree.snapshots.find((x) => x.name === "s2")).toMatchObject({ parentId: s1.snapshotId, includesRam: false });
+    // A failed snapshot leaves no row.
+    const s3 = await api.caller(alice).snapshot.create({ vmId, name: "s3" });
+    await report(s3.operationId, "failed", { error: "disk full" });
+    expect((await api.caller(alice).snapshot.list({ vmId })).snapshots.map((x) => x.name)).toEqual(["s1", "s2"]);
+    // Bad input and bad states: clear refusals, nothing recorded.
+    expect(await code(api.caller(alice).snapshot.create({ vmId, name: "s1" }))).toMatch(/^CONFLICT: "web-1" already has a snapshot named "s1"/);
+    expect(await code(api.caller(alice).snapshot.create({ vmId, name: "x".repeat(65) }))).toMatch(/^BAD_REQUEST: .*at most 64 characters/);
+    expect(await code(api.caller(alice).snapshot.restore({ snapshotId: s2.snapshotId }))).toMatch(/^PRECONDITION_FAILED: Snapshot "s2" has no memory state: stop "web-1"/);
+    expect(await code(api.caller(alice).vm.resize({ vmId, memoryMiB: 384 }))).toMatch(/^PRECONDITION_FAILED: Stop "web-1" to change its CPUs or memory/);
+    expect(await code(api.caller(alice).vm.resize({ vmId, diskGiB: 0 }))).toMatch(/^BAD_REQUEST: .*At least 1 GiB/);
+    expect(await code(api.caller(alice).vm.clone({ vmId, name: "web-1-copy", mode: "full" }))).toMatch(/^PRECONDITION_FAILED: "web-1" is running: stop it for a full clone/);
+    expect(await code(api.caller(alice).vm.clone({ vmId, name: "web-1-copy", mode: "linked" }))).toMatch(/^BAD_REQUEST: A linked clone is made from a snapshot/);
+    expect(await code(api.caller(alice).template.fromVm({ vmId, title: "Web", scope: "global" }))).toMatch(/^FORBIDDEN: Only platform admins/);
+    expect(await code(api.caller(alice).template.fromVm({ vmId, title: "Web" }))).toMatch(/^PRECONDITION_FAILED: Stop "web-1" first, or make the template from one of its snapshots/);
+    // Quota on snapshots, checked in the transaction.
+    await api.db.tenant.update({ where: { id: alice.tenantId }, data: { maxSnapshots: 2 } });
+    expect(await code(api.caller(alice).snapshot.create({ vmId, name: "s4" }))).toMatch(/^FORBIDDEN: Quota reached: at most 2 snapshots/);
+    await api.db.tenant.update({ where: { id: alice.tenantId }, data: { maxSnapshots: 50 } });
+    // Other tenants see nothing.
+    expect(await code(api.caller(mallory).snapshot.list({ vmId }))).toMatch(/^NOT_FOUND/);
+    expect(await code(api.caller(mallory).snapshot.restore({ snapshotId: s1.snapshotId }))).toMatch(/^NOT_FOUND/);
+    expect(await code(api.caller(mallory).snapshot.delete({ snapshotId: s1.snapshotId }))).toMatch(/^NOT_FOUND/);
+    expect(await code(api.caller(mallory).vm.clone({ vmId, snapshotId: s1.snapshotId, name: "stolen", mode: "linked" }))).toMatch(/^NOT_FOUND/);
+
+    // A linked clone of s1 pins it: s1 and the source VM cannot go while the clone exists.
+    const lc = await api.caller(alice).snapshot.clone({ snapshotId: s1.snapshotId, name: "web-1-linked", mode: "linked" });
+    const cloneSpec = (await node.nodeAgent.sync({ vms: [] })).vms.find((x) => x.id === lc.vmId)!;
+    expect(cloneSpec.cloneOf).toEqual({ vmId, snapshotId: s1.snapshotId, mode: "linked" });
+    expect(cloneSpec.macAddress).not.toBe(desired.vms[0]!.macAddress);
+    expect(await code(api.caller(alice).snapshot.delete({ snapshotId: s1.snapshotId }))).toMatch(/^PRECONDITION_FAILED: Snapshot "s1" is the base of linked clone "web-1-linked"/);
+    expect(await code(api.caller(alice).vm.delete({ vmId }))).toMatch(/^PRECONDITION_FAILED: Cannot delete "web-1": linked clone "web-1-linked" uses its disk/);
+    const lcDel = await api.caller(alice).vm.delete({ vmId: lc.vmId });
+    await node.nodeAgent.sync({ vms: [{ id: lc.vmId, state: "deleted", op: { id: lcDel.operationId, status: "succeeded", progress: 100 } }] });
+    // Deleting s1 re-parents s2 and moves the VM's position up.
+    const del1 = await api.caller(alice).snapshot.delete({ snapshotId: s1.snapshotId });
+    expect((await api.caller(alice).snapshot.list({ vmId })).snapshots.find((x) => x.name === "s1")?.status).toBe("deleting");
+    await report(del1.operationId, "succeeded");
+    tree = await api.caller(alice).snapshot.list({ vmId });
+    expect(tree.snapshots.map((x) => [x.name, x.parentId])).toEqual([["s2", null]]);
+    expect(tree.currentSnapshotId).toBe(s2.snapshotId);
+
+    // A failed save leaves the VM as it is: the desired state follows what the node reports.
+    const save = await api.caller(alice).vm.save({ vmId });
+    await report(save.operationId, "failed", { error: "Interrupted" });
+    expect(await api.caller(alice).vm.get({ vmId })).toMatchObject({ desiredState: "running", state: "running" });
+
+    // Live progress: the subscription yields the VM's operations again when the node reports progress.
+    const ac = new AbortController();
+    const watch = (await api.caller(alice).operation.watch({ vmId }, { signal: ac.signal })) as AsyncIterable<{ kind: string; progress: number; status: string }[]>;
+    const it = watch[Symbol.asyncIterator]();
+    const s5 = await api.caller(alice).snapshot.create({ vmId, name: "s5" });
+    const first = (await it.next()).value!;
+    expect(first[0]).toMatchObject({ kind: "snapshot", status: "pending", progress: 0 });
+    await report(s5.operationId, "running");
+    expect((await it.next()).value![0]).toMatchObject({ kind: "snapshot", status: "running", progress: 50 });
+    await report(s5.operationId, "succeeded", { bytes: 1 });
+    expect((await it.next()).value![0]).toMatchObject({ kind: "snapshot", status: "succeeded", progress: 100 });
+    ac.abort();
+    expect(await code(api.caller(mallory).operation.watch({ vmId }).then(async (w) => (w as AsyncIterable<unknown[]>)[Symbol.asyncIterator]().next()))).toBe("ok");
 
     // Stop → node stops → stopped; delete → node reports deleted → row gone.
     const stop = await api.caller(alice).vm.stop({ vmId });

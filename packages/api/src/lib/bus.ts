@@ -33,3 +33,27 @@ export function waitFor(topic: string, ms: number, signal?: AbortSignal): Promis
     signal?.addEventListener("abort", done, { once: true });
   });
 }
+
+/**
+ * A listener that remembers: `wait` returns at once when `topic` fired since the last wait, so
+ * a consumer that was busy (or suspended in a generator's yield) never misses a change.
+ */
+export function topicWatcher(topic: string, signal?: AbortSignal) {
+  let dirty = false;
+  let wake: (() => void) | null = null;
+  const on = () => { dirty = true; wake?.(); };
+  bus().on(topic, on);
+  signal?.addEventListener("abort", () => wake?.(), { once: true });
+  return {
+    async wait(ms: number): Promise<void> {
+      if (!dirty && !signal?.aborted) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => { wake = null; resolve(); }, ms);
+          wake = () => { clearTimeout(timer); wake = null; resolve(); };
+        });
+      }
+      dirty = false;
+    },
+    close() { bus().off(topic, on); },
+  };
+}

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { authedProcedure, router } from "../trpc.ts";
-import { getOperation, listOperations } from "../services/operation/get-operation.ts";
-import { tenantTopic, waitFor } from "../lib/bus.ts";
+import { getOperation, listOperations, watchOperations } from "../services/operation/get-operation.ts";
 
 const id = z.string().min(1).max(64);
 export const operationRouter = router({
@@ -12,16 +11,5 @@ export const operationRouter = router({
   /** Live: the VM's latest operations with their progress, sent again whenever one changes. */
   watch: authedProcedure
     .input(z.object({ vmId: id, limit: z.number().int().min(1).max(100).default(10) }))
-    .subscription(async function* ({ ctx, input, signal }) {
-      let last = "";
-      while (!signal?.aborted) {
-        const ops = await listOperations(ctx.db, ctx.actor, input);
-        const json = JSON.stringify(ops);
-        if (json !== last) {
-          last = json;
-          yield ops;
-        }
-        await waitFor(tenantTopic(ctx.actor.tenantId), 15_000, signal);
-      }
-    }),
+    .subscription(({ ctx, input, signal }) => watchOperations(ctx.db, ctx.actor, input, signal)),
 });

@@ -2,6 +2,7 @@
 import type { Db } from "@vdi/db";
 import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
+import { tenantTopic, topicWatcher } from "../../lib/bus.ts";
 
 const select = { id: true, kind: true, status: true, progress: true, error: true, vmId: true, vmName: true, createdAt: true, finishedAt: true };
 
@@ -18,4 +19,23 @@ export async function listOperations(db: Db, actor: Actor, input: { vmId?: strin
     take: input.limit,
     select,
   });
+}
+
+/** The VM's latest operations, yielded again whenever one of them changes (progress included). */
+export async function* watchOperations(db: Db, actor: Actor, input: { vmId: string; limit: number }, signal?: AbortSignal) {
+  let last = "";
+  const changes = topicWatcher(tenantTopic(actor.tenantId), signal);
+  try {
+    while (!signal?.aborted) {
+      const ops = await listOperations(db, actor, input);
+      const json = JSON.stringify(ops);
+      if (json !== last) {
+        last = json;
+        yield ops;
+      }
+      await changes.wait(15_000);
+    }
+  } finally {
+    changes.close();
+  }
 }

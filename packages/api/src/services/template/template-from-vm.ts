@@ -13,9 +13,6 @@ export async function templateFromVm(
   if (input.scope === "global" && actor.role !== "admin") {
     throw new AppError("FORBIDDEN", { message: "Only platform admins make templates for every tenant" });
   }
-  if (input.scope === "tenant" && actor.role === "user") {
-    throw new AppError("FORBIDDEN", { message: "Only tenant admins make templates for the tenant" });
-  }
   const vm = await deps.db.vm.findFirst({ where: { id: input.vmId, tenantId: actor.tenantId }, include: { template: true } });
   if (!vm) throw new AppError("NOT_FOUND", { message: "VM not found" });
   if (vm.template.engine !== "qemu") throw new AppError("INVALID_INPUT", { message: "Templates are made from QEMU VMs (a microVM can be cloned from a snapshot)" });
