@@ -164,8 +164,7 @@ describe.each(providers)("vm lifecycle on %s", (provider) => {
     expect(await api.caller(alice).vm.get({ vmId })).toMatchObject({ desiredState: "running", state: "running" });
 
     // Live progress: the subscription yields the VM's operations again when the node reports progress.
-    const ac = new AbortController();
-    const watch = (await api.caller(alice).operation.watch({ vmId }, { signal: ac.signal })) as AsyncIterable<{ kind: string; progress: number; status: string }[]>;
+    const watch = (await api.caller(alice).operation.watch({ vmId })) as AsyncIterable<{ kind: string; progress: number; status: string }[]>;
     const it = watch[Symbol.asyncIterator]();
     const s5 = await api.caller(alice).snapshot.create({ vmId, name: "s5" });
     const first = (await it.next()).value!;
@@ -174,7 +173,7 @@ describe.each(providers)("vm lifecycle on %s", (provider) => {
     expect((await it.next()).value![0]).toMatchObject({ kind: "snapshot", status: "running", progress: 50 });
     await report(s5.operationId, "succeeded", { bytes: 1 });
     expect((await it.next()).value![0]).toMatchObject({ kind: "snapshot", status: "succeeded", progress: 100 });
-    ac.abort();
+    await it.return?.();
     expect(await code(api.caller(mallory).operation.watch({ vmId }).then(async (w) => (w as AsyncIterable<unknown[]>)[Symbol.asyncIterator]().next()))).toBe("ok");
 
     // Stop → node stops → stopped; delete → node reports deleted → row gone.
