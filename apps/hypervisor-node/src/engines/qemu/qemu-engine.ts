@@ -193,7 +193,13 @@ export class QemuEngine implements Engine {
     try {
       for (const end = Date.now() + 120_000; ; ) {
         const st = await qmp.execute<{ status: string }>("query-status");
-        if (st.status === "running" || st.status === "paused") break;
+        if (st.status === "running") break;
+        // The state was written from a paused VM (we pause before writing it), and QEMU carries
+        // the run state over: go on, as the user asked for a running VM.
+        if (st.status === "paused") {
+          await qmp.execute("cont");
+          break;
+        }
         if (st.status !== "inmigrate" || Date.now() > end) throw new EngineError(`QEMU did not resume the saved state (${st.status})`);
         await new Promise((r) => setTimeout(r, 50));
       }
