@@ -46,7 +46,7 @@ describe.skipIf(skipReason !== null)("VM lifecycle with QEMU", () => {
       const { vmId, operationId } = await c.vm.create({ templateId, name: "life-1" });
       await opDone(operationId);
       await ready(vmId, "life-1");
-      await say(vmId, "echo one > /mnt/disk/m; sync; X=ram1; echo MARK-$(cat /mnt/disk/m)", "MARK-one");
+      await say(vmId, "echo deep > /mnt/disk/early; echo one > /mnt/disk/m; sync; X=ram1; echo MARK-$(cat /mnt/disk/m)", "MARK-one");
 
       // Live snapshot with RAM: the VM goes on running.
       const s1 = await c.snapshot.create({ vmId, name: "s1", description: "first", withRam: true });
@@ -96,13 +96,15 @@ describe.skipIf(skipReason !== null)("VM lifecycle with QEMU", () => {
       await expect(c.snapshot.delete({ snapshotId: s1.snapshotId })).rejects.toThrow(/base of linked clone "life-linked"/);
       await expect(c.vm.delete({ vmId })).rejects.toThrow(/linked clone "life-linked" uses its disk/);
 
-      // Full clone of s2: an independent copy (its backing is the template's base, not the source).
+      // Full clone of s2: an independent copy with no backing file at all; s2's chain is three
+      // layers deep here (s2 → s1's layer → first layer → base), and every layer's data must come.
       const fc = await c.vm.clone({ vmId, snapshotId: s2.snapshotId, name: "life-full", mode: "full" });
       await opDone(fc.operationId, 120_000);
-      const fullBacking = JSON.parse(execFileSync("qemu-img", ["info", "-U", "--output=json", join(vmDir(fc.vmId), "disk.qcow2")]).toString())["full-backing-filename"];
-      expect(fullBacking).toBe(join(images, "debian-shell", "disk.qcow2"));
+      const fullInfo = JSON.parse(execFileSync("qemu-img", ["info", "-U", "--output=json", join(vmDir(fc.vmId), "disk.qcow2")]).toString());
+      expect(fullInfo["backing-filename"]).toBeUndefined();
       await ready(fc.vmId, "life-full");
-      await say(fc.vmId, "echo FULL-$(cat /mnt/disk/m)", "FULL-three");
+      // "one" was written below s1 (two layers under s2's top), "three" into s2's own layer.
+      await say(fc.vmId, "echo FULL-$(cat /mnt/disk/m)-$(cat /mnt/disk/early)", "FULL-three-deep");
       await opDone((await c.vm.delete({ vmId: fc.vmId })).operationId);
 
       // The linked clone goes, then s1 can: s2 moves up to the root and stays usable.

@@ -82,8 +82,8 @@ export class QemuImg {
   }
 
   /**
-   * Copies a chain into one new image, reporting progress; `base` keeps that image as the new
-   * one's backing (a full clone still shares the read-only template base).
+   * Copies a chain into one new image, reporting progress. With `base`, only the data the top
+   * layer itself holds is copied (qemu-img's -B semantics): callers flatten whole chains with null.
    */
   async convert(src: string, dst: string, base: string | null, progress: (p: number) => void): Promise<void> {
     const tmp = `${dst}.tmp`;
