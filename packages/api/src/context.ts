@@ -2,6 +2,7 @@
 import type { Db } from "@vdi/db";
 import type { Auth } from "./services/auth/auth.ts";
 import type { ConsoleSigner } from "./services/console/console-token.ts";
+import { verifyApiToken } from "./services/api-token/verify-api-token.ts";
 
 export interface ApiDeps {
   db: Db;
@@ -19,6 +20,10 @@ export interface Actor {
   role: "admin" | "tenant_admin" | "user";
   email: string;
   name: string;
+  /** How the caller signed in: a browser session, or an API token (Authorization: Bearer vdi_...). */
+  via: "session" | "token";
+  /** The token's scopes; null for sessions, which have all of the role's rights. */
+  scopes: readonly string[] | null;
 }
 
 export interface Context extends ApiDeps {
@@ -26,26 +31,41 @@ export interface Context extends ApiDeps {
   resHeaders: Headers;
   ip: string | null;
   actor: Actor | null;
+  /** Why presented credentials were refused (a bad API token): the UNAUTHORIZED message. */
+  authError?: string | null;
 }
+
+const API_TOKEN_BEARER = /^Bearer\s+(vdi_\S*)$/i;
 
 export async function createContext(deps: ApiDeps, opts: { headers: Headers; resHeaders: Headers }): Promise<Context> {
   const { headers, resHeaders } = opts;
   const ip = headers.get("x-forwarded-for")?.split(",")[0]?.trim() ?? headers.get("x-real-ip") ?? null;
   let actor: Actor | null = null;
-  if (headers.get("cookie")) {
+  let authError: string | null = null;
+  const bearer = API_TOKEN_BEARER.exec(headers.get("authorization")?.trim() ?? "");
+  if (bearer) {
+    // An explicit token wins over any cookie the script happens to send.
+    const check = await verifyApiToken(deps.db, bearer[1]!);
+    if (check.ok) actor = check.actor;
+    else authError = check.reason;
+  } else if (headers.get("cookie")) {
     const found = await deps.auth.api.getSession({ headers });
     if (found) {
       const u = found.user as typeof found.user & { role?: string; tenantId?: string };
-      if (u.tenantId) {
+      // A disabled user is logged out everywhere at once, whatever sessions they still hold.
+      const live = u.tenantId ? await deps.db.user.findUnique({ where: { id: u.id }, select: { disabledAt: true } }) : null;
+      if (u.tenantId && live && !live.disabledAt) {
         actor = {
           userId: u.id,
           tenantId: u.tenantId,
           role: u.role === "admin" || u.role === "tenant_admin" ? u.role : "user",
           email: u.email,
           name: u.name,
+          via: "session",
+          scopes: null,
         };
       }
     }
   }
-  return { ...deps, headers, resHeaders, ip, actor };
+  return { ...deps, headers, resHeaders, ip, actor, authError };
 }

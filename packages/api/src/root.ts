@@ -8,6 +8,9 @@ import { consoleRouter } from "./routers/console.ts";
 import { operationRouter } from "./routers/operation.ts";
 import { nodeAgentRouter } from "./routers/node-agent.ts";
 import { snapshotRouter } from "./routers/snapshot.ts";
+import { apiTokenRouter } from "./routers/api-token.ts";
+import { tenantRouter } from "./routers/tenant.ts";
+import { auditRouter } from "./routers/audit.ts";
 
 export const appRouter = router({
   auth: authRouter,
@@ -17,6 +20,9 @@ export const appRouter = router({
   console: consoleRouter,
   operation: operationRouter,
   snapshot: snapshotRouter,
+  apiToken: apiTokenRouter,
   nodeAgent: nodeAgentRouter,
+  tenant: tenantRouter,
+  audit: auditRouter,
 });
 export type AppRouter = typeof appRouter;

@@ -4,8 +4,13 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { ZodError } from "zod";
 import type { Context } from "./context.ts";
 import { APP_ERROR_CODES, isAppError } from "./errors.ts";
+import { auditCall } from "./audit-trail.ts";
+import { requiredScope } from "./services/api-token/scopes.ts";
 
-const t = initTRPC.context<Context>().create({
+/** Who may call a procedure; the authorization matrix test reads it from every procedure. */
+export type Access = "public" | "user" | "tenant_admin" | "admin" | "node";
+
+const t = initTRPC.context<Context>().meta<{ access: Access }>().create({
   errorFormatter({ shape, error }) {
     const zod = error.cause instanceof ZodError ? error.cause : null;
     return {
@@ -40,15 +45,42 @@ const mapErrors = t.middleware(async ({ next }) => {
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-export const publicProcedure = t.procedure.use(mapErrors);
-
-export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
-  if (!ctx.actor) throw new TRPCError({ code: "UNAUTHORIZED", message: "Please log in" });
-  return next({ ctx: { ...ctx, actor: ctx.actor } });
+/** Records every mutation, with its outcome, in the audit trail. */
+const audit = t.middleware(async ({ ctx, path, type, getRawInput, next }) => {
+  const res = await next();
+  if (type === "mutation") {
+    const input = await getRawInput().catch(() => undefined);
+    await auditCall(ctx as Context & { node?: { id: string } }, res.ok
+      ? { path, type, input, ok: true, result: res.data }
+      : { path, type, input, ok: false, errorCode: res.error.code, errorMessage: res.error.message });
+  }
+  return res;
 });
 
-export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
+export const publicProcedure = t.procedure.meta({ access: "public" }).use(audit).use(mapErrors);
+
+/** API tokens reach only what their scopes name (services/api-token/scopes.ts); a path not listed there is refused. */
+const tokenScopes = t.middleware(({ ctx, path, type, next }) => {
+  if (ctx.actor?.via !== "token") return next();
+  const needed = requiredScope(path, type);
+  if (!needed) throw new TRPCError({ code: "FORBIDDEN", message: `API tokens cannot call ${path}` });
+  if (!ctx.actor.scopes?.includes(needed)) throw new TRPCError({ code: "FORBIDDEN", message: `This API token lacks the "${needed}" scope that ${path} needs` });
+  return next();
+});
+
+export const authedProcedure = publicProcedure.meta({ access: "user" }).use(({ ctx, next }) => {
+  if (!ctx.actor) throw new TRPCError({ code: "UNAUTHORIZED", message: ctx.authError ?? "Please log in" });
+  return next({ ctx: { ...ctx, actor: ctx.actor } });
+}).use(tokenScopes);
+
+export const adminProcedure = authedProcedure.meta({ access: "admin" }).use(({ ctx, next }) => {
   if (ctx.actor.role !== "admin") throw new TRPCError({ code: "FORBIDDEN", message: "Platform administrators only" });
+  return next();
+});
+
+/** Tenant admins (and platform admins) manage users, invitations and quotas of their tenant. */
+export const tenantAdminProcedure = authedProcedure.meta({ access: "tenant_admin" }).use(({ ctx, next }) => {
+  if (ctx.actor.role !== "admin" && ctx.actor.role !== "tenant_admin") throw new TRPCError({ code: "FORBIDDEN", message: "Tenant administrators only" });
   return next();
 });
 
@@ -57,7 +89,7 @@ export function hashSecret(secret: string): string {
 }
 
 /** Node agents authenticate with "Bearer node.<nodeId>.<secret>" issued at registration. */
-export const nodeProcedure = publicProcedure.use(async ({ ctx, next }) => {
+export const nodeProcedure = publicProcedure.meta({ access: "node" }).use(async ({ ctx, next }) => {
   const m = /^Bearer node\.([a-z0-9]{1,40})\.([A-Za-z0-9_-]{20,200})$/.exec(ctx.headers.get("authorization") ?? "");
   if (!m) throw new TRPCError({ code: "UNAUTHORIZED", message: "Node credentials required" });
   const node = await ctx.db.node.findUnique({ where: { id: m[1]! } });

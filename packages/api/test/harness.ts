@@ -70,7 +70,7 @@ export async function openTestApi(provider: "sqlite" | "postgresql"): Promise<Te
       const t = await ensureTenant(db, tenantSlug, `Tenant ${tenantSlug}`);
       const email = `${role}-${randomBytes(4).toString("hex")}@${tenantSlug}.test`;
       const u = await ensureUser({ db, auth }, { email, name: email, password: "password-123", tenantId: t.id, role });
-      return { userId: u.id, tenantId: t.id, role, email, name: u.name };
+      return { userId: u.id, tenantId: t.id, role, email, name: u.name, via: "session", scopes: null };
     },
     async close() {
       await db.$disconnect();

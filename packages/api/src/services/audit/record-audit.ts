@@ -8,12 +8,16 @@ export interface AuditEntry {
   targetId?: string | null;
   outcome: "ok" | "denied" | "error";
   detail?: string;
+  actorEmail?: string | null;
+  via?: string;
 }
 
 export async function recordAudit(db: Db, actor: Actor | null, ip: string | null, e: AuditEntry): Promise<void> {
   await db.auditEvent.create({
     data: {
       actorId: actor?.userId ?? null,
+      actorEmail: e.actorEmail ?? actor?.email ?? null,
+      via: e.via ?? "session",
       tenantId: actor?.tenantId ?? null,
       action: e.action,
       targetType: e.targetType,

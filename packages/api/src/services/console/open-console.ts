@@ -2,7 +2,6 @@
 import type { Db } from "@vdi/db";
 import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
-import { recordAudit } from "../audit/record-audit.ts";
 import { describeLastSeen, isNodeUp } from "../node/node-health.ts";
 import type { ConsoleSigner } from "./console-token.ts";
 
@@ -20,7 +19,6 @@ export async function openConsole(
     throw new AppError("INVALID_STATE", { message: `The console needs a running VM ("${vm.name}" is ${vm.actualState})` });
   }
   const { token, claims } = deps.consoleSigner.sign({ vm: vm.id, node: vm.nodeId, user: actor.userId, proto: "vnc" });
-  await recordAudit(deps.db, actor, deps.ip, { action: "console.open", targetType: "vm", targetId: vm.id, outcome: "ok" });
   const url = `${vm.node.consoleUrl.replace(/\/$/, "")}/console?token=${encodeURIComponent(token)}`;
   return { url, expiresAt: claims.exp };
 }

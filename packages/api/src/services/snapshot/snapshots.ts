@@ -5,6 +5,7 @@ import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { changeVmState } from "../vm/change-vm-state.ts";
 import { createVm } from "../vm/create-vm.ts";
+import { lockTenantQuota } from "../tenant/quota.ts";
 
 type Deps = { db: Db; nodeDownAfterMs: number; ip: string | null };
 
@@ -55,7 +56,7 @@ export async function takeSnapshot(deps: Deps, actor: Actor, input: { vmId: stri
     if (await tx.snapshot.findFirst({ where: { vmId: v.id, name: input.name }, select: { id: true } })) {
       throw new AppError("CONFLICT", { message: `"${v.name}" already has a snapshot named "${input.name}"` });
     }
-    const tenant = await tx.tenant.findUniqueOrThrow({ where: { id: v.tenantId } });
+    const tenant = await lockTenantQuota(tx, v.tenantId);
     const count = await tx.snapshot.count({ where: { tenantId: v.tenantId } });
     if (count >= tenant.maxSnapshots) throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: at most ${tenant.maxSnapshots} snapshots` });
     const snap = await tx.snapshot.create({

@@ -3,7 +3,6 @@ import type { Db } from "@vdi/db";
 import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { bus, nodeTopic, tenantTopic } from "../../lib/bus.ts";
-import { recordAudit } from "../audit/record-audit.ts";
 import { describeLastSeen, isNodeUp } from "../node/node-health.ts";
 import { allowedActions, DESIRED_AFTER, type VmAction } from "./vm-state.ts";
 
@@ -67,7 +66,6 @@ export async function changeVmState(
     });
     return { vm, op };
   });
-  await recordAudit(db, actor, deps.ip, { action: `vm.${input.action}`, targetType: "vm", targetId: result.vm.id, outcome: "ok", ...(input.detail ? { detail: input.detail } : {}) });
   bus().emit(nodeTopic(result.vm.nodeId));
   bus().emit(tenantTopic(actor.tenantId));
   return { operationId: result.op.id };

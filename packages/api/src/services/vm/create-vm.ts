@@ -5,8 +5,8 @@ import type { Db } from "@vdi/db";
 import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { bus, nodeTopic, tenantTopic } from "../../lib/bus.ts";
-import { recordAudit } from "../audit/record-audit.ts";
 import { placeVm } from "./place-vm.ts";
+import { lockTenantQuota } from "../tenant/quota.ts";
 
 export interface CreateVmInput {
   templateId: string;
@@ -50,10 +50,11 @@ export async function createVm(
   const node = await placeVm(db, deps.nodeDownAfterMs, { engine: template.engine, image: template.image, memoryMiB, onlyNodeId: clone?.nodeId ?? template.nodeId ?? undefined });
 
   const created = await db.$transaction(async (tx) => {
+    // First the tenant's lock: name and quota checks then see every committed create.
+    const tenant = await lockTenantQuota(tx, actor.tenantId);
     if (await tx.vm.findFirst({ where: { tenantId: actor.tenantId, name: input.name }, select: { id: true } })) {
       throw new AppError("CONFLICT", { message: `A VM named "${input.name}" already exists` });
     }
-    const tenant = await tx.tenant.findUniqueOrThrow({ where: { id: actor.tenantId } });
     const usage = await tx.vm.aggregate({ where: { tenantId: actor.tenantId }, _count: true, _sum: { cpus: true, memoryMiB: true, diskGiB: true } });
     if (usage._count + 1 > tenant.maxVms) throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: at most ${tenant.maxVms} VMs` });
     if ((usage._sum.cpus ?? 0) + cpus > tenant.maxVcpus) {
@@ -89,7 +90,6 @@ export async function createVm(
     return tx.vm.update({ where: { id: vm.id }, data: { lastOpId: op.id, lastOpKind: "create" } });
   });
 
-  await recordAudit(db, actor, deps.ip, { action: clone ? "vm.clone" : "vm.create", targetType: "vm", targetId: created.id, outcome: "ok", detail: `${created.name} on ${node.name}` });
   bus().emit(nodeTopic(node.id));
   bus().emit(tenantTopic(actor.tenantId));
   return { vmId: created.id, operationId: created.lastOpId! };

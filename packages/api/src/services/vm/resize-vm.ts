@@ -3,6 +3,7 @@ import type { Db } from "@vdi/db";
 import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { changeVmState } from "./change-vm-state.ts";
+import { lockTenantQuota } from "../tenant/quota.ts";
 
 export const MAX_DISK_GIB = 1024;
 
@@ -34,7 +35,7 @@ export async function resizeVm(
   }
   return changeVmState(deps, actor, { vmId: vm.id, action: "resize", detail: `${cpus} CPU, ${memoryMiB} MiB, ${diskGiB} GiB` }, async (tx, v) => {
     // Quota, inside the transaction that changes the row.
-    const tenant = await tx.tenant.findUniqueOrThrow({ where: { id: v.tenantId } });
+    const tenant = await lockTenantQuota(tx, v.tenantId);
     const others = await tx.vm.aggregate({ where: { tenantId: v.tenantId, id: { not: v.id } }, _sum: { cpus: true, memoryMiB: true, diskGiB: true } });
     if ((others._sum.cpus ?? 0) + cpus > tenant.maxVcpus) throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: ${tenant.maxVcpus} vCPUs in all` });
     if ((others._sum.memoryMiB ?? 0) + memoryMiB > tenant.maxMemoryMiB) throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: ${tenant.maxMemoryMiB} MiB of memory in all` });

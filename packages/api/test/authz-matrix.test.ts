@@ -1,0 +1,158 @@
+// The authorization matrix, generated from the router itself: every procedure is called
+// unauthenticated, as a plain tenant user (on admin procedures), and as another tenant's admin
+// holding tenant A's ids. A procedure added later is covered without editing this test; if its
+// input has a field this test has no sample for, the test fails and says which.
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+import { openTestApi, providers, type TestApi } from "./harness.ts";
+import { appRouter, seed, type Actor } from "../src/index.ts";
+
+type Access = "public" | "user" | "tenant_admin" | "admin" | "node";
+interface ProcDef { type: "query" | "mutation" | "subscription"; meta?: { access?: Access }; inputs: unknown[] }
+const procedures = Object.entries((appRouter._def as unknown as { procedures: Record<string, { _def: ProcDef }> }).procedures)
+  .map(([path, p]) => ({ path, def: p._def }));
+
+/** Procedures anyone may call; adding one here is a deliberate decision. */
+const PUBLIC = ["auth.login", "auth.me", "nodeAgent.register", "tenant.invitation", "tenant.acceptInvitation"];
+
+const caps = { engines: { qemu: { available: true, version: "7.2", accel: "tcg" } }, images: ["debian-shell"] };
+const template = { name: "debian-shell", title: "Debian shell", engine: "qemu" as const, defaultMemoryMiB: 256, minMemoryMiB: 128, maxMemoryMiB: 1024, defaultCpus: 1, maxCpus: 2, diskSizeGiB: 1 };
+
+async function outcome(p: Promise<unknown>): Promise<{ ok: true; value: unknown } | { ok: false; code: string; message: string }> {
+  try {
+    let value = await p;
+    // Subscriptions: read the first value (with a deadline) and stop.
+    if (value && typeof value === "object" && Symbol.asyncIterator in value) {
+      const it = (value as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+      value = await Promise.race([it.next().then((r) => r.value), new Promise((r) => setTimeout(() => r("(no value within 2 s)"), 2000))]);
+      await it.return?.();
+    }
+    return { ok: true, value };
+  } catch (e) {
+    if (e instanceof TRPCError) return { ok: false, code: e.code, message: e.message };
+    throw e;
+  }
+}
+
+describe.each(providers)("authorization matrix on %s", (provider) => {
+  let api: TestApi;
+  let a: { user: Actor; admin: Actor; vmId: string; snapshotId: string; operationId: string; templateId: string; invitationId: string };
+  let b: { user: Actor; admin: Actor };
+  let samples: Record<string, unknown>;
+
+  beforeAll(async () => {
+    api = await openTestApi(provider);
+    await seed(api.deps, { admin: { email: "admin@x.test", password: "admin-password" }, demo: { email: "demo@x.test", password: "demo-password" }, templates: [template] });
+    const aUser = await api.makeUser("tenant-a", "user");
+    const aAdmin = await api.makeUser("tenant-a", "tenant_admin");
+    b = { user: await api.makeUser("tenant-b", "user"), admin: await api.makeUser("tenant-b", "tenant_admin") };
+    // Tenant A owns a VM with a snapshot, an operation, a tenant template and an open invitation.
+    const reg = await api.caller(null).nodeAgent.register({ joinToken: "test-join-token-0123456789", name: "n1", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1", totalCpus: 8, totalMemoryMiB: 65536, capabilities: caps });
+    const node = api.caller(null, new Headers({ authorization: `Bearer node.${reg.nodeId}.${reg.secret}` }));
+    const ca = api.caller(aUser);
+    const templateId = (await ca.template.list())[0]!.id;
+    const vm = await ca.vm.create({ templateId, name: "a-vm" });
+    await node.nodeAgent.sync({ vms: [{ id: vm.vmId, state: "running", op: { id: vm.operationId, status: "succeeded", progress: 100 } }] });
+    const snap = await ca.snapshot.create({ vmId: vm.vmId, name: "a-snap" });
+    await node.nodeAgent.sync({ vms: [{ id: vm.vmId, state: "running", op: { id: snap.operationId, status: "succeeded", progress: 100, bytes: 1 } }] });
+    const tpl = await api.caller(aAdmin).template.fromVm({ vmId: vm.vmId, snapshotId: snap.snapshotId, title: "A private template" });
+    await node.nodeAgent.sync({ vms: [{ id: vm.vmId, state: "running", op: { id: tpl.operationId, status: "succeeded", progress: 100, bytes: 1 } }] });
+    const inv = await api.caller(aAdmin).tenant.invite({ email: "new@a.test" });
+    a = { user: aUser, admin: aAdmin, vmId: vm.vmId, snapshotId: snap.snapshotId, operationId: snap.operationId, templateId: tpl.templateId, invitationId: inv.invitationId };
+    // Tenant A's ids everywhere an input names something.
+    samples = {
+      vmId: a.vmId, snapshotId: a.snapshotId, operationId: a.operationId, templateId: a.templateId, userId: a.user.userId,
+      invitationId: a.invitationId, tenantId: a.user.tenantId, tokenId: "nonexistenttoken",
+      name: "matrix-probe", title: "Matrix probe", description: "probe", email: "probe@x.test", password: "probe-password-123",
+      role: "user", enabled: false, mode: "full", scope: "tenant", withRam: false, cpus: 1, memoryMiB: 256, diskGiB: 2,
+      limit: 5, slug: "probe-tenant", vms: 1, vcpus: 1, snapshots: 1, token: "x".repeat(30), scopes: ["vm:read"], expiresInDays: 1,
+      joinToken: "wrong-join-token-000000", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1", totalCpus: 1, totalMemoryMiB: 1,
+      capabilities: caps, vmsReport: [], etag: null, waitMs: 0, actor: a.user.email, action: "vm.", outcome: "ok", targetId: a.vmId, cursor: undefined,
+    };
+  });
+  afterAll(async () => api?.close());
+
+  function inputFor(path: string, def: ProcDef): unknown {
+    const schema = def.inputs[0];
+    if (!schema) return undefined;
+    if (!(schema instanceof z.ZodObject)) throw new Error(`${path}: input is not an object schema; teach the matrix test about it`);
+    const out: Record<string, unknown> = {};
+    for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+      const sampleKey = path === "nodeAgent.sync" && key === "vms" ? "vmsReport" : key;
+      if (sampleKey in samples) { if (samples[sampleKey] !== undefined) out[key] = samples[sampleKey]; continue; }
+      if (field.safeParse(undefined).success) continue;  // optional, no sample: leave it out
+      throw new Error(`${path}: no sample value for required input field "${key}" — add one to the matrix test`);
+    }
+    return out;
+  }
+  const call = (actor: Actor | null, path: string, def: ProcDef) => {
+    const [router, proc] = path.split(".") as [string, string];
+    const caller = api.caller(actor) as unknown as Record<string, Record<string, (i: unknown) => Promise<unknown>>>;
+    return outcome(caller[router]![proc]!(inputFor(path, def)));
+  };
+
+  it("covers every procedure of the router", () => {
+    expect(procedures.length).toBeGreaterThan(30);
+    for (const { path, def } of procedures) expect(def.meta?.access, `${path} has no access level`).toBeDefined();
+    const publics = procedures.filter((p) => p.def.meta?.access === "public").map((p) => p.path).sort();
+    expect(publics).toEqual([...PUBLIC].sort());
+  });
+
+  it("refuses every non-public procedure without a session", async () => {
+    for (const { path, def } of procedures) {
+      if (def.meta?.access === "public") continue;
+      const r = await call(null, path, def);
+      expect(r.ok ? "ok" : r.code, `${path} unauthenticated`).toBe("UNAUTHORIZED");
+    }
+  });
+
+  it("refuses admin procedures to tenant users, and platform-admin ones to tenant admins", async () => {
+    for (const { path, def } of procedures) {
+      const access = def.meta?.access;
+      if (access === "tenant_admin" || access === "admin") {
+        const r = await call(b.user, path, def);
+        expect(r.ok ? "ok" : r.code, `${path} as a tenant user`).toBe("FORBIDDEN");
+      }
+      if (access === "admin") {
+        const r = await call(b.admin, path, def);
+        expect(r.ok ? "ok" : r.code, `${path} as a tenant admin`).toBe("FORBIDDEN");
+      }
+      if (access === "node") {
+        const r = await call(b.admin, path, def);
+        expect(r.ok ? "ok" : r.code, `${path} as a user`).toBe("UNAUTHORIZED");
+      }
+    }
+  });
+
+  it("gives another tenant's admin nothing of tenant A: refused, or answered without A's data, and A unchanged", async () => {
+    const before = await snapshotOfA();
+    const secrets = [a.vmId, a.snapshotId, a.templateId, a.invitationId, a.user.userId, a.user.email, "a-vm", "a-snap", "A private template", "new@a.test"];
+    for (const { path, def } of procedures) {
+      if (def.meta?.access === "admin" || def.meta?.access === "node") continue;  // refused above
+      const r = await call(b.admin, path, def);
+      if (!r.ok) {
+        expect(["NOT_FOUND", "FORBIDDEN", "UNAUTHORIZED", "BAD_REQUEST", "PRECONDITION_FAILED", "CONFLICT"], `${path}: ${r.code} ${r.message}`).toContain(r.code);
+        for (const s of secrets) expect(r.message, `${path} error leaks ${s}`).not.toContain(s);
+      } else {
+        const json = JSON.stringify(r.value) ?? "";
+        for (const s of secrets) expect(json, `${path} answer leaks ${s}`).not.toContain(s);
+      }
+    }
+    expect(await snapshotOfA()).toEqual(before);
+  });
+
+  /** What tenant A has, to prove nothing of it changed. */
+  async function snapshotOfA() {
+    const db = api.db;
+    return {
+      vm: await db.vm.findUnique({ where: { id: a.vmId }, select: { desiredState: true, generation: true, cpus: true, memoryMiB: true, diskGiB: true, name: true } }),
+      snapshots: await db.snapshot.findMany({ where: { vmId: a.vmId }, select: { id: true, status: true, name: true } }),
+      users: await db.user.findMany({ where: { tenantId: a.user.tenantId }, select: { id: true, role: true, disabledAt: true }, orderBy: { id: "asc" } }),
+      template: await db.template.findUnique({ where: { id: a.templateId }, select: { status: true, tenantId: true } }),
+      invitation: await db.invitation.findUnique({ where: { id: a.invitationId }, select: { acceptedAt: true } }),
+      tenant: await db.tenant.findUnique({ where: { id: a.user.tenantId } }),
+      vmCount: await db.vm.count({ where: { tenantId: a.user.tenantId } }),
+    };
+  }
+});
