@@ -18,10 +18,12 @@ function summarize(input: unknown): string | undefined {
 }
 
 function targetOf(input: unknown, result: unknown): { type: string; id: string | null } {
-  for (const src of [input, result]) {
-    if (!src || typeof src !== "object") continue;
-    const o = src as Record<string, unknown>;
-    for (const [key, type] of TARGETS) if (typeof o[key] === "string") return { type, id: (o[key] as string).slice(0, 64) };
+  const obj = (x: unknown) => (x && typeof x === "object" ? (x as Record<string, unknown>) : {});
+  const i = obj(input), r = obj(result);
+  // The most specific kind of id wins, from the input or else the result (a create's new VM).
+  for (const [key, type] of TARGETS) {
+    const v = typeof i[key] === "string" ? i[key] : r[key];
+    if (typeof v === "string") return { type, id: v.slice(0, 64) };
   }
   return { type: "none", id: null };
 }

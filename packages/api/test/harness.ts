@@ -63,7 +63,7 @@ export async function openTestApi(provider: "sqlite" | "postgresql"): Promise<Te
   return {
     deps, db,
     caller(actor, headers = new Headers()) {
-      const ctx: Context = { ...deps, headers, resHeaders: new Headers(), ip: "127.0.0.1", actor };
+      const ctx: Context = { ...deps, headers, resHeaders: new Headers(), ip: headers.get("x-forwarded-for")?.split(",")[0]?.trim() ?? "127.0.0.1", actor };
       return callerFactory(ctx);
     },
     async makeUser(tenantSlug, role = "user") {

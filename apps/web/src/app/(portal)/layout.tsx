@@ -8,11 +8,17 @@ export const dynamic = "force-dynamic";
 
 export default async function PortalLayout({ children }: { children: ReactNode }) {
   const user = await requireUser();
+  const role = (user as typeof user & { role?: string }).role;
   return (
     <>
       <header className="topbar">
         <Link href="/vms" className="brand">VDI</Link>
-        <nav><Link href="/vms">Virtual machines</Link></nav>
+        <nav className="nav">
+          <Link href="/vms">Virtual machines</Link>
+          {(role === "tenant_admin" || role === "admin") && <Link href="/tenant">Tenant</Link>}
+          {(role === "tenant_admin" || role === "admin") && <Link href="/admin/audit">Audit log</Link>}
+          {role === "admin" && <Link href="/admin/tenants">Tenants</Link>}
+        </nav>
         <span className="who">{user.name} · {user.email}</span>
         <LogoutButton />
       </header>

@@ -5,6 +5,7 @@ import { useTRPC, errorMessage } from "@/lib/trpc";
 import { CreateVmForm } from "@/components/create-vm-form";
 import { OperationProgress, StateBadge, VmActions } from "@/components/vm-state";
 import { VmThumbnail } from "@/components/vm-thumbnail";
+import { UsageBox } from "@/components/usage-box";
 
 export default function VmsPage() {
   const trpc = useTRPC();
@@ -40,7 +41,7 @@ export default function VmsPage() {
           </table>
         )}
       </section>
-      <aside><CreateVmForm /></aside>
+      <aside className="side"><CreateVmForm /><UsageBox /></aside>
     </div>
   );
 }
