@@ -52,7 +52,7 @@ export async function takeSnapshot(deps: Deps, actor: Actor, input: { vmId: stri
       : `"${vm.name}" is ${vm.actualState}: a snapshot with memory needs a running VM (take a disk-only snapshot instead)` });
   }
   let snapshotId = "";
-  const r = await changeVmState(deps, actor, { vmId: input.vmId, action: "snapshot", detail: input.name }, async (tx, v) => {
+  const r = await changeVmState(deps, actor, { vmId: input.vmId, action: "snapshot" }, async (tx, v) => {
     if (await tx.snapshot.findFirst({ where: { vmId: v.id, name: input.name }, select: { id: true } })) {
       throw new AppError("CONFLICT", { message: `"${v.name}" already has a snapshot named "${input.name}"` });
     }
@@ -77,7 +77,7 @@ export async function restoreSnapshot(deps: Deps, actor: Actor, snapshotId: stri
       message: `Snapshot "${snap.name}" has no memory state: stop "${vm.name}" before going back to it (its running memory would not match the disk)`,
     });
   }
-  return changeVmState(deps, actor, { vmId: snap.vmId, action: "restore", desired: snap.includesRam ? "running" : "stopped", detail: snap.name },
+  return changeVmState(deps, actor, { vmId: snap.vmId, action: "restore", desired: snap.includesRam ? "running" : "stopped" },
     async () => JSON.stringify({ snapshotId: snap.id }));
 }
 
@@ -92,7 +92,7 @@ export async function deleteSnapshot(deps: Deps, actor: Actor, snapshotId: strin
       message: `Snapshot "${snap.name}" is the base of ${dependents.map((d) => `${d.cloneMode === "linked" ? "linked clone" : "clone"} "${d.name}"`).join(", ")}: delete ${dependents.length > 1 ? "them" : "it"} first (or make full clones)`,
     });
   }
-  return changeVmState(deps, actor, { vmId: snap.vmId, action: "snapshot-delete", detail: snap.name }, async (tx) => {
+  return changeVmState(deps, actor, { vmId: snap.vmId, action: "snapshot-delete" }, async (tx) => {
     await tx.snapshot.update({ where: { id: snap.id }, data: { status: "deleting" } });
     return JSON.stringify({ snapshotId: snap.id });
   });

@@ -24,7 +24,7 @@ export async function templateFromVm(
     throw new AppError("INVALID_STATE", { message: `Stop "${vm.name}" first, or make the template from one of its snapshots` });
   }
   let templateId = "";
-  const r = await changeVmState(deps, actor, { vmId: vm.id, action: "template", detail: input.title }, async (tx) => {
+  const r = await changeVmState(deps, actor, { vmId: vm.id, action: "template" }, async (tx) => {
     if (await tx.template.findFirst({ where: { title: input.title, OR: [{ tenantId: null }, { tenantId: actor.tenantId }] }, select: { id: true } })) {
       throw new AppError("CONFLICT", { message: `A template named "${input.title}" already exists` });
     }

@@ -15,7 +15,7 @@ export type PrepareOp = (tx: Tx, vm: { id: string; name: string; tenantId: strin
 export async function changeVmState(
   deps: { db: Db; nodeDownAfterMs: number; ip: string | null },
   actor: Actor,
-  input: { vmId: string; action: VmStateAction; desired?: "running" | "stopped"; detail?: string },
+  input: { vmId: string; action: VmStateAction; desired?: "running" | "stopped" },
   prepare?: PrepareOp,
 ) {
   const { db } = deps;

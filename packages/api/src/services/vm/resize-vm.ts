@@ -33,7 +33,7 @@ export async function resizeVm(
     if (diskGiB < vm.diskGiB) throw new AppError("INVALID_INPUT", { message: `Disks can only grow: "${vm.name}" has ${vm.diskGiB} GiB (shrinking would cut the file system)` });
     if (diskGiB > MAX_DISK_GIB) throw new AppError("INVALID_INPUT", { message: `Disks are at most ${MAX_DISK_GIB} GiB` });
   }
-  return changeVmState(deps, actor, { vmId: vm.id, action: "resize", detail: `${cpus} CPU, ${memoryMiB} MiB, ${diskGiB} GiB` }, async (tx, v) => {
+  return changeVmState(deps, actor, { vmId: vm.id, action: "resize" }, async (tx, v) => {
     // Quota, inside the transaction that changes the row.
     const tenant = await lockTenantQuota(tx, v.tenantId);
     const others = await tx.vm.aggregate({ where: { tenantId: v.tenantId, id: { not: v.id } }, _sum: { cpus: true, memoryMiB: true, diskGiB: true } });
