@@ -183,6 +183,7 @@ describe.each(providers)("vm lifecycle on %s", (provider) => {
     expect((await api.caller(alice).vm.get({ vmId })).state).toBe("stopped");
     expect(await code(api.caller(alice).console.open({ vmId }))).toMatch(/^PRECONDITION_FAILED/);
     const del = await api.caller(alice).vm.delete({ vmId });
+    expect(await code(api.caller(alice).vm.clone({ vmId, name: "too-late", mode: "full" }))).toMatch(/^PRECONDITION_FAILED: "web-1" is being deleted/);
     await node.nodeAgent.sync({ vms: [{ id: vmId, state: "deleted", op: { id: del.operationId, status: "succeeded", progress: 100 } }] });
     expect(await api.caller(alice).vm.list()).toEqual([]);
     expect(await api.caller(alice).operation.get({ operationId: del.operationId })).toMatchObject({ status: "succeeded", vmName: "web-1" });
