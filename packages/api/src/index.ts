@@ -6,6 +6,7 @@ export { AppError, isAppError, type AppErrorCode } from "./errors.ts";
 export { createAuth, type Auth } from "./services/auth/auth.ts";
 export { createConsoleSigner, generateConsoleKeyPem } from "./services/console/console-token.ts";
 export { fetchVmThumbnail, type VmThumbnail } from "./services/console/vm-thumbnail.ts";
+export { API_TOKEN_SCOPES, THUMBNAIL_SCOPE, hasScope, type ApiTokenScope } from "./services/api-token/scopes.ts";
 export { seed, imageTemplateSchema, type ImageTemplate } from "./services/seed/seed.ts";
 export { ensureTenant, ensureUser } from "./services/auth/create-user.ts";
 export type { DesiredVm, VmReport } from "./services/node/sync-node.ts";

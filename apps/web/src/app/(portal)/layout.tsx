@@ -15,6 +15,7 @@ export default async function PortalLayout({ children }: { children: ReactNode }
         <Link href="/vms" className="brand">VDI</Link>
         <nav className="nav">
           <Link href="/vms">Virtual machines</Link>
+          <Link href="/settings/tokens">API tokens</Link>
           {(role === "tenant_admin" || role === "admin") && <Link href="/tenant">Tenant</Link>}
           {(role === "tenant_admin" || role === "admin") && <Link href="/admin/audit">Audit log</Link>}
           {role === "admin" && <Link href="/admin/tenants">Tenants</Link>}
