@@ -52,8 +52,13 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     publicKeyPem: () => creds?.consolePublicKeyPem ?? null,
     displayOf: (vmId) => reconciler.displayOf(vmId),
     allowedOrigins: env.allowedOrigins,
+    limits: { idleMs: env.VDI_CONSOLE_IDLE_MINUTES * 60_000 },
     log,
   });
+  /** A VM that left running/paused here (stopped, saved, deleted) loses its consoles now, not when QEMU's socket goes. */
+  const closeStoppedConsoles = () => {
+    for (const vmId of gateway.consoleVms()) if (!reconciler.displayOf(vmId)) gateway.closeVm(vmId, "vm stopped");
+  };
   const thumbnails = createThumbnailEndpoint({
     nodeId: () => creds?.nodeId ?? null,
     publicKeyPem: () => creds?.consolePublicKeyPem ?? null,
@@ -102,6 +107,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   async function syncOnce(waitMs: number): Promise<void> {
     if (!creds) await register();
     const vms: VmReport[] = reconciler.report();
+    closeStoppedConsoles();
     const sent = JSON.stringify(vms);
     dirty = false;
     try {
@@ -114,6 +120,8 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
         .finally(() => abort.signal.removeEventListener("abort", cancel));
       lastSent = sent;
       lastSentAt = Date.now();
+      // Users disabled or removed on the portal: their open consoles close, new ones are refused.
+      if (res.revokedUsers) gateway.revokeUsers(res.revokedUsers);
       if (creds && res.consolePublicKeyPem !== creds.consolePublicKeyPem) {
         creds = { ...creds, consolePublicKeyPem: res.consolePublicKeyPem };
         saveCredentials(env.dataDir, creds);
@@ -162,7 +170,10 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
       await syncOnce(0).catch((err: Error) => { if (!stopped) log(`report failed: ${err.message}`); });
     }
   })();
-  const resync = setInterval(() => reconciler.resync(), RESYNC_MS);
+  const resync = setInterval(() => {
+    reconciler.resync();
+    closeStoppedConsoles();
+  }, RESYNC_MS);
 
   return {
     port,

@@ -19,6 +19,8 @@ const schema = z.object({
   VDI_NODE_CPUS: z.coerce.number().int().positive().default(cpus().length),
   VDI_NODE_MEMORY_MIB: z.coerce.number().int().positive().default(Math.floor(totalmem() / 1048576)),
   VDI_NODE_ALLOWED_ORIGINS: z.string().default(""),
+  /** A console with no keyboard, pointer or clipboard input for this long is closed. */
+  VDI_CONSOLE_IDLE_MINUTES: z.coerce.number().positive().default(30),
   /** Tests only: "<op kind>:<step>[:engine]" kills this agent (or the VM's engine) at that step. */
   VDI_AGENT_FAULT: z.string().regex(/^[a-z-]+:[a-z-]+(:engine)?$/).optional(),
 });

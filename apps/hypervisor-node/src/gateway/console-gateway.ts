@@ -1,27 +1,37 @@
 // The console gateway: a WebSocket endpoint that accepts only a valid console token, then
 // relays RFB bytes between the browser and the VM's VNC unix socket. It never parses the
 // target from the client: the token names the VM, and the node maps that to its socket.
+// Each connection lives within ConsoleLimits and ends when its VM stops or its user loses access.
 import type { IncomingMessage } from "node:http";
 import { connect } from "node:net";
+import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ReplayGuard, verifyConsoleToken } from "@vdi/api/console-token";
 import { portalKey } from "../lib/portal-key.ts";
+import { consoleLimits, TokenBucket, type ConsoleLimits } from "./console-limits.ts";
+import { RfbRelayWatch } from "./rfb-relay-watch.ts";
 
-/** Close codes (4000–4999 are for applications, RFC 6455 §7.4.2). */
+/** Close codes (4000–4999 are for applications, RFC 6455 §7.4.2). docs/console-security.md. */
 export const CLOSE = {
+  PROTOCOL_ERROR: 4400,
   BAD_TOKEN: 4401,
   WRONG_TARGET: 4403,
   NOT_RUNNING: 4404,
-  REPLAYED: 4409,
   ORIGIN: 4405,
+  REVOKED: 4406,
+  VM_STOPPED: 4407,
+  IDLE: 4408,
+  REPLAYED: 4409,
   DISPLAY_GONE: 4410,
+  RATE_LIMITED: 4429,
+  SLOW_CLIENT: 4430,
+  PONG_TIMEOUT: 4431,
+  HANDSHAKE_TIMEOUT: 4432,
   NOT_READY: 4503,
 } as const;
 
-/** Client → server RFB messages are small; 1 MiB leaves room for clipboard text. */
-const MAX_CLIENT_MESSAGE = 1024 * 1024;
-/** Stop reading the VNC socket while this much is queued for a slow browser. */
-const HIGH_WATER = 4 * 1024 * 1024;
+/** How often a paused relay looks whether the browser has drained. */
+const DRAIN_POLL_MS = 20;
 
 export interface GatewayOptions {
   nodeId: () => string | null;
@@ -29,18 +39,36 @@ export interface GatewayOptions {
   displayOf: (vmId: string) => string | null;
   allowedOrigins: string[];
   log: (msg: string) => void;
+  /** Per-connection limits; DEFAULT_CONSOLE_LIMITS for what is left out. */
+  limits?: Partial<ConsoleLimits>;
+}
+
+interface OpenConsole {
+  vmId: string;
+  userId: string;
+  finish(code: number, reason: string): void;
 }
 
 export function createConsoleGateway(opts: GatewayOptions) {
+  const limits = consoleLimits(opts.limits);
   const replay = new ReplayGuard();
   const key = portalKey(opts.publicKeyPem);
+  const consoles = new Set<OpenConsole>();
+  /** Users the portal says lost access; replaced by each sync reply. */
+  let revoked: ReadonlySet<string> = new Set();
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE, perMessageDeflate: false });
-  let active = 0;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, perMessageDeflate: false });
+
+  /** Sends a close frame; a browser that does not finish the close handshake in time is dropped. */
+  function closeSocket(ws: WebSocket, code: number, reason: string) {
+    if (ws.readyState !== ws.OPEN && ws.readyState !== ws.CONNECTING) return;
+    ws.close(code, reason.slice(0, 120));
+    setTimeout(() => ws.terminate(), limits.closeGraceMs).unref();
+  }
 
   function refuse(ws: WebSocket, code: number, reason: string) {
     opts.log(`console refused: ${reason}`);
-    ws.close(code, reason.slice(0, 120));
+    closeSocket(ws, code, reason);
   }
 
   wss.on("connection", (ws: WebSocket, req: IncomingMessage) => {
@@ -57,36 +85,103 @@ export function createConsoleGateway(opts: GatewayOptions) {
     // A thumbnail token is reusable and read-only: it must never open an interactive console.
     if (v.claims.proto !== "vnc") return refuse(ws, CLOSE.BAD_TOKEN, "not a console token");
     if (v.claims.node !== nodeId) return refuse(ws, CLOSE.WRONG_TARGET, "token is for another node");
+    if (revoked.has(v.claims.user)) return refuse(ws, CLOSE.REVOKED, "access revoked");
     const socketPath = opts.displayOf(v.claims.vm);
     if (!socketPath) return refuse(ws, CLOSE.NOT_RUNNING, "VM is not running on this node");
     if (!replay.claim(v.claims.jti, v.claims.exp)) return refuse(ws, CLOSE.REPLAYED, "token already used");
+    relay(ws, v.claims.vm, v.claims.user, socketPath);
+  });
 
-    active++;
+  function relay(ws: WebSocket, vmId: string, userId: string, socketPath: string) {
     const vnc = connect(socketPath);
+    const messages = new TokenBucket(limits.messagesPerSecond, limits.messageBurst);
+    const bytes = new TokenBucket(limits.bytesPerSecond, limits.byteBurst);
     let closed = false;
-    const finish = (code: number, reason: string) => {
+    let lastInputAt = Date.now();
+    let paused = false;
+    let drainPoll: NodeJS.Timeout | undefined;
+    let pongDeadline: NodeJS.Timeout | undefined;
+    const entry: OpenConsole = { vmId, userId, finish };
+    consoles.add(entry);
+
+    function finish(code: number, reason: string) {
       if (closed) return;
       closed = true;
-      active--;
+      consoles.delete(entry);
+      clearTimeout(handshakeTimer);
+      clearTimeout(idleTimer);
+      clearInterval(pingTimer);
+      clearTimeout(pongDeadline);
+      clearInterval(drainPoll);
       vnc.destroy();
-      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
-    };
+      if (code >= 4000) opts.log(`console of vm ${vmId} closed (${code}): ${reason}`);
+      closeSocket(ws, code, reason);
+    }
+
+    const handshakeTimer = setTimeout(() => finish(CLOSE.HANDSHAKE_TIMEOUT, "RFB handshake timeout"), limits.handshakeMs);
+    const watch = new RfbRelayWatch({
+      done: () => clearTimeout(handshakeTimer),
+      fail: (reason) => finish(CLOSE.PROTOCOL_ERROR, reason),
+    });
+
+    let idleTimer = setTimeout(checkIdle, limits.idleMs);
+    function checkIdle() {
+      const quiet = Date.now() - lastInputAt;
+      if (quiet >= limits.idleMs) finish(CLOSE.IDLE, "idle");
+      else idleTimer = setTimeout(checkIdle, limits.idleMs - quiet);
+    }
+
+    // A half-open or vanished browser never answers a ping.
+    const pingTimer = setInterval(() => {
+      if (ws.readyState !== ws.OPEN) return;
+      ws.ping();
+      pongDeadline ??= setTimeout(pongOverdue, limits.pongTimeoutMs);
+    }, limits.pingIntervalMs);
+    function pongOverdue() {
+      pongDeadline = undefined;
+      // While the browser drains a full queue, a ping waits behind megabytes: the slow-client rule decides.
+      if (paused) pongDeadline = setTimeout(pongOverdue, limits.pongTimeoutMs);
+      else finish(CLOSE.PONG_TIMEOUT, "no pong");
+    }
+    ws.on("pong", () => {
+      clearTimeout(pongDeadline);
+      pongDeadline = undefined;
+    });
+
+    /** Backpressure: stop reading the display until the browser drains; cut a browser that does not. */
+    function waitForDrain() {
+      paused = true;
+      vnc.pause();
+      let fullSince = Date.now();
+      drainPoll = setInterval(() => {
+        const queued = ws.bufferedAmount;
+        if (queued < limits.sendHighWaterBytes / 4) {
+          clearInterval(drainPoll);
+          paused = false;
+          vnc.resume();
+        } else if (queued <= limits.sendHighWaterBytes) {
+          fullSince = Date.now();  // draining, however slowly
+        } else if (Date.now() - fullSince > limits.slowClientMs) {
+          finish(CLOSE.SLOW_CLIENT, "client not reading");
+        }
+      }, DRAIN_POLL_MS);
+    }
+
     vnc.on("data", (chunk: Buffer) => {
       ws.send(chunk);
-      if (ws.bufferedAmount > HIGH_WATER) {
-        vnc.pause();
-        const drain = setInterval(() => {
-          if (closed || ws.bufferedAmount < HIGH_WATER / 4) {
-            clearInterval(drain);
-            vnc.resume();
-          }
-        }, 10);
-      }
+      if (!watch.settled) watch.fromServer(chunk);
+      if (!paused && !closed && ws.bufferedAmount > limits.sendHighWaterBytes) waitForDrain();
     });
     vnc.on("error", () => finish(CLOSE.DISPLAY_GONE, "display unavailable"));
     vnc.on("close", () => finish(CLOSE.DISPLAY_GONE, "display closed"));
     ws.on("message", (data: Buffer, isBinary: boolean) => {
+      if (closed) return;
       if (!isBinary) return finish(1003, "binary frames only");
+      if (!messages.take(1)) return finish(CLOSE.RATE_LIMITED, "rate limit: messages");
+      if (!bytes.take(data.length)) return finish(CLOSE.RATE_LIMITED, "rate limit: bytes");
+      // The watch sees the bytes first: a client that breaks the handshake never reaches the display.
+      if (watch.fromClient(data)) lastInputAt = Date.now();
+      if (closed) return;
       if (!vnc.write(data)) {
         ws.pause();
         vnc.once("drain", () => ws.resume());
@@ -94,13 +189,32 @@ export function createConsoleGateway(opts: GatewayOptions) {
     });
     ws.on("close", () => finish(1000, "client closed"));
     ws.on("error", () => finish(1011, "socket error"));
-  });
+  }
+
+  /** Closes every console matching `match` with `code`; returns how many. */
+  function closeWhere(match: (c: OpenConsole) => boolean, code: number, reason: string): number {
+    const doomed = [...consoles].filter(match);
+    for (const c of doomed) c.finish(code, reason);
+    return doomed.length;
+  }
 
   return {
-    handleUpgrade(req: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) {
+    handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
     },
-    activeConnections: () => active,
-    close: () => wss.close(),
+    activeConnections: () => consoles.size,
+    /** The VMs that have a console open here now. */
+    consoleVms: (): string[] => [...new Set([...consoles].map((c) => c.vmId))],
+    /** The VM left running/paused here (stopped, saved, deleted): its consoles close at once. */
+    closeVm: (vmId: string, reason = "vm stopped") => closeWhere((c) => c.vmId === vmId, CLOSE.VM_STOPPED, reason),
+    /** The users who lost access (the portal's list, replacing the previous one): their consoles close, new ones are refused. */
+    revokeUsers(userIds: Iterable<string>): number {
+      revoked = new Set(userIds);
+      return closeWhere((c) => revoked.has(c.userId), CLOSE.REVOKED, "access revoked");
+    },
+    close() {
+      closeWhere(() => true, 1001, "node shutting down");
+      wss.close();
+    },
   };
 }

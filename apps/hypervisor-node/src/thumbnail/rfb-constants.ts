@@ -1,17 +1,33 @@
-// RFB protocol constants the thumbnail grabber uses, named as RFC 6143 names them.
+// RFB protocol constants the node uses (thumbnail grabber, console gateway), named as RFC 6143 names them.
 
 /** §7.1.1 ProtocolVersion: we speak 3.8 only. */
 export const PROTOCOL_VERSION = "RFB 003.008\n";
 export const PROTOCOL_VERSION_LENGTH = 12;
 
 /** §7.1.2 Security types. */
-export const SECURITY_TYPE = { Invalid: 0, None: 1 } as const;
+export const SECURITY_TYPE = { Invalid: 0, None: 1, VncAuthentication: 2 } as const;
+/** §7.2.2 VNC Authentication: a 16-byte challenge and a 16-byte response. */
+export const VNC_AUTH_CHALLENGE_LENGTH = 16;
 
-/** §7.1.3 SecurityResult. */
+/** §7.1.3 SecurityResult (a u32). */
 export const SECURITY_RESULT_OK = 0;
+export const SECURITY_RESULT_LENGTH = 4;
 
-/** §7.5 Client-to-server message types. */
-export const CLIENT_MESSAGE = { SetPixelFormat: 0, SetEncodings: 2, FramebufferUpdateRequest: 3 } as const;
+/** §7.3.1 ClientInit: one shared-flag byte. */
+export const CLIENT_INIT_LENGTH = 1;
+
+/**
+ * §7.5 Client-to-server message types, and the registered extensions (§7.5 "other registered
+ * message types") that noVNC and QEMU use.
+ */
+export const CLIENT_MESSAGE = {
+  SetPixelFormat: 0, SetEncodings: 2, FramebufferUpdateRequest: 3, KeyEvent: 4, PointerEvent: 5, ClientCutText: 6,
+  EnableContinuousUpdates: 150, ClientFence: 248, Xvp: 250, SetDesktopSize: 251, Gii: 253, Qemu: 255,
+} as const;
+/** QEMU client message sub-types (message type 255). */
+export const QEMU_CLIENT_MESSAGE = { ExtendedKeyEvent: 0, Audio: 1 } as const;
+/** QEMU audio operations; SetFormat carries 6 more bytes. */
+export const QEMU_AUDIO_OPERATION = { Enable: 0, Disable: 1, SetFormat: 2 } as const;
 
 /** §7.6 Server-to-client message types. */
 export const SERVER_MESSAGE = { FramebufferUpdate: 0, SetColourMapEntries: 1, Bell: 2, ServerCutText: 3 } as const;

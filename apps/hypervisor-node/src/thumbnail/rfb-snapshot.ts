@@ -9,6 +9,8 @@ import {
 
 /** The display is guest-driven: every size it sends is checked against one of these. */
 export const MAX_DIMENSION = 8192;
+/** Width × height at most (5120 × 3200 fits): the frame costs 5 bytes a pixel while it is grabbed. */
+export const MAX_PIXELS = 16 * 1024 * 1024;
 export const MAX_NAME_LENGTH = 1024;
 export const MAX_REASON_LENGTH = 1024;
 export const MAX_CUT_TEXT_LENGTH = 1024 * 1024;
@@ -19,6 +21,14 @@ export interface RfbFrame {
   height: number;
   /** width × height pixels, 4 bytes each: red, green, blue, alpha (always 255). */
   rgba: Buffer;
+}
+
+/** Why a grab failed: the only error grabFrame rejects with, whatever the display sends. */
+export class RfbSnapshotError extends Error {
+  constructor(readonly reason: string) {
+    super(`RFB snapshot: ${reason}`);
+    this.name = "RfbSnapshotError";
+  }
 }
 
 /** Bytes as they arrive, in any chunking; readers wait until `length` covers what they need. */
@@ -134,7 +144,12 @@ export class RfbSnapshotSession {
   feed(chunk: Buffer): void {
     if (this.settled) return;
     this.queue.push(chunk);
-    while (!this.settled && this.step()) { /* parse as far as the bytes go */ }
+    try {
+      while (!this.settled && this.step()) { /* parse as far as the bytes go */ }
+    } catch (err) {
+      // A parser bug must fail this grab, never the agent (feed runs in a socket's data handler).
+      this.fail(`internal: ${(err as Error).message}`);
+    }
   }
 
   fail(reason: string): void {
@@ -353,6 +368,10 @@ export class RfbSnapshotSession {
       this.fail(`framebuffer size ${width}x${height} is outside 1..${MAX_DIMENSION}`);
       return false;
     }
+    if (width * height > MAX_PIXELS) {
+      this.fail(`framebuffer size ${width}x${height} is more than ${MAX_PIXELS} pixels`);
+      return false;
+    }
     this.width = width;
     this.height = height;
     this.rgba = Buffer.alloc(width * height * 4);
@@ -389,7 +408,7 @@ export function grabFrame(socketPath: string, opts: { timeoutMs?: number } = {})
         clearTimeout(timer);
         socket.destroy();
         if (session.frame) resolve(session.frame);
-        else reject(new Error(`RFB snapshot: ${session.error}`));
+        else reject(new RfbSnapshotError(session.error ?? "unknown"));
       },
     );
     const timer = setTimeout(() => session.fail(`no full frame within ${timeoutMs} ms`), timeoutMs);

@@ -155,6 +155,21 @@ async function applyReport(db: Db, nodeId: string, report: VmReport): Promise<st
   return changed ? vm.tenantId : null;
 }
 
+/** How long a disabled user stays on the list nodes get: far longer than a token (60 s) or a sync gap. */
+export const REVOKED_USERS_WINDOW_MS = 24 * 60 * 60_000;
+const MAX_REVOKED_USERS = 10_000;
+
+/** Users whose access was revoked lately: nodes close their open consoles and refuse new ones. */
+async function recentlyRevokedUsers(db: Db): Promise<string[]> {
+  const rows = await db.user.findMany({
+    where: { disabledAt: { gte: new Date(Date.now() - REVOKED_USERS_WINDOW_MS) } },
+    select: { id: true },
+    orderBy: { disabledAt: "desc" },
+    take: MAX_REVOKED_USERS,
+  });
+  return rows.map((u) => u.id);
+}
+
 export async function syncNode(deps: { db: Db; consolePublicKeyPem: string }, nodeId: string, input: SyncInput, signal?: AbortSignal) {
   const { db } = deps;
   await db.node.update({
@@ -177,5 +192,5 @@ export async function syncNode(deps: { db: Db; consolePublicKeyPem: string }, no
     await waitFor(nodeTopic(nodeId), input.waitMs, signal);
     desired = await desiredFor(db, nodeId);
   }
-  return { ...desired, consolePublicKeyPem: deps.consolePublicKeyPem, serverTime: Date.now() };
+  return { ...desired, consolePublicKeyPem: deps.consolePublicKeyPem, revokedUsers: await recentlyRevokedUsers(db), serverTime: Date.now() };
 }
