@@ -101,6 +101,8 @@ export function createConsoleGateway(opts: GatewayOptions) {
     let paused = false;
     let drainPoll: NodeJS.Timeout | undefined;
     let pongDeadline: NodeJS.Timeout | undefined;
+    /** Client bytes before its ProtocolVersion is complete (12 bytes; the watch caps it). */
+    const held: Buffer[] = [];
     const entry: OpenConsole = { vmId, userId, finish };
     consoles.add(entry);
 
@@ -179,9 +181,15 @@ export function createConsoleGateway(opts: GatewayOptions) {
       if (!isBinary) return finish(1003, "binary frames only");
       if (!messages.take(1)) return finish(CLOSE.RATE_LIMITED, "rate limit: messages");
       if (!bytes.take(data.length)) return finish(CLOSE.RATE_LIMITED, "rate limit: bytes");
-      // The watch sees the bytes first: a client that breaks the handshake never reaches the display.
+      // The watch sees the bytes first, and the display nothing before a valid ProtocolVersion:
+      // a client that does not speak RFB never reaches it.
       if (watch.fromClient(data)) lastInputAt = Date.now();
       if (closed) return;
+      if (!watch.clientVersionAccepted) {
+        held.push(data);
+        return;
+      }
+      if (held.length > 0) data = Buffer.concat([...held.splice(0), data]);
       if (!vnc.write(data)) {
         ws.pause();
         vnc.once("drain", () => ws.resume());

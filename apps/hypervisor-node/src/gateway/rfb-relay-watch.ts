@@ -8,8 +8,11 @@ import {
   SECURITY_RESULT_LENGTH, SECURITY_RESULT_OK, SECURITY_TYPE, SERVER_INIT_HEADER_LENGTH, VNC_AUTH_CHALLENGE_LENGTH,
 } from "../thumbnail/rfb-constants.ts";
 
-/** A client says 12 + 1 + 16 + 1 bytes at most before ServerInit: more waiting is not RFB. */
-export const MAX_CLIENT_HANDSHAKE_BYTES = 64;
+/**
+ * A client says 12 + 1 + 16 + 1 bytes before ServerInit; this leaves room for one that sends its
+ * first messages ahead. More waiting for the display is not RFB.
+ */
+export const MAX_CLIENT_HANDSHAKE_BYTES = 4096;
 /** What the display may have queued ahead of the client during the handshake (the name is not kept). */
 export const MAX_SERVER_HANDSHAKE_BYTES = 4096;
 export const MAX_DESKTOP_NAME_LENGTH = 64 * 1024;
@@ -70,6 +73,11 @@ export class RfbRelayWatch {
 
   get handshakeDone(): boolean {
     return this.phase === "done";
+  }
+
+  /** The client has sent a valid ProtocolVersion: until then nothing it says should reach the display. */
+  get clientVersionAccepted(): boolean {
+    return this.phase !== "serverVersion" && this.phase !== "clientVersion" && this.phase !== "failed";
   }
 
   /** Bytes held while waiting for the other side (bounded by the two MAX_*_HANDSHAKE_BYTES). */
