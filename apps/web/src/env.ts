@@ -10,7 +10,21 @@ const schema = z.object({
   VDI_NODE_JOIN_TOKEN: z.string().min(16, "VDI_NODE_JOIN_TOKEN must be at least 16 characters"),
   VDI_CONSOLE_PRIVATE_KEY: z.string().optional(),
   VDI_NODE_DOWN_AFTER_MS: z.coerce.number().int().positive().default(15_000),
+  // OIDC sign-in (optional): all three, or none. VDI_OIDC_NAME labels the login button.
+  VDI_OIDC_ISSUER: z.string().url("VDI_OIDC_ISSUER must be the issuer's URL").optional(),
+  VDI_OIDC_CLIENT_ID: z.string().min(1).optional(),
+  VDI_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  VDI_OIDC_NAME: z.string().min(1).max(40).optional(),
 });
+
+function oidcOf(e: z.infer<typeof schema>) {
+  const parts = [e.VDI_OIDC_ISSUER, e.VDI_OIDC_CLIENT_ID, e.VDI_OIDC_CLIENT_SECRET];
+  if (parts.every((p) => !p)) return null;
+  if (!e.VDI_OIDC_ISSUER || !e.VDI_OIDC_CLIENT_ID || !e.VDI_OIDC_CLIENT_SECRET) {
+    throw new Error("invalid portal configuration: OIDC sign-in needs VDI_OIDC_ISSUER, VDI_OIDC_CLIENT_ID and VDI_OIDC_CLIENT_SECRET together");
+  }
+  return { issuer: e.VDI_OIDC_ISSUER, clientId: e.VDI_OIDC_CLIENT_ID, clientSecret: e.VDI_OIDC_CLIENT_SECRET, name: e.VDI_OIDC_NAME };
+}
 
 function load() {
   const parsed = schema.safeParse(process.env);
@@ -19,7 +33,7 @@ function load() {
   }
   const e = parsed.data;
   const dataDir = resolve(e.VDI_DATA_DIR);
-  return { ...e, dataDir, databaseUrl: e.DATABASE_URL ?? `file:${resolve(dataDir, "vdi.db")}` };
+  return { ...e, dataDir, databaseUrl: e.DATABASE_URL ?? `file:${resolve(dataDir, "vdi.db")}`, oidc: oidcOf(e) };
 }
 
 let cached: ReturnType<typeof load> | null = null;

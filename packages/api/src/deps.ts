@@ -2,7 +2,7 @@
 import { createDb, providerOf } from "@vdi/db";
 import { migrate } from "@vdi/db/migrate";
 import type { ApiDeps } from "./context.ts";
-import { createAuth } from "./services/auth/auth.ts";
+import { createAuth, type OidcConfig } from "./services/auth/auth.ts";
 import { createConsoleSigner } from "./services/console/console-token.ts";
 
 export interface ApiConfig {
@@ -12,13 +12,15 @@ export interface ApiConfig {
   consolePrivateKeyPem: string;
   nodeJoinToken: string;
   nodeDownAfterMs: number;
+  /** OIDC sign-in, when the portal is configured for it (VDI_OIDC_*). */
+  oidc?: OidcConfig | null;
 }
 
 export function createApiDeps(c: ApiConfig): ApiDeps {
   const db = createDb(c.databaseUrl);
   return {
     db,
-    auth: createAuth({ db, provider: providerOf(c.databaseUrl), secret: c.authSecret, baseURL: c.publicUrl }),
+    auth: createAuth({ db, provider: providerOf(c.databaseUrl), secret: c.authSecret, baseURL: c.publicUrl, oidc: c.oidc }),
     consoleSigner: createConsoleSigner(c.consolePrivateKeyPem),
     nodeJoinToken: c.nodeJoinToken,
     nodeDownAfterMs: c.nodeDownAfterMs,

@@ -14,7 +14,7 @@ const procedures = Object.entries((appRouter._def as unknown as { procedures: Re
   .map(([path, p]) => ({ path, def: p._def }));
 
 /** Procedures anyone may call; adding one here is a deliberate decision. */
-const PUBLIC = ["auth.login", "auth.me", "nodeAgent.register", "tenant.invitation", "tenant.acceptInvitation"];
+const PUBLIC = ["auth.login", "auth.me", "auth.providers", "auth.verifyTotp", "auth.verifyBackupCode", "nodeAgent.register", "tenant.invitation", "tenant.acceptInvitation"];
 
 const caps = { engines: { qemu: { available: true, version: "7.2", accel: "tcg" } }, images: ["debian-shell"] };
 const template = { name: "debian-shell", title: "Debian shell", engine: "qemu" as const, defaultMemoryMiB: 256, minMemoryMiB: 128, maxMemoryMiB: 1024, defaultCpus: 1, maxCpus: 2, diskSizeGiB: 1 };
@@ -63,7 +63,7 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
     // Tenant A's ids everywhere an input names something.
     samples = {
       vmId: a.vmId, snapshotId: a.snapshotId, operationId: a.operationId, templateId: a.templateId, userId: a.user.userId,
-      invitationId: a.invitationId, tenantId: a.user.tenantId, tokenId: "nonexistenttoken",
+      invitationId: a.invitationId, tenantId: a.user.tenantId, tokenId: "nonexistenttoken", code: "123456",
       name: "matrix-probe", title: "Matrix probe", description: "probe", email: "probe@x.test", password: "probe-password-123",
       role: "user", enabled: false, mode: "full", scope: "tenant", withRam: false, cpus: 1, memoryMiB: 256, diskGiB: 2,
       limit: 5, slug: "probe-tenant", vms: 1, vcpus: 1, snapshots: 1, token: "x".repeat(30), scopes: ["vm:read"], expiresInDays: 1,

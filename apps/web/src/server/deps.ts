@@ -29,6 +29,7 @@ export function deps(): ApiDeps {
       consolePrivateKeyPem: consoleKey(e.dataDir, e.VDI_CONSOLE_PRIVATE_KEY),
       nodeJoinToken: e.VDI_NODE_JOIN_TOKEN,
       nodeDownAfterMs: e.VDI_NODE_DOWN_AFTER_MS,
+      oidc: e.oidc,
     });
   }
   return g[KEY];

@@ -16,6 +16,7 @@ export default async function PortalLayout({ children }: { children: ReactNode }
         <nav className="nav">
           <Link href="/vms">Virtual machines</Link>
           <Link href="/settings/tokens">API tokens</Link>
+          <Link href="/settings/security">Security</Link>
           {(role === "tenant_admin" || role === "admin") && <Link href="/tenant">Tenant</Link>}
           {(role === "tenant_admin" || role === "admin") && <Link href="/admin/audit">Audit log</Link>}
           {role === "admin" && <Link href="/admin/tenants">Tenants</Link>}

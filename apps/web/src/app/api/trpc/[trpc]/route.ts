@@ -1,12 +1,19 @@
-// The tRPC HTTP endpoint (queries, mutations, SSE subscriptions).
+// The tRPC HTTP endpoint (queries, mutations, SSE subscriptions). Mutations a browser sends from
+// another site are refused before they reach the API (server/csrf.ts).
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { appRouter, createContext } from "@vdi/api";
 import { deps } from "@/server/deps";
+import { crossSiteRefusal } from "@/server/csrf";
+import { env } from "@/env";
 
 export const dynamic = "force-dynamic";
 
-const handler = (req: Request) =>
-  fetchRequestHandler({
+const handler = (req: Request) => {
+  const refused = crossSiteRefusal(req, env().VDI_PUBLIC_URL);
+  if (refused) {
+    return Response.json({ error: { message: refused, code: -32003, data: { code: "FORBIDDEN", httpStatus: 403 } } }, { status: 403 });
+  }
+  return fetchRequestHandler({
     endpoint: "/api/trpc",
     req,
     router: appRouter,
@@ -15,5 +22,6 @@ const handler = (req: Request) =>
       if (error.code === "INTERNAL_SERVER_ERROR") console.error(`tRPC ${path}:`, error.cause ?? error);
     },
   });
+};
 
 export { handler as GET, handler as POST };

@@ -1,0 +1,17 @@
+// The second step of logging in for a user with two-factor authentication: a code from the
+// authenticator app, or a one-time backup code, exchanged (with the two-factor cookie that
+// logIn set) for a session. Better Auth's rate limits apply: postToAuth goes through its handler.
+import type { Auth } from "./auth.ts";
+import { postToAuth } from "./auth-endpoint.ts";
+
+interface Verified { user: { id: string } }
+
+export async function verifyTotp(auth: Auth, input: { code: string; trustDevice?: boolean | undefined }, headers: Headers, resHeaders: Headers) {
+  const res = await postToAuth<Verified>(auth, "/two-factor/verify-totp", { code: input.code, trustDevice: input.trustDevice ?? false }, headers, resHeaders);
+  return { userId: res.user.id };
+}
+
+export async function verifyBackupCode(auth: Auth, input: { code: string }, headers: Headers, resHeaders: Headers) {
+  const res = await postToAuth<Verified>(auth, "/two-factor/verify-backup-code", { code: input.code }, headers, resHeaders);
+  return { userId: res.user.id };
+}
