@@ -66,7 +66,7 @@ export async function recordProgress(page: Page) {
     const w = window as unknown as { __progress: string[] };
     w.__progress = [];
     const grab = () => {
-      for (const r of document.querySelectorAll<HTMLElement>('[data-testid="operation-row"]')) {
+      for (const r of Array.from(document.querySelectorAll<HTMLElement>('[data-testid="operation-row"]'))) {
         const v = `${r.dataset.kind}:${r.querySelector("progress")?.getAttribute("data-progress")}`;
         if (w.__progress.at(-1) !== v && !w.__progress.includes(v)) w.__progress.push(v);
       }
