@@ -334,8 +334,8 @@ export class Reconciler {
       vm.stopping = true;
       try {
         if (!vm.handle || vm.handle.isClosed) await this.attach(vm, engine);
-        if (this.opts.fault?.startsWith("save:")) setTimeout(() => this.fault("save", "during-write", vm, engine), 150);
-        await engine.save(vm.paths, vm.handle!, (p) => { if (this.opPending(vm)) this.setOp(vm, "running", 20 + Math.round(p * 0.7)); });
+        await engine.save(vm.paths, vm.handle!, (p) => { if (this.opPending(vm)) this.setOp(vm, "running", 20 + Math.round(p * 0.7)); },
+          (step) => this.fault("save", step, vm, engine));
         vm.handle?.close();
         vm.handle = null;
       } catch (e) {

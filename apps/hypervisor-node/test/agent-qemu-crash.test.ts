@@ -99,8 +99,8 @@ describe.skipIf(skipReason !== null)("kill -9 during operations (QEMU)", () => {
     await until("booted again", () => serial(vmId).slice(mark).includes("VDI-GUEST-READY crash-1"), 90_000);
     await say(vmId, "echo ALIVE2-$(cat /mnt/disk/m)", "ALIVE2-one");
 
-    // 3. The agent dies while the RAM is being written for a save.
-    const sv = await crashAt("save:during-write", () => c.vm.save({ vmId }));
+    // 3. The agent dies after the RAM was written for a save, before the file took its name.
+    const sv = await crashAt("save:after-write", () => c.vm.save({ vmId }));
     expect(sv.op).toMatchObject({ status: "failed", error: expect.stringMatching(/Interrupted.*save/) });
     await until("running after the failed save", async () => { const v = await c.vm.get({ vmId }); return v.state === "running" && v.desiredState === "running"; });
     expect(existsSync(join(vmDir(vmId), "saved"))).toBe(false);

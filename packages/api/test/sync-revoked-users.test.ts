@@ -14,7 +14,10 @@ describe.each(providers)("sync: revoked users on %s", (provider) => {
 
   beforeAll(async () => {
     api = await openTestApi(provider);
-    [active, disabledNow, disabledLongAgo] = await Promise.all([api.makeUser("acme"), api.makeUser("acme"), api.makeUser("other")]);
+    // One after the other: two concurrent upserts of the same tenant race on PostgreSQL.
+    active = await api.makeUser("acme");
+    disabledNow = await api.makeUser("acme");
+    disabledLongAgo = await api.makeUser("other");
     const reg = await api.caller(null).nodeAgent.register({
       joinToken: "test-join-token-0123456789", name: "n1", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1",
       totalCpus: 2, totalMemoryMiB: 4096, capabilities: caps,

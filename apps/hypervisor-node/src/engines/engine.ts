@@ -49,7 +49,7 @@ export interface Engine {
   /** Boots the VM, or resumes it from a snapshot directory when `restoreDir` is given. */
   start(spec: EngineVmSpec, paths: VmPaths, restoreDir?: string): Promise<void>;
   /** Writes RAM and device state to paths.saved (complete or not there at all) and ends the process. */
-  save(paths: VmPaths, handle: VmHandle, progress?: (percent: number) => void): Promise<void>;
+  save(paths: VmPaths, handle: VmHandle, progress?: (percent: number) => void, fault?: (step: string) => void): Promise<void>;
   /** Starts the VM from paths.saved, exactly where it was saved. */
   startSaved(spec: EngineVmSpec, paths: VmPaths): Promise<void>;
   runningPid(paths: VmPaths): number | null;

@@ -167,12 +167,13 @@ export class QemuEngine implements Engine {
   }
 
   /** Migrates the VM into a file (QEMU's own state format), then quits. */
-  async save(paths: VmPaths, handle: VmHandle, progress?: (p: number) => void): Promise<void> {
+  async save(paths: VmPaths, handle: VmHandle, progress?: (p: number) => void, fault?: (step: string) => void): Promise<void> {
     const qmp = this.qmpOf(handle);
     const tmp = `${paths.saved}.tmp`;
     await qmp.execute("stop");
     try {
       await this.migrateToFile(qmp, tmp, progress);
+      fault?.("after-write");
     } catch (e) {
       rmSync(tmp, { force: true });
       await qmp.execute("cont").catch(() => undefined);
