@@ -64,7 +64,7 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
     samples = {
       vmId: a.vmId, snapshotId: a.snapshotId, operationId: a.operationId, templateId: a.templateId, userId: a.user.userId,
       invitationId: a.invitationId, tenantId: a.user.tenantId, tokenId: "nonexistenttoken", code: "123456",
-      name: "matrix-probe", title: "Matrix probe", description: "probe", email: "probe@x.test", password: "probe-password-123",
+      shared: true, name: "matrix-probe", title: "Matrix probe", description: "probe", email: "probe@x.test", password: "probe-password-123",
       role: "user", enabled: false, mode: "full", scope: "tenant", withRam: false, cpus: 1, memoryMiB: 256, diskGiB: 2,
       limit: 5, slug: "probe-tenant", vms: 1, vcpus: 1, snapshots: 1, token: "x".repeat(30), scopes: ["vm:read"], expiresInDays: 1,
       joinToken: "wrong-join-token-000000", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1", totalCpus: 1, totalMemoryMiB: 1,
@@ -140,6 +140,31 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
       }
     }
     expect(await snapshotOfA()).toEqual(before);
+  });
+
+  it("keeps a tenant user's private VM from the tenant's other users, until it is shared", async () => {
+    const peer = await api.makeUser("tenant-a", "user");
+    const vmState = async () => ({
+      vm: await api.db.vm.findUnique({ where: { id: a.vmId }, select: { desiredState: true, generation: true, cpus: true, memoryMiB: true, diskGiB: true, shared: true } }),
+      snapshots: await api.db.snapshot.findMany({ where: { vmId: a.vmId }, select: { id: true, status: true } }),
+    });
+    const before = await vmState();
+    const secrets = [a.vmId, a.snapshotId, a.operationId, "a-vm", "a-snap"];
+    for (const { path, def } of procedures) {
+      if (def.meta?.access !== "user") continue;
+      const r = await call(peer, path, def);
+      const text = r.ok ? JSON.stringify(r.value) ?? "" : r.message;
+      for (const s of secrets) expect(text, `${path} shows ${s} to another user of the tenant`).not.toContain(s);
+    }
+    expect(await vmState()).toEqual(before);
+    // Shared: visible and usable; still only its owner or a tenant admin may delete it.
+    await expect(api.caller(peer).vm.share({ vmId: a.vmId, shared: true })).rejects.toThrow(/NOT_FOUND|VM not found/);
+    await api.caller(a.user).vm.share({ vmId: a.vmId, shared: true });
+    expect((await api.caller(peer).vm.get({ vmId: a.vmId })).name).toBe("a-vm");
+    await expect(api.caller(peer).vm.delete({ vmId: a.vmId })).rejects.toThrow(/Only the owner of "a-vm" or a tenant admin can delete it/);
+    await expect(api.caller(peer).vm.share({ vmId: a.vmId, shared: false })).rejects.toThrow(/Only the owner/);
+    await api.caller(a.admin).vm.share({ vmId: a.vmId, shared: false });
+    await expect(api.caller(peer).vm.get({ vmId: a.vmId })).rejects.toThrow(/VM not found/);
   });
 
   /** What tenant A has, to prove nothing of it changed. */

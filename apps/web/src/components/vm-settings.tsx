@@ -3,7 +3,7 @@
 // and a template from the stopped VM.
 import { useState, type FormEvent } from "react";
 import { useRouter } from "next/navigation";
-import { useMutation } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@tanstack/react-query";
 import { useTRPC, errorMessage, fieldErrors } from "@/lib/trpc";
 import type { Vm } from "./vm-state";
 
@@ -16,10 +16,13 @@ export function VmSettings({ vm }: { vm: Vm }) {
   const resize = useMutation(trpc.vm.resize.mutationOptions());
   const clone = useMutation(trpc.vm.clone.mutationOptions({ onSuccess: (r) => router.push(`/vms/${r.vmId}?op=${r.operationId}`) }));
   const template = useMutation(trpc.template.fromVm.mutationOptions());
+  const share = useMutation(trpc.vm.share.mutationOptions());
+  const me = useQuery(trpc.auth.me.queryOptions());
+  const mayManage = !!me.data && (me.data.role !== "user" || me.data.userId === vm.ownerId);
   const isMicroVm = vm.template.engine === "kvm";
   const stopped = vm.state === "stopped";
   const fields = fieldErrors(resize.error);
-  const failed = [resize, clone, template].find((m) => m.error);
+  const failed = [resize, clone, template, share].find((m) => m.error);
 
   function submit(e: FormEvent) {
     e.preventDefault();
@@ -50,6 +53,12 @@ export function VmSettings({ vm }: { vm: Vm }) {
             onClick={() => { const t = window.prompt("Template name", `${vm.name} template`); if (t) template.mutate({ vmId: vm.id, title: t }); }}>Make template</button>
           {!stopped && <span className="muted">Stop the VM to copy its current disk (or use a snapshot below).</span>}
         </div>
+      )}
+      {mayManage && (
+        <label className="inline">
+          <input type="checkbox" checked={vm.shared} disabled={share.isPending} onChange={(e) => share.mutate({ vmId: vm.id, shared: e.target.checked })} />
+          Shared with the tenant (its users can see and use it; only you and tenant admins can delete it)
+        </label>
       )}
       {template.data && <p className="muted" role="status">Template being made; it appears in the template list when the node has written it.</p>}
       {failed && Object.keys(fields).length === 0 && <p className="error" role="alert">{errorMessage(failed.error)}</p>}

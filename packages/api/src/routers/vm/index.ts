@@ -4,6 +4,6 @@ import { list } from "./list.ts";
 import { get } from "./get.ts";
 import { start, stop, reboot, pause, resume, save, remove } from "./change-state.ts";
 import { changes } from "./changes.ts";
-import { clone, resize } from "./lifecycle.ts";
+import { clone, resize, share } from "./lifecycle.ts";
 
-export const vmRouter = router({ create, list, get, start, stop, reboot, pause, resume, save, delete: remove, clone, resize, changes });
+export const vmRouter = router({ create, list, get, start, stop, reboot, pause, resume, save, delete: remove, clone, resize, share, changes });

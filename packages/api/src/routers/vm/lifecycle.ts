@@ -3,6 +3,7 @@ import { z } from "zod";
 import { authedProcedure } from "../../trpc.ts";
 import { cloneVm } from "../../services/snapshot/snapshots.ts";
 import { MAX_DISK_GIB, resizeVm } from "../../services/vm/resize-vm.ts";
+import { shareVm } from "../../services/vm/share-vm.ts";
 import { vmIdSchema, vmNameSchema } from "./vm.schema.ts";
 
 const snapshotId = z.string().min(1).max(64).regex(/^[a-z0-9]+$/, "Invalid snapshot id");
@@ -19,3 +20,7 @@ export const resize = authedProcedure
     diskGiB: z.number().int("Disk size must be a whole number of GiB").min(1, "At least 1 GiB").max(MAX_DISK_GIB, `At most ${MAX_DISK_GIB} GiB`).optional(),
   }))
   .mutation(({ ctx, input }) => resizeVm(ctx, ctx.actor, input));
+
+export const share = authedProcedure
+  .input(z.object({ vmId: vmIdSchema, shared: z.boolean() }))
+  .mutation(({ ctx, input }) => shareVm(ctx.db, ctx.actor, input));

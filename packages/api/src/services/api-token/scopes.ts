@@ -39,6 +39,7 @@ const PROCEDURE_SCOPES: Record<string, readonly [ProcedureType[], ApiTokenScope]
   "vm.delete": [WRITE, "vm:write"],
   "vm.clone": [WRITE, "vm:write"],
   "vm.resize": [WRITE, "vm:write"],
+  "vm.share": [WRITE, "vm:write"],
   "snapshot.create": [WRITE, "vm:write"],
   "snapshot.restore": [WRITE, "vm:write"],
   "snapshot.delete": [WRITE, "vm:write"],

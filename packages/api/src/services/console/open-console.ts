@@ -4,13 +4,14 @@ import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { describeLastSeen, isNodeUp } from "../node/node-health.ts";
 import type { ConsoleSigner } from "./console-token.ts";
+import { visibleVms } from "../vm/vm-access.ts";
 
 export async function openConsole(
   deps: { db: Db; consoleSigner: ConsoleSigner; nodeDownAfterMs: number; ip: string | null },
   actor: Actor,
   vmId: string,
 ) {
-  const vm = await deps.db.vm.findFirst({ where: { id: vmId, tenantId: actor.tenantId }, include: { node: true } });
+  const vm = await deps.db.vm.findFirst({ where: { id: vmId, ...visibleVms(actor) }, include: { node: true } });
   if (!vm) throw new AppError("NOT_FOUND", { message: "VM not found" });
   if (!isNodeUp(vm.node, deps.nodeDownAfterMs)) {
     throw new AppError("NODE_UNAVAILABLE", { message: `The console is unavailable: ${describeLastSeen(vm.node)}` });

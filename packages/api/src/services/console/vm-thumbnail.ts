@@ -5,6 +5,7 @@ import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { describeLastSeen, isNodeUp } from "../node/node-health.ts";
 import type { ConsoleSigner } from "./console-token.ts";
+import { visibleVms } from "../vm/vm-access.ts";
 
 export const THUMBNAIL_FETCH_TIMEOUT_MS = 4_000;
 export const THUMBNAIL_MAX_BYTES = 2 * 1024 * 1024;
@@ -19,11 +20,11 @@ export interface VmThumbnail {
 /** No audit row: thumbnails are read-only and asked for every few seconds per open list page. */
 export async function fetchVmThumbnail(
   deps: { db: Db; consoleSigner: ConsoleSigner; nodeDownAfterMs: number },
-  actor: Pick<Actor, "userId" | "tenantId">,
+  actor: Pick<Actor, "userId" | "tenantId" | "role">,
   vmId: string,
 ): Promise<VmThumbnail> {
   if (!/^[a-z0-9]{1,64}$/.test(vmId)) throw new AppError("NOT_FOUND", { message: "VM not found" });
-  const vm = await deps.db.vm.findFirst({ where: { id: vmId, tenantId: actor.tenantId }, include: { node: true } });
+  const vm = await deps.db.vm.findFirst({ where: { id: vmId, ...visibleVms(actor) }, include: { node: true } });
   if (!vm) throw new AppError("NOT_FOUND", { message: "VM not found" });
   if ((vm.actualState !== "running" && vm.actualState !== "paused") || vm.desiredState === "deleted") {
     throw new AppError("INVALID_STATE", { message: `A screen thumbnail needs a running VM ("${vm.name}" is ${vm.actualState})` });

@@ -3,18 +3,26 @@ import type { Db } from "@vdi/db";
 import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { tenantTopic, topicWatcher } from "../../lib/bus.ts";
+import { visibleVms } from "../vm/vm-access.ts";
+
+/** A tenant user's operations: on VMs they may see, and their own (a failed create has no VM). */
+function visibleOperations(actor: Actor) {
+  return actor.role === "user"
+    ? { tenantId: actor.tenantId, OR: [{ userId: actor.userId }, { vm: { is: visibleVms(actor) } }] }
+    : { tenantId: actor.tenantId };
+}
 
 const select = { id: true, kind: true, status: true, progress: true, error: true, vmId: true, vmName: true, createdAt: true, finishedAt: true };
 
 export async function getOperation(db: Db, actor: Actor, id: string) {
-  const op = await db.operation.findFirst({ where: { id, tenantId: actor.tenantId }, select });
+  const op = await db.operation.findFirst({ where: { id, ...visibleOperations(actor) }, select });
   if (!op) throw new AppError("NOT_FOUND", { message: "Operation not found" });
   return op;
 }
 
 export async function listOperations(db: Db, actor: Actor, input: { vmId?: string | undefined; limit: number }) {
   return db.operation.findMany({
-    where: { tenantId: actor.tenantId, ...(input.vmId ? { vmId: input.vmId } : {}) },
+    where: { ...visibleOperations(actor), ...(input.vmId ? { vmId: input.vmId } : {}) },
     orderBy: { createdAt: "desc" },
     take: input.limit,
     select,

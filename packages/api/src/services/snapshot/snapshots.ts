@@ -6,18 +6,21 @@ import { AppError } from "../../errors.ts";
 import { changeVmState } from "../vm/change-vm-state.ts";
 import { createVm } from "../vm/create-vm.ts";
 import { lockTenantQuota } from "../tenant/quota.ts";
+import { visibleVms } from "../vm/vm-access.ts";
 
 type Deps = { db: Db; nodeDownAfterMs: number; ip: string | null };
 
 async function requireVm(db: Db, actor: Actor, vmId: string) {
-  const vm = await db.vm.findFirst({ where: { id: vmId, tenantId: actor.tenantId }, include: { template: true } });
+  const vm = await db.vm.findFirst({ where: { id: vmId, ...visibleVms(actor) }, include: { template: true } });
   if (!vm) throw new AppError("NOT_FOUND", { message: "VM not found" });
   return vm;
 }
 
 async function requireSnapshot(db: Db, actor: Actor, snapshotId: string) {
   const snap = await db.snapshot.findFirst({ where: { id: snapshotId, tenantId: actor.tenantId } });
-  if (!snap) throw new AppError("NOT_FOUND", { message: "Snapshot not found" });
+  if (!snap || !(await db.vm.findFirst({ where: { id: snap.vmId, ...visibleVms(actor) }, select: { id: true } }))) {
+    throw new AppError("NOT_FOUND", { message: "Snapshot not found" });
+  }
   if (snap.status !== "ready") throw new AppError("INVALID_STATE", { message: `Snapshot "${snap.name}" is ${snap.status === "creating" ? "not complete yet" : "being deleted"}` });
   return snap;
 }
@@ -27,7 +30,7 @@ export async function listSnapshots(db: Db, actor: Actor, vmId: string) {
   const vm = await requireVm(db, actor, vmId);
   const rows = await db.snapshot.findMany({ where: { vmId, tenantId: actor.tenantId }, orderBy: { createdAt: "asc" } });
   const clones = await db.vm.findMany({
-    where: { cloneOfVmId: vmId, tenantId: actor.tenantId, desiredState: { not: "deleted" } },
+    where: { cloneOfVmId: vmId, ...visibleVms(actor), desiredState: { not: "deleted" } },
     select: { id: true, name: true, cloneOfSnapshotId: true, cloneMode: true },
   });
   return {

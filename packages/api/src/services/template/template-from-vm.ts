@@ -4,6 +4,7 @@ import type { Db } from "@vdi/db";
 import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { changeVmState } from "../vm/change-vm-state.ts";
+import { mayManage, visibleVms } from "../vm/vm-access.ts";
 
 export async function templateFromVm(
   deps: { db: Db; nodeDownAfterMs: number; ip: string | null },
@@ -13,8 +14,9 @@ export async function templateFromVm(
   if (input.scope === "global" && actor.role !== "admin") {
     throw new AppError("FORBIDDEN", { message: "Only platform admins make templates for every tenant" });
   }
-  const vm = await deps.db.vm.findFirst({ where: { id: input.vmId, tenantId: actor.tenantId }, include: { template: true } });
+  const vm = await deps.db.vm.findFirst({ where: { id: input.vmId, ...visibleVms(actor) }, include: { template: true } });
   if (!vm) throw new AppError("NOT_FOUND", { message: "VM not found" });
+  if (!mayManage(actor, vm)) throw new AppError("FORBIDDEN", { message: `Only the owner of "${vm.name}" or a tenant admin can make a template from it` });
   if (vm.template.engine !== "qemu") throw new AppError("INVALID_INPUT", { message: "Templates are made from QEMU VMs (a microVM can be cloned from a snapshot)" });
   if (input.snapshotId) {
     const snap = await deps.db.snapshot.findFirst({ where: { id: input.snapshotId, vmId: vm.id, tenantId: actor.tenantId } });
@@ -33,7 +35,7 @@ export async function templateFromVm(
       data: {
         slug: `vm-${vm.id.slice(-8)}-${Date.now().toString(36)}`,
         title: input.title,
-        description: `Made from VM "${vm.name}"${input.snapshotId ? " (snapshot)" : ""}, based on ${t.title}`,
+        description: `Made from a VM${input.snapshotId ? " snapshot" : ""}, based on ${t.title}`,  // the VM itself may be private
         engine: "qemu",
         image: "pending",
         defaultCpus: vm.cpus, maxCpus: t.maxCpus,

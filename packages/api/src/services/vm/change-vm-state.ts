@@ -5,6 +5,7 @@ import { AppError } from "../../errors.ts";
 import { bus, nodeTopic, tenantTopic } from "../../lib/bus.ts";
 import { describeLastSeen, isNodeUp } from "../node/node-health.ts";
 import { allowedActions, DESIRED_AFTER, type VmAction } from "./vm-state.ts";
+import { mayManage, visibleVms } from "./vm-access.ts";
 
 export type VmStateAction = Exclude<VmAction, "console">;
 type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
@@ -21,7 +22,7 @@ export async function changeVmState(
   const { db } = deps;
   const result = await db.$transaction(async (tx) => {
     const vm = await tx.vm.findFirst({
-      where: { id: input.vmId, tenantId: actor.tenantId },
+      where: { id: input.vmId, ...visibleVms(actor) },
       include: { node: true, operations: { orderBy: { createdAt: "desc" }, take: 1 } },
     });
     if (!vm) throw new AppError("NOT_FOUND", { message: "VM not found" });
@@ -40,6 +41,9 @@ export async function changeVmState(
         where: { id: last!.id },
         data: { status: "failed", error: `Superseded by ${input.action}`, finishedAt: new Date() },
       });
+    }
+    if (input.action === "delete" && !mayManage(actor, vm)) {
+      throw new AppError("FORBIDDEN", { message: `Only the owner of "${vm.name}" or a tenant admin can delete it` });
     }
     if (input.action === "delete") {
       // Linked clones read their disk from this VM's snapshot layers.

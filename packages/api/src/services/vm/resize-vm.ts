@@ -4,6 +4,7 @@ import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { changeVmState } from "./change-vm-state.ts";
 import { lockTenantQuota } from "../tenant/quota.ts";
+import { visibleVms } from "./vm-access.ts";
 
 export const MAX_DISK_GIB = 1024;
 
@@ -12,7 +13,7 @@ export async function resizeVm(
   actor: Actor,
   input: { vmId: string; cpus?: number | undefined; memoryMiB?: number | undefined; diskGiB?: number | undefined },
 ) {
-  const vm = await deps.db.vm.findFirst({ where: { id: input.vmId, tenantId: actor.tenantId }, include: { template: true } });
+  const vm = await deps.db.vm.findFirst({ where: { id: input.vmId, ...visibleVms(actor) }, include: { template: true } });
   if (!vm) throw new AppError("NOT_FOUND", { message: "VM not found" });
   const cpus = input.cpus ?? vm.cpus;
   const memoryMiB = input.memoryMiB ?? vm.memoryMiB;

@@ -36,6 +36,8 @@ export function toVmView(vm: VmRow, nodeDownAfterMs: number) {
     actions: allowedActions(vm, { opInFlight, nodeUp }).filter((a) =>
       vm.template.engine !== "kvm" || !(a === "template" || (a === "snapshot" && vm.actualState !== "running" && vm.actualState !== "paused"))),
     currentSnapshotId: vm.currentSnapshotId,
+    shared: vm.shared,
+    ownerId: vm.ownerId,
     cloneOf: vm.cloneOfVmId ? { vmId: vm.cloneOfVmId, snapshotId: vm.cloneOfSnapshotId, mode: vm.cloneMode } : null,
     createdAt: vm.createdAt,
   };

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Vm" ADD COLUMN     "shared" BOOLEAN NOT NULL DEFAULT false;
+
