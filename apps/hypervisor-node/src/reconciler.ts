@@ -105,6 +105,8 @@ export class Reconciler {
       const engine = this.engines[vm.spec.engine];
       if (engine && engine.runningPid(vm.paths) !== null) {
         await this.attach(vm, engine).catch((e: Error) => this.log(`vm ${id}: engine runs but its control socket failed: ${e.message}`));
+        // The running VM is newer than any saved state next to it (a save interrupted after its rename).
+        if (existsSync(vm.paths.saved)) rmSync(vm.paths.saved, { recursive: true, force: true });
         vm.state = vm.handle && (await engine.isPaused(vm.handle).catch(() => false)) ? "paused" : "running";
         this.log(`vm ${id}: re-attached to its running ${engine.kind} process`);
       } else {
@@ -137,11 +139,22 @@ export class Reconciler {
     let arg: OpArg = {};
     try { arg = parseOpArg(interrupted.arg); } catch { /* failed below */ }
     const dir = arg.snapshotId ? snapshotDir(vm.paths, arg.snapshotId) : null;
+    const running = engine.runningPid(vm.paths) !== null;
     if (interrupted.kind === "snapshot" && dir && existsSync(dir)) {
       // It completed (the folder takes its name last); only the report was lost.
       vm.lastOp = { id: interrupted.id, status: "succeeded", progress: 100, bytes: dirBytes(dir) };
+    } else if (interrupted.kind === "template" && arg.image && engine.hasImage?.(arg.image)) {
+      vm.lastOp = { id: interrupted.id, status: "succeeded", progress: 100 };
     } else {
-      vm.lastOp = { id: interrupted.id, status: "failed", progress: vm.lastOp!.progress, error: `Interrupted: the node agent restarted during the ${interrupted.kind}; the VM is as it was before it` };
+      // A revert may have switched the disk before the restart: say only what is sure.
+      const state = interrupted.kind === "restore" ? "the VM is stopped" : "the VM is as it was before it";
+      vm.lastOp = { id: interrupted.id, status: "failed", progress: vm.lastOp!.progress, error: `Interrupted: the node agent restarted during the ${interrupted.kind}; ${state}` };
+    }
+    // A save whose file took its name just before the restart, while QEMU goes on: that state is
+    // stale from now on and must never be resumed over the newer disk.
+    if (running && existsSync(vm.paths.saved)) {
+      rmSync(vm.paths.saved, { recursive: true, force: true });
+      this.log(`vm ${vm.id}: removed a saved state older than the running VM`);
     }
     this.log(`vm ${vm.id}: interrupted ${interrupted.kind} → ${vm.lastOp.status}`);
     // A snapshot or save pauses the VM; it goes on unless the user wants it paused.
@@ -304,6 +317,7 @@ export class Reconciler {
     if (this.opPending(vm) && spec.op?.kind === "restore") {
       try {
         const dir = snapshotDir(vm.paths, parseOpArg(spec.op.arg).snapshotId ?? "");
+        engine.checkRevert?.(spec, vm.paths, dir);  // a revert that cannot work leaves the VM running
         this.setOp(vm, "running", 20);
         this.setState(vm, "starting");
         vm.stopping = true;
@@ -418,7 +432,7 @@ export class Reconciler {
         const dir = arg.snapshotId ? snapshotDir(vm.paths, arg.snapshotId) : null;
         let bytes: number | undefined;
         if (kind === "snapshot") {
-          bytes = await engine.snapshot(vm.paths, vm.handle, dir!, { withRam: arg.withRam ?? true, progress, fault: (step) => this.fault("snapshot", step, vm, engine) });
+          bytes = await engine.snapshot(vm.paths, vm.handle, dir!, { withRam: arg.withRam ?? true, progress, fault: (step) => this.fault("snapshot", step, vm, engine), size: { cpus: spec.cpus, memoryMiB: spec.memoryMiB } });
         } else if (kind === "snapshot-delete") {
           this.fault("snapshot-delete", "before", vm, engine);
           await engine.deleteSnapshot(vm.paths, dir!);

@@ -83,6 +83,8 @@ describe.skipIf(skipReason !== null)("kill -9 during operations (QEMU)", () => {
     await until("running", async () => (await c.vm.get({ vmId })).state === "running");
     await say(vmId, "echo ALIVE1-$(cat /mnt/disk/m)", "ALIVE1-one");  // not left paused
     noOrphans(vmId);
+    // From here the disk says "two": a later check that reads "one" would mean a silent revert.
+    await say(vmId, "echo two > /mnt/disk/m; sync; echo MARK-$(cat /mnt/disk/m)", "MARK-two");
 
     // 2. QEMU itself dies in the middle of a snapshot.
     const s2 = await crashAt("snapshot:after-layer-switch:engine", () => c.snapshot.create({ vmId, name: "qemu-died", withRam: true }));
@@ -97,14 +99,14 @@ describe.skipIf(skipReason !== null)("kill -9 during operations (QEMU)", () => {
     const mark = serial(vmId).length;
     expect((await opEnd((await c.vm.start({ vmId })).operationId)).status).toBe("succeeded");
     await until("booted again", () => serial(vmId).slice(mark).includes("VDI-GUEST-READY crash-1"), 90_000);
-    await say(vmId, "echo ALIVE2-$(cat /mnt/disk/m)", "ALIVE2-one");
+    await say(vmId, "echo ALIVE2-$(cat /mnt/disk/m)", "ALIVE2-two");
 
     // 3. The agent dies after the RAM was written for a save, before the file took its name.
     const sv = await crashAt("save:after-write", () => c.vm.save({ vmId }));
     expect(sv.op).toMatchObject({ status: "failed", error: expect.stringMatching(/Interrupted.*save/) });
     await until("running after the failed save", async () => { const v = await c.vm.get({ vmId }); return v.state === "running" && v.desiredState === "running"; });
     expect(existsSync(join(vmDir(vmId), "saved"))).toBe(false);
-    await say(vmId, "echo ALIVE3-$(cat /mnt/disk/m)", "ALIVE3-one");
+    await say(vmId, "echo ALIVE3-$(cat /mnt/disk/m)", "ALIVE3-two");
     noOrphans(vmId);
 
     // 4. The agent dies after a full clone's disk was copied, before the clone ran.
@@ -118,6 +120,11 @@ describe.skipIf(skipReason !== null)("kill -9 during operations (QEMU)", () => {
     expect(rv.op).toMatchObject({ status: "failed", error: expect.stringMatching(/Interrupted/) });
     await until("stopped after the failed revert", async () => { const v = await c.vm.get({ vmId }); return v.state === "stopped" && v.desiredState === "stopped"; });
     noOrphans(vmId);
+    // The disk did not move: booted, it still says "two".
+    const mark5 = serial(vmId).length;
+    expect((await opEnd((await c.vm.start({ vmId })).operationId)).status).toBe("succeeded");
+    await until("booted after the failed revert", () => serial(vmId).slice(mark5).includes("VDI-GUEST-READY crash-1"), 90_000);
+    await say(vmId, "echo ALIVE5-$(cat /mnt/disk/m)", "ALIVE5-two");
     // ... and the earlier snapshot is still usable: revert to it for real.
     expect((await opEnd((await c.snapshot.restore({ snapshotId: base.snapshotId })).operationId)).status).toBe("succeeded");
     await say(vmId, "echo ALIVE4-$(cat /mnt/disk/m)", "ALIVE4-one");

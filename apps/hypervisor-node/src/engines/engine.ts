@@ -61,6 +61,8 @@ export interface Engine {
   isPaused(handle: VmHandle): Promise<boolean>;
   /** Writes a snapshot (disk layer and/or RAM and device state) into `dir`, which must not exist; returns what it takes on disk in bytes. */
   snapshot(paths: VmPaths, handle: VmHandle | null, dir: string, opts: SnapshotOptions): Promise<number>;
+  /** Throws when a revert to `dir` cannot work, before anything is stopped or changed. */
+  checkRevert?(spec: EngineVmSpec, paths: VmPaths, dir: string): void;
   /** Takes a stopped VM back to a snapshot; true when it now runs (the snapshot had RAM). */
   revert(spec: EngineVmSpec, paths: VmPaths, dir: string): Promise<boolean>;
   /** Removes a snapshot, keeping what the VM's disk or other snapshots still build on. */
@@ -71,6 +73,8 @@ export interface Engine {
   growDisk(paths: VmPaths, handle: VmHandle | null, sizeGiB: number): Promise<void>;
   /** Writes a new template image from the VM's disk (or a snapshot's); returns its size in bytes. */
   exportImage(spec: EngineVmSpec, paths: VmPaths, snapshotDir: string | null, out: ImageExport, progress: (p: number) => void): Promise<number>;
+  /** Whether a template image of that name is complete on this node. */
+  hasImage?(image: string): boolean;
   /** Removes what an interrupted operation left (temp files, unreferenced layers); returns what went. */
   cleanup(paths: VmPaths, handle: VmHandle | null): Promise<string[]>;
   /** Restarts the guest in place (QEMU: system_reset; microVM: a fresh boot). */
@@ -82,6 +86,8 @@ export interface SnapshotOptions {
   progress(percent: number): void;
   /** Test hook: called at named steps so a test can kill a process exactly there. */
   fault?(step: string): void;
+  /** The VM's size when the snapshot is taken: a RAM state only loads into the same size. */
+  size?: { cpus: number; memoryMiB: number };
 }
 
 export interface CloneSource { paths: VmPaths; snapshotDir: string | null; mode: "memory" | "linked" | "full" }

@@ -36,7 +36,7 @@ export function newLayerPath(paths: VmPaths): string {
 }
 
 /** What a snapshot of a QEMU VM records next to its optional RAM state. */
-export interface SnapshotMeta { layer: string; ram: boolean }
+export interface SnapshotMeta { layer: string; ram: boolean; cpus?: number | undefined; memoryMiB?: number | undefined }
 
 export function readSnapshotMeta(dir: string): SnapshotMeta {
   let j: unknown;
@@ -47,7 +47,7 @@ export function readSnapshotMeta(dir: string): SnapshotMeta {
   }
   const m = j as Partial<SnapshotMeta>;
   if (typeof m.layer !== "string" || !LAYER.test(m.layer) || typeof m.ram !== "boolean") throw new EngineError(`The snapshot's meta.json is corrupt (${dir})`);
-  return { layer: m.layer, ram: m.ram };
+  return { layer: m.layer, ram: m.ram, cpus: typeof m.cpus === "number" ? m.cpus : undefined, memoryMiB: typeof m.memoryMiB === "number" ? m.memoryMiB : undefined };
 }
 
 export class QemuImg {

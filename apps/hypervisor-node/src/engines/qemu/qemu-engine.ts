@@ -246,7 +246,7 @@ export class QemuEngine implements Engine {
         opts.progress(50);
         opts.fault?.("after-layer-switch");
       }
-      const meta: SnapshotMeta = { layer: basename(frozen), ram: opts.withRam };
+      const meta: SnapshotMeta = { layer: basename(frozen), ram: opts.withRam, ...(opts.withRam && opts.size ? opts.size : {}) };
       writeFileAtomic(join(tmp, "meta.json"), JSON.stringify(meta));
       renameSync(tmp, dir);
       fsyncDir(join(paths.dir, "snapshots"));
@@ -268,12 +268,22 @@ export class QemuEngine implements Engine {
    * Puts a stopped VM back to a snapshot: a new empty layer on the snapshot's frozen layer becomes
    * the active one (the commit point); with RAM, QEMU then resumes the saved state on it.
    */
+  /** Everything a revert needs, checked before the VM is stopped or its disk moves. */
+  checkRevert(spec: EngineVmSpec, paths: VmPaths, dir: string): void {
+    const meta = readSnapshotMeta(dir);
+    if (!existsSync(join(paths.dir, meta.layer))) throw new EngineError(`The snapshot's disk layer is missing on this node (${meta.layer})`);
+    if (meta.ram && !existsSync(join(dir, "state.bin"))) throw new EngineError("The snapshot's memory state is missing on this node");
+    // QEMU loads a memory state only into a VM of the same size.
+    if (meta.ram && meta.memoryMiB !== undefined && (meta.memoryMiB !== spec.memoryMiB || meta.cpus !== spec.cpus)) {
+      throw new EngineError(`The snapshot was taken with ${meta.cpus} vCPU and ${meta.memoryMiB} MiB; the VM now has ${spec.cpus} vCPU and ${spec.memoryMiB} MiB: resize it back to go to this snapshot`);
+    }
+  }
+
   async revert(spec: EngineVmSpec, paths: VmPaths, dir: string): Promise<boolean> {
     if (this.runningPid(paths) !== null) throw new EngineError("The VM must be stopped before it goes back to a snapshot");
+    this.checkRevert(spec, paths, dir);
     const meta = readSnapshotMeta(dir);
     const frozen = join(paths.dir, meta.layer);
-    if (!existsSync(frozen)) throw new EngineError(`The snapshot's disk layer is missing on this node (${meta.layer})`);
-    if (meta.ram && !existsSync(join(dir, "state.bin"))) throw new EngineError("The snapshot's memory state is missing on this node");
     const next = newLayerPath(paths);
     await this.img.createLayer(next, frozen);
     setActiveDisk(paths, next);
@@ -353,6 +363,10 @@ export class QemuEngine implements Engine {
       throw e;
     }
     return allocatedBytes(join(dest, "disk.qcow2"));
+  }
+
+  hasImage(image: string): boolean {
+    return /^[a-z0-9-]{1,64}$/.test(image) && existsSync(join(this.opts.imageDir, image, "template.json"));
   }
 
   /** After a restart or a failed operation: temp files and unreferenced layers go. */

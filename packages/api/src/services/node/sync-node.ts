@@ -77,7 +77,7 @@ async function desiredFor(db: Db, nodeId: string): Promise<{ vms: DesiredVm[]; e
  */
 async function finishOperation(db: Db, vm: { id: string; lastOpArg: string | null; desiredState: string; cpus: number }, kind: string, report: VmReport) {
   const ok = report.op!.status === "succeeded";
-  let arg: { snapshotId?: string; templateId?: string; diskGiB?: number } = {};
+  let arg: { snapshotId?: string; templateId?: string; diskGiB?: number; fromGiB?: number } = {};
   try { arg = vm.lastOpArg?.startsWith("{") ? JSON.parse(vm.lastOpArg) : { snapshotId: vm.lastOpArg ?? undefined }; } catch { /* none */ }
   const bytes = BigInt(report.op!.bytes ?? 0);
   if (kind === "snapshot" && arg.snapshotId) {
@@ -104,8 +104,8 @@ async function finishOperation(db: Db, vm: { id: string; lastOpArg: string | nul
   } else if (kind === "template" && arg.templateId) {
     if (ok) await db.template.updateMany({ where: { id: arg.templateId, status: "creating" }, data: { status: "ready" } });
     else await db.template.deleteMany({ where: { id: arg.templateId, status: "creating" } });
-  } else if (kind === "resize" && ok && arg.diskGiB) {
-    await db.vm.update({ where: { id: vm.id }, data: { diskGiB: arg.diskGiB } });
+  } else if (kind === "resize" && !ok && arg.fromGiB) {
+    await db.vm.update({ where: { id: vm.id }, data: { diskGiB: arg.fromGiB } });
   }
   const stateOps = ["start", "stop", "pause", "resume", "save", "restore", "reboot"];
   if (!ok && stateOps.includes(kind)) {

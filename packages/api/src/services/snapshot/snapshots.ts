@@ -86,17 +86,20 @@ export async function restoreSnapshot(deps: Deps, actor: Actor, snapshotId: stri
 
 export async function deleteSnapshot(deps: Deps, actor: Actor, snapshotId: string) {
   const snap = await requireSnapshot(deps.db, actor, snapshotId);
-  const dependents = await deps.db.vm.findMany({
-    where: { cloneOfSnapshotId: snap.id, desiredState: { not: "deleted" }, OR: [{ cloneMode: "linked" }, { actualState: "provisioning" }] },
-    select: { name: true, cloneMode: true },
-  });
-  if (dependents.length) {
-    throw new AppError("INVALID_STATE", {
-      message: `Snapshot "${snap.name}" is the base of ${dependents.map((d) => `${d.cloneMode === "linked" ? "linked clone" : "clone"} "${d.name}"`).join(", ")}: delete ${dependents.length > 1 ? "them" : "it"} first (or make full clones)`,
+  return changeVmState(deps, actor, { vmId: snap.vmId, action: "snapshot-delete" }, async (tx, v) => {
+    // Under the tenant's lock, as clones are created: a linked clone cannot slip in meanwhile.
+    await lockTenantQuota(tx, v.tenantId);
+    const dependents = await tx.vm.findMany({
+      where: { cloneOfSnapshotId: snap.id, desiredState: { not: "deleted" }, OR: [{ cloneMode: "linked" }, { actualState: "provisioning" }] },
+      select: { name: true, cloneMode: true },
     });
-  }
-  return changeVmState(deps, actor, { vmId: snap.vmId, action: "snapshot-delete" }, async (tx) => {
-    await tx.snapshot.update({ where: { id: snap.id }, data: { status: "deleting" } });
+    if (dependents.length) {
+      throw new AppError("INVALID_STATE", {
+        message: `Snapshot "${snap.name}" is the base of ${dependents.map((d) => `${d.cloneMode === "linked" ? "linked clone" : "clone"} "${d.name}"`).join(", ")}: delete ${dependents.length > 1 ? "them" : "it"} first (or make full clones)`,
+      });
+    }
+    const marked = await tx.snapshot.updateMany({ where: { id: snap.id, status: "ready" }, data: { status: "deleting" } });
+    if (marked.count === 0) throw new AppError("CONFLICT", { message: `Snapshot "${snap.name}" changed at the same moment: try again` });
     return JSON.stringify({ snapshotId: snap.id });
   });
 }

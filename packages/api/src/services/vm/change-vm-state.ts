@@ -7,6 +7,11 @@ import { describeLastSeen, isNodeUp } from "../node/node-health.ts";
 import { allowedActions, DESIRED_AFTER, type VmAction } from "./vm-state.ts";
 import { mayManage, visibleVms } from "./vm-access.ts";
 
+function parseArg(arg: string | null): { snapshotId?: string; templateId?: string } {
+  if (!arg) return {};
+  try { return arg.startsWith("{") ? (JSON.parse(arg) as { snapshotId?: string; templateId?: string }) : { snapshotId: arg }; } catch { return {}; }
+}
+
 export type VmStateAction = Exclude<VmAction, "console">;
 type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
 
@@ -26,6 +31,10 @@ export async function changeVmState(
       include: { node: true, operations: { orderBy: { createdAt: "desc" }, take: 1 } },
     });
     if (!vm) throw new AppError("NOT_FOUND", { message: "VM not found" });
+    // Compare-and-set on the generation: of two actions at the same moment one wins, the other is
+    // told (on PostgreSQL this also holds the row until commit).
+    const claimed = await tx.vm.updateMany({ where: { id: vm.id, generation: vm.generation }, data: { generation: { increment: 1 } } });
+    if (claimed.count === 0) throw new AppError("CONFLICT", { message: `"${vm.name}" changed at the same moment: try again` });
     const nodeUp = isNodeUp(vm.node, deps.nodeDownAfterMs);
     if (!nodeUp) {
       throw new AppError("NODE_UNAVAILABLE", { message: `Cannot ${input.action} "${vm.name}": ${describeLastSeen(vm.node)}` });
@@ -41,6 +50,16 @@ export async function changeVmState(
         where: { id: last!.id },
         data: { status: "failed", error: `Superseded by ${input.action}`, finishedAt: new Date() },
       });
+      // What the superseded operation would have recorded on success goes with it.
+      const arg = vm.lastOpId === last!.id ? parseArg(vm.lastOpArg) : {};
+      if (last!.kind === "snapshot" && arg.snapshotId) await tx.snapshot.deleteMany({ where: { id: arg.snapshotId, status: "creating" } });
+      if (last!.kind === "template" && arg.templateId) await tx.template.deleteMany({ where: { id: arg.templateId, status: "creating" } });
+      if (last!.kind === "snapshot-delete" && arg.snapshotId) await tx.snapshot.updateMany({ where: { id: arg.snapshotId, status: "deleting" }, data: { status: "ready" } });
+    }
+    if (input.action !== "delete") {
+      // A full clone of the VM's current disk reads it right now: nothing may change it meanwhile.
+      const copying = await tx.vm.findFirst({ where: { cloneOfVmId: vm.id, cloneOfSnapshotId: null, actualState: "provisioning", desiredState: { not: "deleted" } }, select: { name: true } });
+      if (copying) throw new AppError("INVALID_STATE", { message: `Cannot ${input.action} "${vm.name}": its disk is being copied into "${copying.name}"` });
     }
     if (input.action === "delete" && !mayManage(actor, vm)) {
       throw new AppError("FORBIDDEN", { message: `Only the owner of "${vm.name}" or a tenant admin can delete it` });
@@ -62,7 +81,6 @@ export async function changeVmState(
       data: {
         desiredState: desired ?? vm.desiredState,
         actualState: input.action === "delete" ? "deleting" : vm.actualState,
-        generation: { increment: 1 },
         lastOpId: op.id,
         lastOpKind: input.action,
         lastOpArg: arg,

@@ -52,6 +52,10 @@ export async function createVm(
   const created = await db.$transaction(async (tx) => {
     // First the tenant's lock: name and quota checks then see every committed create.
     const tenant = await lockTenantQuota(tx, actor.tenantId);
+    // The snapshot a clone starts from must still be there (a delete takes the same lock).
+    if (clone?.cloneOf.snapshotId && !(await tx.snapshot.findFirst({ where: { id: clone.cloneOf.snapshotId, status: "ready" }, select: { id: true } }))) {
+      throw new AppError("CONFLICT", { message: "The snapshot is being deleted" });
+    }
     if (await tx.vm.findFirst({ where: { tenantId: actor.tenantId, name: input.name }, select: { id: true } })) {
       throw new AppError("CONFLICT", { message: `A VM named "${input.name}" already exists` });
     }

@@ -41,8 +41,8 @@ export async function resizeVm(
     if ((others._sum.cpus ?? 0) + cpus > tenant.maxVcpus) throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: ${tenant.maxVcpus} vCPUs in all` });
     if ((others._sum.memoryMiB ?? 0) + memoryMiB > tenant.maxMemoryMiB) throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: ${tenant.maxMemoryMiB} MiB of memory in all` });
     if ((others._sum.diskGiB ?? 0) + diskGiB > tenant.maxDiskGiB) throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: ${tenant.maxDiskGiB} GiB of disk in all` });
-    await tx.vm.update({ where: { id: v.id }, data: { cpus, memoryMiB } });
-    // The disk size is recorded once the node has grown it.
-    return JSON.stringify(diskGiB !== vm.diskGiB ? { diskGiB } : {});
+    // The new disk size counts against the quota from now on; a failed grow gives it back.
+    await tx.vm.update({ where: { id: v.id }, data: { cpus, memoryMiB, diskGiB } });
+    return JSON.stringify(diskGiB !== vm.diskGiB ? { diskGiB, fromGiB: vm.diskGiB } : {});
   });
 }
