@@ -14,6 +14,8 @@ cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 (cd apps/web && exec npx --no-install next start -p "$PORT") & pids+=($!)
 node -e 'const u=process.argv[1];(async()=>{for(let i=0;i<100;i++){try{if((await fetch(u)).ok)return}catch{}await new Promise(r=>setTimeout(r,200))}})()' "http://127.0.0.1:$PORT/login"
+# The console gateway accepts WebSockets only from pages of this portal.
+export VDI_NODE_ALLOWED_ORIGINS=${VDI_NODE_ALLOWED_ORIGINS:-$VDI_PUBLIC_URL,http://localhost:$PORT,http://127.0.0.1:$PORT}
 VDI_PORTAL_URL=http://127.0.0.1:$PORT VDI_NODE_NAME=${VDI_NODE_NAME:-local} VDI_NODE_DATA_DIR=$REPO/var/node/local \
   npx --no-install tsx apps/hypervisor-node/src/main.ts & pids+=($!)
 

@@ -52,7 +52,7 @@ test("[VM] snapshot, change, revert and clone from the VM page, with live progre
   await expect(page.getByTestId("vm-state")).toHaveText("running", { timeout: 60_000 });
   await type("echo R-$(cat /mnt/disk/m)-$V-end", "R-one--end");
 
-  // Linked clone of the snapshot: a new VM page, its create progress moving, its guest boots.
+  // Linked clone of the snapshot: a new VM page, running, marked as a linked clone; its guest boots.
   const answers = [`${name}-c`, true];
   const onDialog = (d: import("@playwright/test").Dialog) => { const a = answers.shift(); void (typeof a === "string" ? d.accept(a) : d.accept()); };
   page.on("dialog", onDialog);

@@ -52,6 +52,7 @@ describe.each(providers)("audit trail on %s", (provider) => {
     const one = await api.db.auditEvent.findFirstOrThrow();
     await expect(api.db.auditEvent.update({ where: { id: one.id }, data: { outcome: "ok", detail: "rewritten" } })).rejects.toThrow(/append-only/);
     await expect(api.db.auditEvent.deleteMany({})).rejects.toThrow(/append-only/);
+    if (provider === "postgresql") await expect(api.db.$executeRawUnsafe('TRUNCATE "AuditEvent"')).rejects.toThrow(/append-only/);
     expect(await api.db.auditEvent.findUnique({ where: { id: one.id } })).toEqual(one);
   });
 
