@@ -1,7 +1,9 @@
 // The authorization matrix, generated from the router itself: every procedure is called
-// unauthenticated, as a plain tenant user (on admin procedures), and as another tenant's admin
-// holding tenant A's ids. A procedure added later is covered without editing this test; if its
-// input has a field this test has no sample for, the test fails and says which.
+// unauthenticated, as a plain tenant user (on admin procedures), as another tenant's user and admin
+// holding tenant A's ids, and as another user of tenant A holding a private VM's ids. A procedure
+// added later is covered without editing this test: if its input names an object it must be
+// refused; if it names none it must be listed in NO_OBJECT (a decision); if its input has a field
+// this test has no sample for, the test fails and says which.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
@@ -15,6 +17,26 @@ const procedures = Object.entries((appRouter._def as unknown as { procedures: Re
 
 /** Procedures anyone may call; adding one here is a deliberate decision. */
 const PUBLIC = ["auth.login", "auth.me", "auth.providers", "auth.verifyTotp", "auth.verifyBackupCode", "nodeAgent.register", "tenant.invitation", "tenant.acceptInvitation"];
+
+/**
+ * Input fields that name an object of a tenant (or a node). A procedure whose sample input holds one
+ * of these names one of tenant A's objects, and another tenant's users must be refused it.
+ */
+const OBJECT_FIELDS = ["vmId", "snapshotId", "operationId", "templateId", "userId", "invitationId", "tenantId", "tokenId", "nodeId"];
+
+/**
+ * Non-admin procedures whose input names no object (lists of one's own, creating one's own, one's
+ * own settings). Another tenant's users may call them; the answer must hold nothing of tenant A.
+ * Keep it small: a procedure that takes an id belongs to the refused side, automatically.
+ */
+const NO_OBJECT = [
+  "auth.logout", "auth.twoFactorStatus", "auth.enableTwoFactor", "auth.confirmTwoFactor", "auth.disableTwoFactor",
+  "vm.list", "vm.changes", "template.list", "node.list",
+  "tenant.usage", "tenant.invite", "tenant.invitations", "apiToken.list", "apiToken.create",
+];
+
+/** What a user of tenant A who does not own the private VM may not name: the VM, its snapshot and operation, the owner's token. */
+const PRIVATE_FIELDS = ["vmId", "snapshotId", "operationId", "tokenId"];
 
 const caps = { engines: { qemu: { available: true, version: "7.2", accel: "tcg" } }, images: ["debian-shell"] };
 const template = { name: "debian-shell", title: "Debian shell", engine: "qemu" as const, defaultMemoryMiB: 256, minMemoryMiB: 128, maxMemoryMiB: 1024, defaultCpus: 1, maxCpus: 2, diskSizeGiB: 1 };
@@ -37,7 +59,7 @@ async function outcome(p: Promise<unknown>): Promise<{ ok: true; value: unknown 
 
 describe.each(providers)("authorization matrix on %s", (provider) => {
   let api: TestApi;
-  let a: { user: Actor; admin: Actor; vmId: string; snapshotId: string; operationId: string; templateId: string; invitationId: string };
+  let a: { user: Actor; admin: Actor; vmId: string; snapshotId: string; operationId: string; templateId: string; invitationId: string; tokenId: string };
   let b: { user: Actor; admin: Actor };
   let samples: Record<string, unknown>;
 
@@ -59,16 +81,20 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
     const tpl = await api.caller(aAdmin).template.fromVm({ vmId: vm.vmId, snapshotId: snap.snapshotId, title: "A private template" });
     await node.nodeAgent.sync({ vms: [{ id: vm.vmId, state: "running", op: { id: tpl.operationId, status: "succeeded", progress: 100, bytes: 1 } }] });
     const inv = await api.caller(aAdmin).tenant.invite({ email: "new@a.test" });
-    a = { user: aUser, admin: aAdmin, vmId: vm.vmId, snapshotId: snap.snapshotId, operationId: snap.operationId, templateId: tpl.templateId, invitationId: inv.invitationId };
+    // A real API token of A's user: revoking it by id must be refused to everyone else.
+    const token = await api.caller(aUser).apiToken.create({ name: "a-token", scopes: ["vm:read"], expiresInDays: 30 });
+    await api.caller(aAdmin).tenant.setMemberLimits({ userId: aUser.userId, vms: 5 });
+    a = { user: aUser, admin: aAdmin, vmId: vm.vmId, snapshotId: snap.snapshotId, operationId: snap.operationId, templateId: tpl.templateId, invitationId: inv.invitationId, tokenId: token.tokenId };
     // Tenant A's ids everywhere an input names something.
     samples = {
       vmId: a.vmId, snapshotId: a.snapshotId, operationId: a.operationId, templateId: a.templateId, userId: a.user.userId,
-      invitationId: a.invitationId, tenantId: a.user.tenantId, tokenId: "nonexistenttoken", code: "123456",
+      invitationId: a.invitationId, tenantId: a.user.tenantId, tokenId: a.tokenId, nodeId: reg.nodeId, code: "123456",
       shared: true, name: "matrix-probe", title: "Matrix probe", description: "probe", email: "probe@x.test", password: "probe-password-123",
       role: "user", enabled: false, mode: "full", scope: "tenant", withRam: false, cpus: 1, memoryMiB: 256, diskGiB: 2,
       limit: 5, slug: "probe-tenant", vms: 1, vcpus: 1, snapshots: 1, token: "x".repeat(30), scopes: ["vm:read"], expiresInDays: 1,
       joinToken: "wrong-join-token-000000", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1", totalCpus: 1, totalMemoryMiB: 1,
       capabilities: caps, vmsReport: [], etag: null, waitMs: 0, actor: a.user.email, action: "vm.", outcome: "ok", targetId: a.vmId, cursor: undefined,
+      drained: true, retired: true,
     };
   });
   afterAll(async () => api?.close());
@@ -125,22 +151,41 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
     }
   });
 
-  it("gives another tenant's admin nothing of tenant A: refused, or answered without A's data, and A unchanged", async () => {
-    const before = await snapshotOfA();
-    const secrets = [a.vmId, a.snapshotId, a.templateId, a.invitationId, a.user.userId, a.user.email, "a-vm", "a-snap", "A private template", "new@a.test"];
-    for (const { path, def } of procedures) {
-      if (def.meta?.access === "admin" || def.meta?.access === "node") continue;  // refused above
-      const r = await call(b.admin, path, def);
-      if (!r.ok) {
-        expect(["NOT_FOUND", "FORBIDDEN", "UNAUTHORIZED", "BAD_REQUEST", "PRECONDITION_FAILED", "CONFLICT"], `${path}: ${r.code} ${r.message}`).toContain(r.code);
-        for (const s of secrets) expect(r.message, `${path} error leaks ${s}`).not.toContain(s);
-      } else {
-        const json = JSON.stringify(r.value) ?? "";
-        for (const s of secrets) expect(json, `${path} answer leaks ${s}`).not.toContain(s);
-      }
+  /** Whether the sample input of a procedure names an object (from `fields`). */
+  function namesObject(path: string, def: ProcDef, fields: string[]): boolean {
+    const input = inputFor(path, def);
+    return !!input && typeof input === "object" && Object.keys(input).some((k) => fields.includes(k));
+  }
+  const tenantProcedures = () => procedures.filter((p) => p.def.meta?.access === "user" || p.def.meta?.access === "tenant_admin");
+
+  it("classifies every tenant procedure: it names an object of a tenant, or it is on the NO_OBJECT list", () => {
+    for (const { path, def } of tenantProcedures()) {
+      if (namesObject(path, def, OBJECT_FIELDS)) expect(NO_OBJECT, `${path} names an object: it cannot be on NO_OBJECT`).not.toContain(path);
+      else expect(NO_OBJECT, `${path} names no object: decide whether another tenant may call it, and add it to NO_OBJECT`).toContain(path);
     }
-    expect(await snapshotOfA()).toEqual(before);
+    const known = new Set(tenantProcedures().map((p) => p.path));
+    for (const path of NO_OBJECT) expect(known.has(path), `NO_OBJECT lists ${path}, which is not a tenant procedure`).toBe(true);
   });
+
+  for (const who of ["user", "admin"] as const) {
+    it(`refuses tenant B's ${who === "user" ? "tenant user" : "tenant admin"} every procedure that names an object of tenant A, and the others answer without A's data`, async () => {
+      const actor = b[who];
+      const before = await snapshotOfA();
+      const secrets = [a.vmId, a.snapshotId, a.templateId, a.invitationId, a.tokenId, a.user.userId, a.user.email, "a-vm", "a-snap", "a-token", "A private template", "new@a.test"];
+      let refused = 0;
+      for (const { path, def } of tenantProcedures()) {
+        const r = await call(actor, path, def);
+        const text = r.ok ? JSON.stringify(r.value) ?? "" : r.message;
+        for (const s of secrets) expect(text, `${path} ${r.ok ? "answer" : "error"} leaks ${s}`).not.toContain(s);
+        if (namesObject(path, def, OBJECT_FIELDS)) {
+          expect(r.ok ? "ok" : r.code, `${path} with tenant A's ids${r.ok ? "" : `: ${r.message}`}`).toMatch(/^(NOT_FOUND|FORBIDDEN)$/);
+          refused++;
+        }
+      }
+      expect(refused).toBeGreaterThan(25);
+      expect(await snapshotOfA()).toEqual(before);
+    });
+  }
 
   it("keeps a tenant user's private VM from the tenant's other users, until it is shared", async () => {
     const peer = await api.makeUser("tenant-a", "user");
@@ -149,14 +194,22 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
       snapshots: await api.db.snapshot.findMany({ where: { vmId: a.vmId }, select: { id: true, status: true } }),
     });
     const before = await vmState();
-    const secrets = [a.vmId, a.snapshotId, a.operationId, "a-vm", "a-snap"];
+    const secrets = [a.vmId, a.snapshotId, a.operationId, a.tokenId, "a-vm", "a-snap", "a-token"];
+    let refused = 0;
     for (const { path, def } of procedures) {
       if (def.meta?.access !== "user") continue;
       const r = await call(peer, path, def);
       const text = r.ok ? JSON.stringify(r.value) ?? "" : r.message;
       for (const s of secrets) expect(text, `${path} shows ${s} to another user of the tenant`).not.toContain(s);
+      // Naming the private VM (its snapshot, its operation) or the owner's token: refused outright.
+      if (namesObject(path, def, PRIVATE_FIELDS)) {
+        expect(r.ok ? "ok" : r.code, `${path} on another user's private VM${r.ok ? "" : `: ${r.message}`}`).toMatch(/^(NOT_FOUND|FORBIDDEN)$/);
+        refused++;
+      }
     }
+    expect(refused).toBeGreaterThan(20);
     expect(await vmState()).toEqual(before);
+    expect((await api.db.apiToken.findUniqueOrThrow({ where: { id: a.tokenId } })).revokedAt).toBeNull();
     // Shared: visible and usable; still only its owner or a tenant admin may delete it.
     await expect(api.caller(peer).vm.share({ vmId: a.vmId, shared: true })).rejects.toThrow(/NOT_FOUND|VM not found/);
     await api.caller(a.user).vm.share({ vmId: a.vmId, shared: true });
@@ -177,6 +230,9 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
       template: await db.template.findUnique({ where: { id: a.templateId }, select: { status: true, tenantId: true } }),
       invitation: await db.invitation.findUnique({ where: { id: a.invitationId }, select: { acceptedAt: true } }),
       tenant: await db.tenant.findUnique({ where: { id: a.user.tenantId } }),
+      token: await db.apiToken.findUnique({ where: { id: a.tokenId }, select: { revokedAt: true, name: true } }),
+      limits: await db.memberLimit.findMany({ where: { tenantId: a.user.tenantId }, orderBy: { userId: "asc" } }),
+      templates: await db.template.findMany({ where: { tenantId: a.user.tenantId }, select: { id: true, retiredAt: true } }),
       vmCount: await db.vm.count({ where: { tenantId: a.user.tenantId } }),
     };
   }

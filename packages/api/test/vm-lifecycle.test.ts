@@ -174,7 +174,8 @@ describe.each(providers)("vm lifecycle on %s", (provider) => {
     await report(s5.operationId, "succeeded", { bytes: 1 });
     expect((await it.next()).value![0]).toMatchObject({ kind: "snapshot", status: "succeeded", progress: 100 });
     await it.return?.();
-    expect(await code(api.caller(mallory).operation.watch({ vmId }).then(async (w) => (w as AsyncIterable<unknown[]>)[Symbol.asyncIterator]().next()))).toBe("ok");
+    // Another tenant's VM: refused, not an empty stream.
+    expect(await code(api.caller(mallory).operation.watch({ vmId }).then(async (w) => (w as AsyncIterable<unknown[]>)[Symbol.asyncIterator]().next()))).toMatch(/^NOT_FOUND: VM not found/);
 
     // Stop → node stops → stopped; delete → node reports deleted → row gone.
     const stop = await api.caller(alice).vm.stop({ vmId });

@@ -2,16 +2,22 @@
 import { z } from "zod";
 import { adminProcedure, authedProcedure, publicProcedure, router, tenantAdminProcedure } from "../trpc.ts";
 import { createTenant, listMembers, listTenants, setMemberAccess, setMemberRole, setQuotas, usageOf } from "../services/tenant/members.ts";
+import { setMemberLimits } from "../services/tenant/member-limits.ts";
 import { acceptInvitation, describeInvitation, invite, listInvitations, revokeInvitation } from "../services/tenant/invitations.ts";
 
 const id = z.string().min(1).max(64).regex(/^[a-z0-9]+$/, "Invalid id");
 const inviteToken = z.string().min(20).max(64).regex(/^[A-Za-z0-9_-]+$/, "Invalid invitation link");
 const quota = (max: number) => z.number().int().min(0).max(max).optional();
+/** A member limit: a number, null to lift it (only the tenant quota applies), absent to keep it. */
+const memberLimit = (max: number) => z.number().int("Limits are whole numbers").min(0).max(max).nullable().optional();
 
 export const tenantRouter = router({
   usage: authedProcedure.query(({ ctx }) => usageOf(ctx.db, ctx.actor)),
   members: tenantAdminProcedure.input(z.object({ tenantId: id.optional() })).query(({ ctx, input }) => listMembers(ctx.db, ctx.actor, input)),
   setRole: tenantAdminProcedure.input(z.object({ userId: id, role: z.enum(["user", "tenant_admin"]) })).mutation(({ ctx, input }) => setMemberRole(ctx.db, ctx.actor, input)),
+  setMemberLimits: tenantAdminProcedure
+    .input(z.object({ userId: id, vms: memberLimit(10_000), vcpus: memberLimit(100_000), memoryMiB: memberLimit(100_000_000), diskGiB: memberLimit(10_000_000) }))
+    .mutation(({ ctx, input }) => setMemberLimits(ctx.db, ctx.actor, input)),
   setAccess: tenantAdminProcedure.input(z.object({ userId: id, enabled: z.boolean() })).mutation(({ ctx, input }) => setMemberAccess(ctx.db, ctx.actor, input)),
   invite: tenantAdminProcedure
     .input(z.object({ email: z.string().trim().toLowerCase().email("Enter an email address").max(254), role: z.enum(["user", "tenant_admin"]).default("user") }))

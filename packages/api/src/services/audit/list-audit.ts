@@ -1,6 +1,7 @@
 // The audit trail for administrators: platform admins see every tenant, tenant admins their own.
 import type { Db } from "@vdi/db";
 import type { Actor } from "../../context.ts";
+import { AppError } from "../../errors.ts";
 
 export interface AuditFilter {
   tenantId?: string | undefined;
@@ -15,6 +16,8 @@ export interface AuditFilter {
 }
 
 export async function listAudit(db: Db, actor: Actor, f: AuditFilter) {
+  // A tenant admin naming another tenant is refused, not quietly shown their own trail.
+  if (actor.role !== "admin" && f.tenantId && f.tenantId !== actor.tenantId) throw new AppError("NOT_FOUND", { message: "Tenant not found" });
   const tenantId = actor.role === "admin" ? f.tenantId : actor.tenantId;
   const rows = await db.auditEvent.findMany({
     where: {

@@ -20,7 +20,19 @@ export async function getOperation(db: Db, actor: Actor, id: string) {
   return op;
 }
 
+/** Naming a VM the caller may not see is refused, as everywhere else, rather than answered with an empty list. */
+async function requireVisibleVm(db: Db, actor: Actor, vmId: string | undefined) {
+  if (vmId && !(await db.vm.findFirst({ where: { id: vmId, ...visibleVms(actor) }, select: { id: true } }))) {
+    throw new AppError("NOT_FOUND", { message: "VM not found" });
+  }
+}
+
 export async function listOperations(db: Db, actor: Actor, input: { vmId?: string | undefined; limit: number }) {
+  await requireVisibleVm(db, actor, input.vmId);
+  return queryOperations(db, actor, input);
+}
+
+function queryOperations(db: Db, actor: Actor, input: { vmId?: string | undefined; limit: number }) {
   return db.operation.findMany({
     where: { ...visibleOperations(actor), ...(input.vmId ? { vmId: input.vmId } : {}) },
     orderBy: { createdAt: "desc" },
@@ -30,12 +42,19 @@ export async function listOperations(db: Db, actor: Actor, input: { vmId?: strin
 }
 
 /** The VM's latest operations, yielded again whenever one of them changes (progress included). */
-export async function* watchOperations(db: Db, actor: Actor, input: { vmId: string; limit: number }, signal?: AbortSignal) {
+export async function watchOperations(db: Db, actor: Actor, input: { vmId: string; limit: number }, signal?: AbortSignal) {
+  // Checked once, before the stream starts (so the refusal is the procedure's answer): the VM
+  // going away while watched ends in its delete operation, not an error.
+  await requireVisibleVm(db, actor, input.vmId);
+  return streamOperations(db, actor, input, signal);
+}
+
+async function* streamOperations(db: Db, actor: Actor, input: { vmId: string; limit: number }, signal?: AbortSignal) {
   let last = "";
   const changes = topicWatcher(tenantTopic(actor.tenantId), signal);
   try {
     while (!signal?.aborted) {
-      const ops = await listOperations(db, actor, input);
+      const ops = await queryOperations(db, actor, input);
       const json = JSON.stringify(ops);
       if (json !== last) {
         last = json;

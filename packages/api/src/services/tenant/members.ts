@@ -5,7 +5,7 @@ import type { Db } from "@vdi/db";
 import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { bus, nodeTopic } from "../../lib/bus.ts";
-import { tenantUsage } from "./quota.ts";
+import { memberLimitsOf, memberUsage, tenantUsage } from "./quota.ts";
 
 /** Tenant admins act inside their tenant; platform admins in any (they name it). */
 function scopeTenant(actor: Actor, tenantId?: string | undefined): string {
@@ -18,12 +18,15 @@ export async function listMembers(db: Db, actor: Actor, input: { tenantId?: stri
   const users = await db.user.findMany({
     where: { tenantId },
     orderBy: { email: "asc" },
-    select: { id: true, email: true, name: true, role: true, disabledAt: true, twoFactorEnabled: true, createdAt: true, _count: { select: { vms: true } } },
+    select: { id: true, email: true, name: true, role: true, disabledAt: true, twoFactorEnabled: true, createdAt: true, memberLimit: true, _count: { select: { vms: true } } },
   });
-  return users.map(({ _count, ...u }) => ({ ...u, vms: _count.vms }));
+  return Promise.all(users.map(async ({ _count, memberLimit, ...u }) => ({
+    ...u, vms: _count.vms, limits: memberLimitsOf(memberLimit), used: await memberUsage(db, tenantId, u.id),
+  })));
 }
 
-async function memberOf(db: Db, actor: Actor, userId: string) {
+/** A user the actor may manage: of their tenant (any, for platform admins), never a platform admin unless they are one. */
+export async function memberOf(db: Db, actor: Actor, userId: string) {
   const u = await db.user.findUnique({ where: { id: userId } });
   if (!u || (u.tenantId !== actor.tenantId && actor.role !== "admin")) throw new AppError("NOT_FOUND", { message: "User not found" });
   if (u.role === "admin" && actor.role !== "admin") throw new AppError("FORBIDDEN", { message: "Platform administrators are managed by platform administrators" });
@@ -52,13 +55,17 @@ export async function setMemberAccess(db: Db, actor: Actor, input: { userId: str
   return { userId: u.id, enabled: input.enabled };
 }
 
-/** What the tenant uses against its quotas (shown in the page). */
+/** What the tenant uses against its quotas, and the caller against their member limits (shown in the page). */
 export async function usageOf(db: Db, actor: Actor) {
   const t = await db.tenant.findUniqueOrThrow({ where: { id: actor.tenantId } });
   return {
     tenant: { id: t.id, name: t.name },
     used: await tenantUsage(db, t.id),
     limits: { vms: t.maxVms, vcpus: t.maxVcpus, memoryMiB: t.maxMemoryMiB, diskGiB: t.maxDiskGiB, snapshots: t.maxSnapshots },
+    member: {
+      used: await memberUsage(db, t.id, actor.userId),
+      limits: memberLimitsOf(await db.memberLimit.findUnique({ where: { userId: actor.userId } })),
+    },
   };
 }
 

@@ -6,7 +6,7 @@ import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { bus, nodeTopic, tenantTopic } from "../../lib/bus.ts";
 import { placeVm } from "./place-vm.ts";
-import { lockTenantQuota } from "../tenant/quota.ts";
+import { checkVmQuota, lockTenantQuota } from "../tenant/quota.ts";
 
 export interface CreateVmInput {
   templateId: string;
@@ -34,6 +34,8 @@ export async function createVm(
   if (!template) throw new AppError("NOT_FOUND", { message: "Template not found" });
 
   if (template.status !== "ready") throw new AppError("INVALID_STATE", { message: `Template "${template.title}" is still being made` });
+  // Clones copy a VM, not the template: a retired template's VMs keep being cloned, snapshotted and resized.
+  if (template.retiredAt && !clone) throw new AppError("INVALID_STATE", { message: `Template "${template.title}" is retired: no new VMs are made from it` });
   const cpus = input.cpus ?? template.defaultCpus;
   const diskGiB = clone?.diskGiB ?? template.diskGiB;
   const memoryMiB = input.memoryMiB ?? template.defaultMemoryMiB;
@@ -52,6 +54,14 @@ export async function createVm(
   const created = await db.$transaction(async (tx) => {
     // First the tenant's lock: name and quota checks then see every committed create.
     const tenant = await lockTenantQuota(tx, actor.tenantId);
+    // Retired, or moved to another tenant, since it was read above: checked again under the lock.
+    if (!(await tx.template.findFirst({ where: { id: template.id, OR: [{ tenantId: null }, { tenantId: actor.tenantId }], ...(clone ? {} : { retiredAt: null }) }, select: { id: true } }))) {
+      throw new AppError(clone ? "NOT_FOUND" : "INVALID_STATE", { message: clone ? "Template not found" : `Template "${template.title}" is retired: no new VMs are made from it` });
+    }
+    // The VM a clone is made from must not be going away (its delete takes the same lock).
+    if (clone && !(await tx.vm.findFirst({ where: { id: clone.cloneOf.vmId, desiredState: { not: "deleted" } }, select: { id: true } }))) {
+      throw new AppError("CONFLICT", { message: "The VM to clone is being deleted" });
+    }
     // The snapshot a clone starts from must still be there (a delete takes the same lock).
     if (clone?.cloneOf.snapshotId && !(await tx.snapshot.findFirst({ where: { id: clone.cloneOf.snapshotId, status: "ready" }, select: { id: true } }))) {
       throw new AppError("CONFLICT", { message: "The snapshot is being deleted" });
@@ -59,17 +69,7 @@ export async function createVm(
     if (await tx.vm.findFirst({ where: { tenantId: actor.tenantId, name: input.name }, select: { id: true } })) {
       throw new AppError("CONFLICT", { message: `A VM named "${input.name}" already exists` });
     }
-    const usage = await tx.vm.aggregate({ where: { tenantId: actor.tenantId }, _count: true, _sum: { cpus: true, memoryMiB: true, diskGiB: true } });
-    if (usage._count + 1 > tenant.maxVms) throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: at most ${tenant.maxVms} VMs` });
-    if ((usage._sum.cpus ?? 0) + cpus > tenant.maxVcpus) {
-      throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: ${tenant.maxVcpus} vCPUs in all (${usage._sum.cpus ?? 0} in use)` });
-    }
-    if ((usage._sum.memoryMiB ?? 0) + memoryMiB > tenant.maxMemoryMiB) {
-      throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: ${tenant.maxMemoryMiB} MiB of memory in all (${usage._sum.memoryMiB ?? 0} in use)` });
-    }
-    if ((usage._sum.diskGiB ?? 0) + diskGiB > tenant.maxDiskGiB) {
-      throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: ${tenant.maxDiskGiB} GiB of disk in all (${usage._sum.diskGiB ?? 0} GiB in use)` });
-    }
+    await checkVmQuota(tx, tenant, { ownerId: actor.userId, actorId: actor.userId, want: { cpus, memoryMiB, diskGiB } });
     const vm = await tx.vm.create({
       data: {
         name: input.name,

@@ -1,4 +1,4 @@
-// Picks the node for a new VM: up, able to run the template, with the most free memory.
+// Picks the node for a new VM: not drained, up, able to run the template, with the most free memory.
 import type { Db } from "@vdi/db";
 import { AppError } from "../../errors.ts";
 import { describeLastSeen, isNodeUp, parseCapabilities } from "../node/node-health.ts";
@@ -9,9 +9,16 @@ export async function placeVm(db: Db, downAfterMs: number, want: { engine: strin
     include: { vms: { select: { memoryMiB: true, desiredState: true } } },
   });
   if (nodes.length === 0) throw new AppError("NODE_UNAVAILABLE", { message: "No hypervisor node is registered yet" });
-  const up = nodes.filter((n) => isNodeUp(n, downAfterMs));
+  // A drained node takes nothing new, clones of its VMs included (they would have to run there).
+  const open = nodes.filter((n) => n.drainedAt === null);
+  if (open.length === 0) {
+    throw new AppError("NODE_UNAVAILABLE", { message: want.onlyNodeId
+      ? `Node ${nodes[0]!.name} is drained for maintenance: it takes no new VMs (clones and VMs of its templates run only there)`
+      : "Every hypervisor node is drained for maintenance" });
+  }
+  const up = open.filter((n) => isNodeUp(n, downAfterMs));
   if (up.length === 0) {
-    throw new AppError("NODE_UNAVAILABLE", { message: `All hypervisor nodes are down (${nodes.map((n) => describeLastSeen(n)).join("; ")})` });
+    throw new AppError("NODE_UNAVAILABLE", { message: `All hypervisor nodes are down (${open.map((n) => describeLastSeen(n)).join("; ")})` });
   }
   const withEngine = up.filter((n) => parseCapabilities(n.capabilities).engines[want.engine]?.available);
   if (withEngine.length === 0) {

@@ -1,0 +1,57 @@
+// Platform admins' view of the nodes: every detail with health and load; drain (placement skips
+// the node, its VMs keep running), undrain, and remove a node nothing lives on any more.
+import type { Db } from "@vdi/db";
+import { AppError } from "../../errors.ts";
+import { describeLastSeen, isNodeUp, parseCapabilities } from "./node-health.ts";
+
+export async function listAllNodes(deps: { db: Db; nodeDownAfterMs: number }) {
+  const nodes = await deps.db.node.findMany({ orderBy: { name: "asc" }, include: { vms: { select: { cpus: true, memoryMiB: true, desiredState: true } } } });
+  return nodes.map((n) => {
+    const live = n.vms.filter((v) => v.desiredState !== "deleted");
+    return {
+      id: n.id, name: n.name, apiUrl: n.apiUrl, consoleUrl: n.consoleUrl,
+      up: isNodeUp(n, deps.nodeDownAfterMs), lastSeen: describeLastSeen(n), lastSeenAt: n.lastSeenAt,
+      drained: n.drainedAt !== null, drainedAt: n.drainedAt,
+      totalCpus: n.totalCpus, totalMemoryMiB: n.totalMemoryMiB,
+      vms: n.vms.length, usedCpus: live.reduce((s, v) => s + v.cpus, 0), usedMemoryMiB: live.reduce((s, v) => s + v.memoryMiB, 0),
+      capabilities: parseCapabilities(n.capabilities),
+      createdAt: n.createdAt,
+    };
+  });
+}
+
+async function requireNode(db: Db, nodeId: string) {
+  const node = await db.node.findUnique({ where: { id: nodeId } });
+  if (!node) throw new AppError("NOT_FOUND", { message: "Node not found" });
+  return node;
+}
+
+export async function setNodeDrained(db: Db, input: { nodeId: string; drained: boolean }) {
+  const node = await requireNode(db, input.nodeId);
+  // Draining again keeps the first time (it says since when the node takes nothing new).
+  if (input.drained !== (node.drainedAt !== null)) {
+    await db.node.update({ where: { id: node.id }, data: { drainedAt: input.drained ? new Date() : null } });
+  }
+  return { nodeId: node.id, drained: input.drained };
+}
+
+/** Forgets a node: its credentials stop working (the agent must join again). Refused while anything lives on it. */
+export async function removeNode(db: Db, input: { nodeId: string }) {
+  const node = await requireNode(db, input.nodeId);
+  return db.$transaction(async (tx) => {
+    // Every VM row counts, deleted ones too until the node has removed their files and the row is gone.
+    const vms = await tx.vm.count({ where: { nodeId: node.id } });
+    if (vms > 0) throw new AppError("INVALID_STATE", { message: `Node ${node.name} still has ${vms} VM${vms > 1 ? "s" : ""}: drain it and move or delete them first` });
+    // Templates made from a VM have their image only on the node that made them.
+    const templates = await tx.template.findMany({ where: { nodeId: node.id, retiredAt: null }, select: { title: true } });
+    if (templates.length) {
+      throw new AppError("INVALID_STATE", { message: `Templates ${templates.map((t) => `"${t.title}"`).join(", ")} have their image only on ${node.name}: retire them first` });
+    }
+    // A VM placed meanwhile makes the delete fail on the foreign key (Vm.nodeId is Restrict): told as a conflict.
+    const removed = await tx.node.deleteMany({ where: { id: node.id } }).catch((e: unknown) => {
+      throw new AppError("CONFLICT", { message: `Node ${node.name} got a VM at the same moment: try again`, cause: e });
+    });
+    if (removed.count === 0) throw new AppError("NOT_FOUND", { message: "Node not found" });
+    return { nodeId: node.id };
+  });
+}
