@@ -14,7 +14,7 @@ npx --no-install tsx "$REPO/e2e/helpers/seed-other-tenant.ts"
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; "$REPO/e2e/helpers/stop-vms.sh" "$DATA"; }
 trap cleanup EXIT INT TERM
-npx --no-install next start -p 3100 -H 127.0.0.1 & pids+=($!)
+node "$REPO/scripts/portal-server.mjs" --port 3100 --hostname 127.0.0.1 & pids+=($!)
 VDI_PORTAL_URL=http://127.0.0.1:3100 VDI_NODE_NAME=e2e-node VDI_NODE_DATA_DIR=$DATA/node VDI_NODE_PORT=4200 \
   VDI_NODE_ALLOWED_ORIGINS=http://127.0.0.1:3100 npx --no-install tsx "$REPO/apps/hypervisor-node/src/main.ts" & pids+=($!)
 wait -n "${pids[@]}"

@@ -1,6 +1,7 @@
 // The portal's configuration, validated once. Nothing else reads process.env.
 import { z } from "zod";
 import { resolve } from "node:path";
+import { parseTrustedProxies } from "@vdi/api/client-ip";
 
 const schema = z.object({
   VDI_DATA_DIR: z.string().default("../../var/portal"),
@@ -15,6 +16,15 @@ const schema = z.object({
   VDI_OIDC_CLIENT_ID: z.string().min(1).optional(),
   VDI_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
   VDI_OIDC_NAME: z.string().min(1).max(40).optional(),
+  // Proxies whose X-Forwarded-For hops are believed (addresses or CIDR ranges, comma-separated).
+  // None by default: the client is the socket's peer, whatever headers it sends. docs/auth.md.
+  VDI_TRUSTED_PROXIES: z.string().max(4000).default("").superRefine((v, ctx) => {
+    try { parseTrustedProxies(v); } catch (e) { ctx.addIssue({ code: "custom", message: (e as Error).message }); }
+  }),
+  // Set by scripts/portal-server.mjs, never by hand: the request header in which it passes each
+  // request's socket address (Next's route handlers cannot see the socket). Unset under plain
+  // `next start` / `next dev`, where the client address is then unknown.
+  VDI_PEER_ADDRESS_HEADER: z.string().regex(/^x-[a-z0-9-]{1,60}$/).optional(),
 });
 
 function oidcOf(e: z.infer<typeof schema>) {
@@ -33,7 +43,10 @@ function load() {
   }
   const e = parsed.data;
   const dataDir = resolve(e.VDI_DATA_DIR);
-  return { ...e, dataDir, databaseUrl: e.DATABASE_URL ?? `file:${resolve(dataDir, "vdi.db")}`, oidc: oidcOf(e) };
+  return {
+    ...e, dataDir, databaseUrl: e.DATABASE_URL ?? `file:${resolve(dataDir, "vdi.db")}`, oidc: oidcOf(e),
+    trustedProxies: e.VDI_TRUSTED_PROXIES ? parseTrustedProxies(e.VDI_TRUSTED_PROXIES) : null,
+  };
 }
 
 let cached: ReturnType<typeof load> | null = null;

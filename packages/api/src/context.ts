@@ -3,6 +3,7 @@ import type { Db } from "@vdi/db";
 import type { Auth } from "./services/auth/auth.ts";
 import type { ConsoleSigner } from "./services/console/console-token.ts";
 import { verifyApiToken } from "./services/api-token/verify-api-token.ts";
+import { CLIENT_IP_HEADER } from "./lib/client-ip.ts";
 
 export interface ApiDeps {
   db: Db;
@@ -39,7 +40,9 @@ const API_TOKEN_BEARER = /^Bearer\s+(vdi_\S*)$/i;
 
 export async function createContext(deps: ApiDeps, opts: { headers: Headers; resHeaders: Headers }): Promise<Context> {
   const { headers, resHeaders } = opts;
-  const ip = headers.get("x-forwarded-for")?.split(",")[0]?.trim() ?? headers.get("x-real-ip") ?? null;
+  // Set by the portal's route handlers from the socket and the trusted proxies (lib/client-ip.ts);
+  // X-Forwarded-For itself is the client's to write and is never read here.
+  const ip = headers.get(CLIENT_IP_HEADER);
   let actor: Actor | null = null;
   let authError: string | null = null;
   const bearer = API_TOKEN_BEARER.exec(headers.get("authorization")?.trim() ?? "");

@@ -26,7 +26,7 @@ describe.each(providers)("audit trail on %s", (provider) => {
   afterAll(async () => api?.close());
 
   it("records each mutation with its outcome, actor, tenant, target and source IP", async () => {
-    const from = new Headers({ "x-forwarded-for": "203.0.113.7" });
+    const from = new Headers({ "x-vdi-client-ip": "203.0.113.7" });
     const ctx = (actor: Actor | null) => api.caller(actor, from);
     const templateId = (await api.caller(dora).template.list())[0]!.id;
     const { vmId } = await ctx(dora).vm.create({ templateId, name: "audited-vm" });

@@ -55,10 +55,11 @@ class Browser {
   readonly jar = new Map<string, string>();
   readonly ip = `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
   lastSetCookies: string[] = [];
-  constructor(private readonly api: TestApi, private readonly origin = ORIGIN) {}
+  constructor(private readonly api: TestApi, public origin = ORIGIN) {}
 
   headers(): Headers {
-    const h = new Headers({ origin: this.origin, "x-forwarded-for": this.ip });
+    // The address the portal's route handler resolved (apps/web/src/server/client-ip.ts).
+    const h = new Headers({ origin: this.origin, "x-vdi-client-ip": this.ip });
     if (this.jar.size) h.set("cookie", [...this.jar].map(([k, v]) => `${k}=${v}`).join("; "));
     return h;
   }
@@ -220,10 +221,32 @@ describe.each(providers)("TOTP second factor on %s", (provider) => {
     expect(await b.call((c) => c.auth.me())).toBeNull();
 
     // A page on another site making the browser post the code (cookies ride along): refused.
-    const foreign = new Browser(api, "https://evil.example");
+    const foreign = new Browser(api);
     expect((await foreign.call((c) => c.auth.login({ email: user.email, password: PASSWORD })))).toEqual({ twoFactorRequired: true });
+    foreign.origin = "https://evil.example";
     expect(await outcome(foreign.call((c) => c.auth.verifyTotp({ code: totp(secret) })))).toMatch(/^FORBIDDEN: Refused: this request did not come from the portal's own pages/);
     expect(await foreign.call((c) => c.auth.me())).toBeNull();
+    // Nor can another site log a browser in (into the attacker's account, or anyone's).
+    expect(await outcome(foreign.call((c) => c.auth.login({ email: user.email, password: PASSWORD })))).toMatch(/^FORBIDDEN: Refused: this request did not come from the portal's own pages/);
+  });
+
+  it("rate-limits password guessing per client through tRPC login: a clear TOO_MANY_REQUESTS, other clients unaffected", async () => {
+    const user = await api.makeUser("acme");
+    const guesser = new Browser(api);
+    for (let i = 0; i < 3; i++) {
+      expect(await outcome(guesser.call((c) => c.auth.login({ email: user.email, password: `wrong-password-${i}` })))).toBe("UNAUTHORIZED: Wrong email or password");
+    }
+    // Over the limit even the right password is refused, before it is checked, and no session is made.
+    expect(await outcome(guesser.call((c) => c.auth.login({ email: user.email, password: PASSWORD })))).toMatch(/^TOO_MANY_REQUESTS: Too many attempts: wait ([1-9]|10) seconds and try again$/);
+    expect(guesser.has("vdi.session_token")).toBe(false);
+    expect(await api.db.session.count({ where: { userId: user.userId } })).toBe(0);
+    // Another client (another address) logs in with the right password at once.
+    const other = new Browser(api);
+    expect(await other.call((c) => c.auth.login({ email: user.email, password: PASSWORD }))).toEqual({ twoFactorRequired: false, userId: user.userId });
+    expect((await other.call((c) => c.auth.me()))?.userId).toBe(user.userId);
+    // The refusal is in the audit trail, from the guesser's address.
+    const refused = await api.db.auditEvent.findFirst({ where: { action: "auth.login", actorEmail: user.email, outcome: "error", ip: guesser.ip } });
+    expect(refused?.detail).toMatch(/Too many attempts/);
   });
 
   it("sets cookies a third-party site cannot ride or read: HttpOnly, SameSite=Lax, Secure over https", async () => {

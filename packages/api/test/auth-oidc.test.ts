@@ -47,7 +47,7 @@ describe.each(providers)("OIDC sign-in on %s", (provider) => {
         else jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
       }
     };
-    const headers = () => new Headers({ origin: BASE, "x-forwarded-for": ip, ...(jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") } : {}) });
+    const headers = () => new Headers({ origin: BASE, "x-vdi-client-ip": ip, ...(jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") } : {}) });
 
     const start = await auth.handler(new Request(`${BASE}/api/auth/sign-in/social`, {
       method: "POST",

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { createDb, type Db } from "@vdi/db";
 import { migrate } from "@vdi/db/migrate";
+import { CLIENT_IP_HEADER } from "../src/lib/client-ip.ts";
 import {
   appRouter, createAuth, createCallerFactory, createConsoleSigner, generateConsoleKeyPem,
   ensureTenant, ensureUser, type ApiDeps, type Actor, type Context,
@@ -63,7 +64,7 @@ export async function openTestApi(provider: "sqlite" | "postgresql"): Promise<Te
   return {
     deps, db,
     caller(actor, headers = new Headers()) {
-      const ctx: Context = { ...deps, headers, resHeaders: new Headers(), ip: headers.get("x-forwarded-for")?.split(",")[0]?.trim() ?? "127.0.0.1", actor };
+      const ctx: Context = { ...deps, headers, resHeaders: new Headers(), ip: headers.get(CLIENT_IP_HEADER) ?? "127.0.0.1", actor };
       return callerFactory(ctx);
     },
     async makeUser(tenantSlug, role = "user") {

@@ -1,5 +1,6 @@
-// Quotas under concurrency: N creates at the quota's edge at the same time; exactly the allowed
-// number succeed, the others get a clear quota error (not a database error), on both databases.
+// Quotas under concurrency: N creates (clones, resizes) at the quota's edge at the same time;
+// exactly the allowed number succeed, the others get a clear quota error (not a database error),
+// on both databases. Every dimension: VMs, vCPUs, memory, disk, snapshots; and per-member limits.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { TRPCError } from "@trpc/server";
 import { openTestApi, providers, type TestApi } from "./harness.ts";
@@ -67,5 +68,147 @@ describe.each(providers)("quota races on %s", (provider) => {
     const results = await settle(vms.map((v, i) => api.caller(carol).snapshot.create({ vmId: v.id, name: `snap-${i}` })));
     expect(results.filter((r) => r === "ok")).toHaveLength(1);
     for (const r of results.filter((x) => x !== "ok")) expect(r).toMatch(/^FORBIDDEN: Quota reached: at most 1 snapshots/);
+  });
+
+  /** The node reports the VM's last operation done and the VM in `state`. */
+  async function settleVm(vmId: string, state: "running" | "stopped") {
+    const row = await api.db.vm.findUniqueOrThrow({ where: { id: vmId } });
+    await node.nodeAgent.sync({ vms: [{ id: vmId, state, op: { id: row.lastOpId!, status: "succeeded", progress: 100 } }] });
+  }
+
+  /** Quotas with room to spare, except `edge`: what is in use now plus `room`. */
+  async function quotaEdge(edge: "vms" | "vcpus" | "memoryMiB" | "diskGiB", room: number) {
+    const used = (await api.caller(carol).tenant.usage()).used;
+    const column = { vms: "maxVms", vcpus: "maxVcpus", memoryMiB: "maxMemoryMiB", diskGiB: "maxDiskGiB" }[edge];
+    await api.db.tenant.update({
+      where: { id: carol.tenantId },
+      data: { maxVms: 1000, maxVcpus: 1000, maxMemoryMiB: 1 << 20, maxDiskGiB: 10_000, maxSnapshots: 1000, [column]: used[edge] + room },
+    });
+    return used[edge] + room;
+  }
+
+  const ok = (results: string[]) => results.filter((r) => r === "ok");
+  const refusals = (results: string[]) => results.filter((r) => r !== "ok");
+
+  it("counts memory atomically at create: 6 creates of 256 MiB race for 768 MiB", async () => {
+    const max = await quotaEdge("memoryMiB", 3 * 256);
+    const results = await settle(Array.from({ length: 6 }, (_, i) => api.caller(carol).vm.create({ templateId, name: `ram-${i}`, memoryMiB: 256 })));
+    expect(ok(results)).toHaveLength(3);
+    for (const r of refusals(results)) expect(r).toMatch(/^FORBIDDEN: Quota reached: \d+ MiB of memory in all/);
+    expect((await api.caller(carol).tenant.usage()).used.memoryMiB).toBe(max);
+  });
+
+  it("counts disk atomically at create: 5 creates of 1 GiB race for 2 GiB", async () => {
+    const max = await quotaEdge("diskGiB", 2);
+    const results = await settle(Array.from({ length: 5 }, (_, i) => api.caller(carol).vm.create({ templateId, name: `disk-${i}` })));
+    expect(ok(results)).toHaveLength(2);
+    for (const r of refusals(results)) expect(r).toMatch(/^FORBIDDEN: Quota reached: \d+ GiB of disk in all/);
+    expect((await api.caller(carol).tenant.usage()).used.diskGiB).toBe(max);
+  });
+
+  it("counts clones from a snapshot (snapshot.clone) atomically: 6 linked clones race for the last 2 VMs", async () => {
+    await quotaEdge("vms", 1000);
+    const src = await api.caller(carol).vm.create({ templateId, name: "clone-src" });
+    await settleVm(src.vmId, "running");
+    const snap = await api.caller(carol).snapshot.create({ vmId: src.vmId, name: "base" });
+    await node.nodeAgent.sync({ vms: [{ id: src.vmId, state: "running", op: { id: snap.operationId, status: "succeeded", progress: 100, bytes: 1 } }] });
+    const max = await quotaEdge("vms", 2);
+    const results = await settle(Array.from({ length: 6 }, (_, i) => api.caller(carol).snapshot.clone({ snapshotId: snap.snapshotId, name: `lc-${i}`, mode: "linked" })));
+    expect(ok(results)).toHaveLength(2);
+    for (const r of refusals(results)) expect(r).toMatch(/^FORBIDDEN: Quota reached: at most \d+ VMs/);
+    expect(await api.db.vm.count({ where: { tenantId: carol.tenantId } })).toBe(max);
+    expect(await api.db.vm.count({ where: { cloneOfSnapshotId: snap.snapshotId } })).toBe(2);
+  });
+
+  it("counts full clones of a stopped VM (vm.clone) atomically: 5 clones of a 1 GiB disk race for 3 GiB", async () => {
+    await quotaEdge("vms", 1000);
+    const src = await api.caller(carol).vm.create({ templateId, name: "full-src" });
+    await settleVm(src.vmId, "stopped");
+    const max = await quotaEdge("diskGiB", 3);
+    const results = await settle(Array.from({ length: 5 }, (_, i) => api.caller(carol).vm.clone({ vmId: src.vmId, name: `fc-${i}`, mode: "full" })));
+    expect(ok(results)).toHaveLength(3);
+    for (const r of refusals(results)) expect(r).toMatch(/^FORBIDDEN: Quota reached: \d+ GiB of disk in all/);
+    expect((await api.caller(carol).tenant.usage()).used.diskGiB).toBe(max);
+    expect(await api.db.vm.count({ where: { cloneOfVmId: src.vmId } })).toBe(3);
+  });
+
+  /** Two stopped VMs of 1 vCPU, 256 MiB, 1 GiB, for resizes. */
+  async function twoStoppedVms(prefix: string) {
+    await quotaEdge("vms", 1000);
+    const ids: string[] = [];
+    for (const n of ["a", "b"]) {
+      const vm = await api.caller(carol).vm.create({ templateId, name: `${prefix}-${n}`, cpus: 1, memoryMiB: 256 });
+      await settleVm(vm.vmId, "stopped");
+      ids.push(vm.vmId);
+    }
+    return ids as [string, string];
+  }
+
+  it("lets exactly one of two concurrent resizes through when each fits alone but not both (vCPUs, memory, disk)", async () => {
+    const cases = [
+      ["vcpus", { cpus: 2 }, /^FORBIDDEN: Quota reached: \d+ vCPUs in all/],
+      ["memoryMiB", { memoryMiB: 512 }, /^FORBIDDEN: Quota reached: \d+ MiB of memory in all/],
+      ["diskGiB", { diskGiB: 2 }, /^FORBIDDEN: Quota reached: \d+ GiB of disk in all/],
+    ] as const;
+    for (const [dim, change, refusal] of cases) {
+      const [x, y] = await twoStoppedVms(`rs-${dim.toLowerCase()}`);
+      // Room for one step up: 1 vCPU, 256 MiB or 1 GiB more.
+      const max = await quotaEdge(dim, dim === "memoryMiB" ? 256 : 1);
+      const results = await settle([x, y].map((vmId) => api.caller(carol).vm.resize({ vmId, ...change })));
+      expect(ok(results), `${dim}: ${results.join(" | ")}`).toHaveLength(1);
+      expect(refusals(results)[0]).toMatch(refusal);
+      expect((await api.caller(carol).tenant.usage()).used[dim]).toBe(max);
+    }
+  });
+
+  it("lets one of two concurrent resizes of the same VM through: the other is told, and never shrinks the disk", async () => {
+    const [x] = await twoStoppedVms("same");
+    await quotaEdge("diskGiB", 100);
+    const results = await settle([api.caller(carol).vm.resize({ vmId: x, diskGiB: 5 }), api.caller(carol).vm.resize({ vmId: x, diskGiB: 3 })]);
+    expect(ok(results), results.join(" | ")).toHaveLength(1);
+    expect(refusals(results)[0]).toMatch(/^(CONFLICT|PRECONDITION_FAILED): /);
+    const disk = (await api.db.vm.findUniqueOrThrow({ where: { id: x } })).diskGiB;
+    expect([3, 5]).toContain(disk);
+    // The grow that lost, asked again after the other: 3 after 5 would shrink, and is refused.
+    if (disk === 5) expect((await settle([api.caller(carol).vm.resize({ vmId: x, diskGiB: 3 })]))[0]).toMatch(/^(BAD_REQUEST: Disks can only grow|PRECONDITION_FAILED)/);
+  });
+
+  describe("per-member limits", () => {
+    let dave: Actor;
+    beforeAll(async () => {
+      dave = await api.makeUser("racy", "user");
+    });
+
+    it("lets exactly a member's VM limit through when 6 of their creates race, inside a roomy tenant quota", async () => {
+      await quotaEdge("vms", 1000);
+      await api.caller(carol).tenant.setMemberLimits({ userId: dave.userId, vms: 2 });
+      const results = await settle(Array.from({ length: 6 }, (_, i) => api.caller(dave).vm.create({ templateId, name: `dave-${i}` })));
+      expect(ok(results)).toHaveLength(2);
+      for (const r of refusals(results)) expect(r).toMatch(/^FORBIDDEN: Your member limit reached: at most 2 VMs/);
+      expect(await api.db.vm.count({ where: { ownerId: dave.userId } })).toBe(2);
+      // The usage box shows the member's own use and limits.
+      expect((await api.caller(dave).tenant.usage()).member).toMatchObject({ used: { vms: 2 }, limits: { vms: 2, vcpus: null } });
+      // Lifted: only the tenant quota applies again.
+      await api.caller(carol).tenant.setMemberLimits({ userId: dave.userId, vms: null });
+      expect(await settle([api.caller(dave).vm.create({ templateId, name: "dave-after" })])).toEqual(["ok"]);
+    });
+
+    it("counts a member's memory across concurrent creates and clones, and holds a tenant admin's resize of their VM to it", async () => {
+      const mine = (await api.db.vm.aggregate({ where: { ownerId: dave.userId }, _sum: { memoryMiB: true, cpus: true } }))._sum;
+      await api.caller(carol).tenant.setMemberLimits({ userId: dave.userId, memoryMiB: (mine.memoryMiB ?? 0) + 512, vcpus: (mine.cpus ?? 0) + 10 });
+      const src = (await api.db.vm.findFirstOrThrow({ where: { ownerId: dave.userId, name: "dave-after" } })).id;
+      await settleVm(src, "stopped");
+      const results = await settle([
+        ...Array.from({ length: 3 }, (_, i) => api.caller(dave).vm.create({ templateId, name: `dm-${i}`, memoryMiB: 256 })),
+        ...Array.from({ length: 3 }, (_, i) => api.caller(dave).vm.clone({ vmId: src, name: `dmc-${i}`, mode: "full" })),
+      ]);
+      expect(ok(results), results.join(" | ")).toHaveLength(2);
+      for (const r of refusals(results)) expect(r).toMatch(/^FORBIDDEN: Your member limit reached: at most \d+ MiB of memory/);
+      // The owner's limit binds whoever resizes: the tenant admin is told whose it is.
+      const r = await settle([api.caller(carol).vm.resize({ vmId: src, memoryMiB: 512 })]);
+      expect(r[0]).toMatch(new RegExp(`^FORBIDDEN: ${dave.email.replace(/[.]/g, "\\.")}'s member limit reached: at most \\d+ MiB of memory`));
+      await api.caller(carol).tenant.setMemberLimits({ userId: dave.userId, memoryMiB: null, vcpus: null });
+      expect(await settle([api.caller(carol).vm.resize({ vmId: src, memoryMiB: 512 })])).toEqual(["ok"]);
+    });
   });
 });

@@ -3,9 +3,10 @@ import { isAPIError } from "better-auth/api";
 import type { Auth } from "./auth.ts";
 import { ACCOUNT_DISABLED } from "./auth.ts";
 import { AppError } from "../../errors.ts";
+import { CLIENT_IP_HEADER } from "../../lib/client-ip.ts";
 
-/** Headers of the caller's request that Better Auth reads: cookies, where it came from, the client IP. */
-const FORWARDED = ["cookie", "origin", "referer", "user-agent", "x-forwarded-for", "x-real-ip", "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest"];
+/** Headers of the caller's request that Better Auth reads: cookies, where it came from, the client IP (only ours: auth.ts). */
+const FORWARDED = ["cookie", "origin", "referer", "user-agent", CLIENT_IP_HEADER, "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest"];
 
 export interface AuthRefusal { status: number; code: string | null; retryAfterS: number | null }
 

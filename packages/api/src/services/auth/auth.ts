@@ -6,6 +6,7 @@ import { APIError } from "better-auth/api";
 import { genericOAuth } from "better-auth/plugins/generic-oauth";
 import { twoFactor } from "better-auth/plugins/two-factor";
 import type { Db, DbProvider } from "@vdi/db";
+import { CLIENT_IP_HEADER } from "../../lib/client-ip.ts";
 
 /** The OpenID Connect provider people may sign in with (portal env VDI_OIDC_*). */
 export interface OidcConfig {
@@ -111,6 +112,10 @@ export function createAuth({ db, provider, secret, baseURL, oidc }: AuthOptions)
       defaultCookieAttributes: { sameSite: "lax", httpOnly: true },
       // Better Auth skips its Origin check under NODE_ENV=test; tests must see what production does.
       disableOriginCheck: false,
+      // The client address for rate limits and sessions: only the header the portal sets from the
+      // socket and its trusted proxies (lib/client-ip.ts), never X-Forwarded-For, which a client
+      // writes as it likes (Next.js fills it in only when it is missing).
+      ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER] },
     },
   });
 }

@@ -1,6 +1,7 @@
 // GET /api/vms/<id>/thumbnail: a recent PNG of the VM's screen, fetched from its node by the portal.
 import { createContext, fetchVmThumbnail, hasScope, isAppError, THUMBNAIL_SCOPE, type AppErrorCode } from "@vdi/api";
 import { deps } from "@/server/deps";
+import { portalRequest } from "@/server/client-ip";
 
 export const dynamic = "force-dynamic";
 
@@ -12,7 +13,7 @@ function refuse(status: number, message: string): Response {
 
 export async function GET(req: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
   // The same context as the tRPC endpoint, so the session rules are identical.
-  const { actor, ...ctx } = await createContext(deps(), { headers: req.headers, resHeaders: new Headers() });
+  const { actor, ...ctx } = await createContext(deps(), { headers: portalRequest(req).headers, resHeaders: new Headers() });
   if (!actor) return refuse(401, ctx.authError ?? "Sign in to see VM screens");
   // A screen shows what the console shows: API tokens need that scope.
   if (!hasScope(actor.scopes, THUMBNAIL_SCOPE)) return refuse(403, `This API token lacks the "${THUMBNAIL_SCOPE}" scope`);

@@ -1,0 +1,29 @@
+// Serves the built portal (apps/web) from a plain Node HTTP server that hands Next.js each request's
+// socket address, which Next's route handlers cannot see: they get X-Forwarded-For, which Next fills
+// only when the client left it out. The portal believes forwarded hops only from VDI_TRUSTED_PROXIES.
+// Usage: node scripts/portal-server.mjs [--port 3000] [--hostname 0.0.0.0]
+import { createServer } from "node:http";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const PEER_HEADER = "x-vdi-peer-address";
+const web = join(dirname(fileURLToPath(import.meta.url)), "../apps/web");
+const { values } = parseArgs({ options: { port: { type: "string", default: "3000" }, hostname: { type: "string" } } });
+const port = Number(values.port);
+
+// Tells the portal (apps/web/src/env.ts) which header carries the socket address. Set here, in the
+// only process that overwrites that header on every request, so a client can never supply it.
+process.env.VDI_PEER_ADDRESS_HEADER = PEER_HEADER;
+const next = createRequire(join(web, "package.json"))("next");
+const app = next({ dev: false, dir: web, port, hostname: values.hostname });
+await app.prepare();
+const handle = app.getRequestHandler();
+
+const server = createServer((req, res) => {
+  req.headers[PEER_HEADER] = req.socket.remoteAddress ?? "";
+  void handle(req, res);
+});
+server.listen(port, values.hostname, () => console.log(`portal listening on ${values.hostname ?? "*"}:${port}`));
+for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => server.close(() => process.exit(0)));
