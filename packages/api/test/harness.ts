@@ -16,6 +16,12 @@ import {
 export const PG_ADMIN_URL = process.env.VDI_TEST_PG_URL ?? "";
 
 export const providers = PG_ADMIN_URL ? (["sqlite", "postgresql"] as const) : (["sqlite"] as const);
+// On a developer's machine a missing server is a printed skip; in CI it is a failure, or the
+// PostgreSQL half of every service test would quietly stop running.
+const inCi = /^(1|true|yes)$/i.test(process.env.CI ?? "");
+if (!PG_ADMIN_URL && inCi) {
+  throw new Error("VDI_TEST_PG_URL is not set but CI is: the service tests must run on PostgreSQL too (scripts/test.sh starts Debian's server; scripts/setup.sh --test installs it)");
+}
 if (!PG_ADMIN_URL) console.warn("[skip] PostgreSQL service tests: VDI_TEST_PG_URL is not set (scripts/test.sh sets it)");
 
 const callerFactory = createCallerFactory(appRouter);
