@@ -1,9 +1,10 @@
 "use client";
-// Tenant administration: members (role, access), invitations, quota usage.
+// Tenant administration: members (role, access, limits), invitations, quota usage.
 import { useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useTRPC, errorMessage, fieldErrors } from "@/lib/trpc";
 import { UsageBox } from "@/components/usage-box";
+import { LIMIT_FIELDS, MemberLimitsForm } from "@/components/member-limits-form";
 
 export default function TenantPage() {
   const trpc = useTRPC();
@@ -18,6 +19,7 @@ export default function TenantPage() {
   const revoke = useMutation(trpc.tenant.revokeInvitation.mutationOptions({ onSuccess: refresh }));
   const [email, setEmail] = useState("");
   const [role, setInviteRole] = useState<"user" | "tenant_admin">("user");
+  const [editing, setEditing] = useState<string | null>(null);
   const fields = fieldErrors(invite.error);
   const failed = [setRole, setAccess, revoke].find((m) => m.error);
 
@@ -34,9 +36,9 @@ export default function TenantPage() {
         <h2>Members</h2>
         {failed && <p className="error" role="alert">{errorMessage(failed.error)}</p>}
         <table>
-          <thead><tr><th>Name</th><th>Email</th><th>Role</th><th>VMs</th><th>2FA</th><th>Access</th></tr></thead>
+          <thead><tr><th>Name</th><th>Email</th><th>Role</th><th>VMs</th><th>Limits (used / limit)</th><th>2FA</th><th>Access</th></tr></thead>
           <tbody>
-            {members.data?.map((u) => (
+            {members.data?.map((u) => [
               <tr key={u.id} data-member={u.email}>
                 <td>{u.name}</td>
                 <td>{u.email}</td>
@@ -49,6 +51,13 @@ export default function TenantPage() {
                   )}
                 </td>
                 <td>{u.vms}</td>
+                <td data-limits={u.email}>
+                  {LIMIT_FIELDS.filter(([k]) => u.limits[k] !== null).map(([k, label, unit]) => (
+                    <span key={k} className="badge">{label} {u.used[k]}{unit} / {u.limits[k]}{unit}</span>
+                  ))}
+                  {LIMIT_FIELDS.every(([k]) => u.limits[k] === null) && <span className="muted">tenant quota only</span>}{" "}
+                  {u.role !== "admin" && editing !== u.id && <button className="secondary" onClick={() => setEditing(u.id)}>Edit limits</button>}
+                </td>
                 <td>{u.twoFactorEnabled ? "on" : "off"}</td>
                 <td>
                   {u.disabledAt ? <span className="badge state-error">revoked</span> : <span className="badge state-running">active</span>}{" "}
@@ -59,10 +68,16 @@ export default function TenantPage() {
                     </button>
                   )}
                 </td>
-              </tr>
-            ))}
+              </tr>,
+              editing === u.id && (
+                <tr key={`${u.id}-limits`}>
+                  <td colSpan={7}><MemberLimitsForm userId={u.id} email={u.email} limits={u.limits} onDone={() => setEditing(null)} /></td>
+                </tr>
+              ),
+            ])}
           </tbody>
         </table>
+        <p className="muted">A member&apos;s limits apply inside the tenant&apos;s quota, to the VMs they own: their creates and clones, and any resize of those VMs.</p>
       </section>
       <section className="card" aria-label="Invitations">
         <h2>Invitations</h2>
