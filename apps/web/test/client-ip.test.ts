@@ -5,6 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { openTestApi, type TestApi } from "@vdi/api/testing";
 import { parseTrustedProxies } from "@vdi/api/client-ip";
 import { withClientIp } from "../src/server/client-ip.ts";
+import { logIn } from "../../../packages/api/src/services/auth/log-in.ts";
 
 const PEER = "x-vdi-peer-address";
 const BASE = "http://localhost:3000";
@@ -47,20 +48,27 @@ describe("Better Auth's rate limit behind withClientIp", () => {
   let api: TestApi;
   beforeAll(async () => { api = await openTestApi("sqlite"); });
   afterAll(async () => api?.close());
+  const direct = { peerAddressHeader: PEER, trustedProxies: null };
 
-  it("counts guesses from one socket in one bucket however X-Forwarded-For is forged; another socket is unaffected", async () => {
-    const user = await api.makeUser("acme");
+  it("counts sign-in attempts from one socket in one bucket however X-Forwarded-For is forged; another socket is unaffected", async () => {
+    // /sign-in/social is the sign-in path browsers may reach (auth-http.ts); the limit is 3 per 10 s.
+    const attempt = (peer: string, forged: Record<string, string> = {}) => api.deps.auth.handler(withClientIp(new Request(`${BASE}/api/auth/sign-in/social`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: BASE, [PEER]: peer, ...forged },
+      body: JSON.stringify({ provider: "oidc", callbackURL: "/vms" }),
+    }), direct));
     const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      const forged = { "x-forwarded-for": `203.0.113.${i + 1}`, "x-vdi-client-ip": `192.0.2.${i + 1}` };
-      const res = await api.deps.auth.handler(withClientIp(signIn({ [PEER]: "198.51.100.20", ...forged }, user.email, `wrong-${i}`), { peerAddressHeader: PEER, trustedProxies: null }));
-      statuses.push(res.status);
-    }
-    expect(statuses).toEqual([401, 401, 401, 429]);
-    const other = await api.deps.auth.handler(withClientIp(signIn({ [PEER]: "198.51.100.21" }, user.email, "password-123"), { peerAddressHeader: PEER, trustedProxies: null }));
-    expect(other.status).toBe(200);
-    // The session records the believed address, not a forged one.
+    for (let i = 0; i < 4; i++) statuses.push((await attempt("198.51.100.20", { "x-forwarded-for": `203.0.113.${i + 1}`, "x-vdi-client-ip": `192.0.2.${i + 1}` })).status);
+    expect(statuses.slice(0, 3)).not.toContain(429);
+    expect(statuses[3]).toBe(429);
+    expect((await attempt("198.51.100.21")).status).not.toBe(429);
+  });
+
+  it("records the believed address on the session a tRPC login makes", async () => {
+    const user = await api.makeUser("acme");
+    const req = withClientIp(new Request(`${BASE}/api/trpc/auth.login`, { method: "POST", headers: { [PEER]: "198.51.100.30", "x-forwarded-for": "1.2.3.4" } }), direct);
+    await logIn(api.deps.auth, { email: user.email, password: "password-123" }, req.headers, new Headers());
     const session = await api.db.session.findFirstOrThrow({ where: { userId: user.userId } });
-    expect(session.ipAddress).toBe("198.51.100.21");
+    expect(session.ipAddress).toBe("198.51.100.30");
   });
 });

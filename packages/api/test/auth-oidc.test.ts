@@ -84,6 +84,11 @@ describe.each(providers)("OIDC sign-in on %s", (provider) => {
     expect(ctx.actor?.userId).toBe(user.userId);
     // Next time the linked account is found by its subject.
     expect((await signIn({ sub: "idp-user-1", email: user.email })).session?.user.id).toBe(user.userId);
+    // Both sign-ins are in the audit trail, with who, tenant and the client address.
+    const rows = await api.db.auditEvent.findMany({ where: { action: "auth.oidcSignIn", actorId: user.userId } });
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatchObject({ outcome: "ok", actorEmail: user.email, tenantId: user.tenantId, targetType: "user", targetId: user.userId, via: "session", detail: 'provider="oidc"' });
+    expect(rows[0]!.ip).toMatch(/^10\./);
   });
 
   it("refuses an email with no account, even when the browser asks to sign up", async () => {
@@ -94,6 +99,9 @@ describe.each(providers)("OIDC sign-in on %s", (provider) => {
       expect(r.session).toBeNull();
     }
     expect(await api.db.user.count()).toBe(before);
+    const refused = await api.db.auditEvent.findMany({ where: { action: "auth.oidcSignIn", outcome: "denied", detail: { contains: "signup_disabled" } } });
+    expect(refused.length).toBeGreaterThanOrEqual(2);
+    expect(refused[0]).toMatchObject({ actorId: null, via: "anonymous" });
   });
 
   it("refuses a disabled user", async () => {
@@ -110,6 +118,40 @@ describe.each(providers)("OIDC sign-in on %s", (provider) => {
     const r = await signIn({ sub: "idp-user-3", email: user.email, aud: "another-client" } as never);
     expect(r.landed).toBe("/login?error=unable_to_get_user_info");
     expect(r.session).toBeNull();
+  });
+
+  it("answers 404 over HTTP to every Better Auth endpoint the portal does not use; the tRPC procedures still work", async () => {
+    const user = await api.makeUser("acme");
+    // A real session cookie, so a refusal cannot be "not signed in".
+    const res = new Headers();
+    const ctx = await createContext({ ...api.deps, auth }, { headers: new Headers({ "x-vdi-client-ip": "10.9.9.1" }), resHeaders: res });
+    await createCallerFactory(appRouter)(ctx).auth.login({ email: user.email, password: "password-123" });
+    const cookie = res.getSetCookie().find((c) => c.startsWith("vdi.session_token="))!.split(";")[0]!;
+    const post = (path: string, body: unknown) => auth.handler(new Request(`${BASE}/api/auth${path}`, {
+      method: "POST", headers: { origin: BASE, cookie, "content-type": "application/json", "x-vdi-client-ip": `10.9.${randomInt(256)}.${randomInt(1, 255)}` }, body: JSON.stringify(body),
+    }));
+    const stateChanging: Array<[string, unknown]> = [
+      ["/change-password", { currentPassword: "password-123", newPassword: "another-password-1", revokeOtherSessions: true }],
+      ["/update-user", { name: "Renamed" }],
+      ["/change-email", { newEmail: "x@y.test" }],
+      ["/delete-user", { password: "password-123" }],
+      ["/revoke-sessions", {}],
+      ["/revoke-other-sessions", {}],
+      ["/sign-out", {}],
+      ["/two-factor/enable", { password: "password-123" }],
+      ["/two-factor/disable", { password: "password-123" }],
+      ["/two-factor/generate-backup-codes", { password: "password-123" }],
+      ["/sign-in/email", { email: user.email, password: "password-123" }],
+      ["/sign-up/email", { email: "new@acme.test", password: "password-123", name: "New" }],
+      ["/request-password-reset", { email: user.email }],
+      ["/unlink-account", { providerId: "credential" }],
+    ];
+    for (const [path, body] of stateChanging) expect([path, (await post(path, body)).status]).toEqual([path, 404]);
+    expect((await auth.handler(new Request(`${BASE}/api/auth/get-session`, { headers: { cookie } }))).status).toBe(404);
+    // Nothing changed: same name, same password, the session still works.
+    expect((await api.db.user.findUniqueOrThrow({ where: { id: user.userId } })).name).toBe(user.name);
+    expect((await createContext({ ...api.deps, auth }, { headers: new Headers({ cookie }), resHeaders: new Headers() })).actor?.userId).toBe(user.userId);
+    expect((await auth.handler(new Request(`${BASE}/api/auth/ok`))).status).toBe(200);
   });
 
   it("tells the login page which button to show", async () => {

@@ -4,6 +4,7 @@ import type { Auth } from "./auth.ts";
 import { ACCOUNT_DISABLED } from "./auth.ts";
 import { AppError } from "../../errors.ts";
 import { CLIENT_IP_HEADER } from "../../lib/client-ip.ts";
+import { internalAuthRequests } from "./auth-http.ts";
 
 /** Headers of the caller's request that Better Auth reads: cookies, where it came from, the client IP (only ours: auth.ts). */
 const FORWARDED = ["cookie", "origin", "referer", "user-agent", CLIENT_IP_HEADER, "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest"];
@@ -27,7 +28,10 @@ export async function postToAuth<T>(auth: Auth, path: string, body: unknown, hea
   if (!forwarded.has("origin") && !forwarded.has("referer") && !forwarded.has("sec-fetch-site")) {
     forwarded.set("origin", new URL(baseURL).origin);
   }
-  const res = await auth.handler(new Request(`${baseURL}${path}`, { method: "POST", headers: forwarded, body: JSON.stringify(body) }));
+  const req = new Request(`${baseURL}${path}`, { method: "POST", headers: forwarded, body: JSON.stringify(body) });
+  // Past the browser-path allow-list (auth-http.ts): the tRPC procedure calling this is audited.
+  internalAuthRequests.add(req);
+  const res = await auth.handler(req);
   for (const cookie of res.headers.getSetCookie()) resHeaders.append("set-cookie", cookie);
   const json = (await res.json().catch(() => null)) as (T & { code?: unknown }) | null;
   if (res.ok && json) return json;

@@ -7,6 +7,7 @@ import { genericOAuth } from "better-auth/plugins/generic-oauth";
 import { twoFactor } from "better-auth/plugins/two-factor";
 import type { Db, DbProvider } from "@vdi/db";
 import { CLIENT_IP_HEADER } from "../../lib/client-ip.ts";
+import { auditBrowserSignIns, browserPathsOnly } from "./auth-http.ts";
 
 /** The OpenID Connect provider people may sign in with (portal env VDI_OIDC_*). */
 export interface OidcConfig {
@@ -27,6 +28,8 @@ export interface AuthOptions {
 }
 
 export const OIDC_PROVIDER_ID = "oidc";
+/** Where Better Auth's endpoints are mounted (apps/web/src/app/api/auth/[...all]); its default. */
+export const AUTH_BASE_PATH = "/api/auth";
 export const ACCOUNT_DISABLED = { code: "ACCOUNT_DISABLED", message: "This account has been disabled" } as const;
 
 /**
@@ -54,6 +57,7 @@ export function createAuth({ db, provider, secret, baseURL, oidc }: AuthOptions)
     database: prismaAdapter(db, { provider }),
     secret,
     baseURL,
+    basePath: AUTH_BASE_PATH,
     trustedOrigins: [baseURL],
     telemetry: { enabled: false },
     // On in every mode (Better Auth enables it only in production by default): sign-in 3 per 10 s
@@ -85,7 +89,10 @@ export function createAuth({ db, provider, secret, baseURL, oidc }: AuthOptions)
         },
       },
     },
+    // Browsers reach only the OIDC sign-in over HTTP; those sign-ins are audited (auth-http.ts).
+    hooks: { after: auditBrowserSignIns(db) },
     plugins: [
+      browserPathsOnly(AUTH_BASE_PATH),
       twoFactorForOurSchema(),
       genericOAuth({
         config: oidc && issuer ? [{
