@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { DesiredVm, VmReport } from "@vdi/api/client";
 import { writeFileAtomic } from "@vdi/api/atomic-write";
+import { killProcessesMentioning } from "./lib/processes.ts";
 import { EngineError, snapshotDir, vmPaths, type Engine, type VmHandle, type VmPaths } from "./engines/engine.ts";
 
 /** An operation's argument from the portal (JSON; a bare id from older portals means a snapshot id). */
@@ -67,6 +68,7 @@ interface LocalVm extends LocalRecord {
 export class Reconciler {
   private readonly vms = new Map<string, LocalVm>();
   private readonly failedCreates = new Map<string, VmReport>();
+  private readonly portalGeneration = new Map<string, number>();
   private readonly vmsDir: string;
 
   constructor(
@@ -123,6 +125,11 @@ export class Reconciler {
   private async recover(vm: LocalVm, engine: Engine): Promise<void> {
     const op = vm.spec.op;
     const interrupted = op && vm.lastOp?.id === op.id && vm.lastOp.status === "running" ? op : null;
+    // Helpers the dead agent or QEMU left running (the shell behind a migration pipe, a qemu-img
+    // copy) would go on writing into files that are about to be removed. Only at start-up: later,
+    // another VM's operation (a clone copying this VM's disk) may legitimately name this folder.
+    const strays = killProcessesMentioning(`${vm.paths.dir}/`, [engine.runningPid(vm.paths)]);
+    if (strays) this.log(`vm ${vm.id}: ended ${strays} helper process${strays > 1 ? "es" : ""} an interrupted operation left`);
     if (interrupted?.kind === "create") {
       if (engine.runningPid(vm.paths) !== null) await engine.stop(vm.paths, vm.handle);
       vm.handle?.close();
@@ -142,7 +149,7 @@ export class Reconciler {
     const running = engine.runningPid(vm.paths) !== null;
     if (interrupted.kind === "snapshot" && dir && existsSync(dir)) {
       // It completed (the folder takes its name last); only the report was lost.
-      vm.lastOp = { id: interrupted.id, status: "succeeded", progress: 100, bytes: dirBytes(dir) };
+      vm.lastOp = { id: interrupted.id, status: "succeeded", progress: 100, bytes: engine.snapshotBytes?.(vm.paths, dir) ?? dirBytes(dir) };
     } else if (interrupted.kind === "template" && arg.image && engine.hasImage?.(arg.image)) {
       vm.lastOp = { id: interrupted.id, status: "succeeded", progress: 100 };
     } else {
@@ -193,6 +200,12 @@ export class Reconciler {
     for (const spec of specs) {
       if (!VM_ID.test(spec.id)) continue;
       wanted.add(spec.id);
+      // Two syncs can answer out of order: an older answer that arrives after a newer one is
+      // ignored. (Only answers seen by this process count: the portal's database may have been
+      // restored to an older generation than the one on disk here.)
+      const seen = this.portalGeneration.get(spec.id);
+      if (seen !== undefined && spec.generation < seen) continue;
+      this.portalGeneration.set(spec.id, spec.generation);
       if (this.failedCreates.has(spec.id)) continue; // reported; the portal is dropping it
       let vm = this.vms.get(spec.id);
       if (!vm) {
@@ -216,6 +229,7 @@ export class Reconciler {
       this.schedule(vm);
     }
     for (const id of this.failedCreates.keys()) if (!wanted.has(id)) this.failedCreates.delete(id);
+    for (const id of this.portalGeneration.keys()) if (!wanted.has(id)) this.portalGeneration.delete(id);
     for (const vm of this.vms.values()) {
       // Gone from the portal: a failed create (nothing left here) or a confirmed delete is forgotten;
       // a VM with a disk is left untouched (the portal's database may have been restored).
@@ -239,6 +253,8 @@ export class Reconciler {
 
   private setOp(vm: LocalVm, status: OpReport["status"], progress: number, error?: string, bytes?: number): void {
     if (!vm.spec.op) return;
+    // Progress callbacks fire often; only a change is worth a report.
+    if (status === "running" && vm.lastOp?.id === vm.spec.op.id && vm.lastOp.status === "running" && vm.lastOp.progress === progress) return;
     if (status !== "running") this.log(`vm ${vm.id}: ${vm.spec.op.kind} ${status}${error ? `: ${error}` : ""} (${Date.now() - vm.opStartedAt} ms)`);
     const starting = vm.lastOp?.id !== vm.spec.op.id;
     vm.lastOp = { id: vm.spec.op.id, status, progress, error: error ?? null, ...(bytes !== undefined ? { bytes } : {}) };
@@ -300,7 +316,10 @@ export class Reconciler {
           const srcPaths = vmPaths(join(this.vmsDir, spec.cloneOf.vmId));
           if (!existsSync(srcPaths.dir)) throw new EngineError("The VM to clone is not on this node");
           const src = { paths: srcPaths, snapshotDir: spec.cloneOf.snapshotId ? snapshotDir(srcPaths, spec.cloneOf.snapshotId) : null, mode: spec.cloneOf.mode };
-          const bytes = await engine.prepareClone(spec, vm.paths, src, (p) => { if (pending) this.setOp(vm, "running", 10 + Math.round(p * 0.4)); });
+          const bytes = await engine.prepareClone(spec, vm.paths, src, (p) => {
+            this.fault("create", "during-copy", vm, engine);
+            if (pending) this.setOp(vm, "running", 10 + Math.round(p * 0.4));
+          });
           this.log(`vm ${vm.id}: ${spec.cloneOf.mode} clone of ${spec.cloneOf.vmId}: ${bytes} bytes written`);
           this.fault("create", "after-clone-disk", vm, engine);
         } else {
@@ -326,7 +345,7 @@ export class Reconciler {
         vm.handle = null;
         this.fault("restore", "after-stop", vm, engine);
         this.setOp(vm, "running", 40);
-        if (await engine.revert(spec, vm.paths, dir)) await this.attach(vm, engine);
+        if (await engine.revert(spec, vm.paths, dir, (p) => this.setOp(vm, "running", 40 + Math.round(p * 0.55)))) await this.attach(vm, engine);
         vm.stoppedGeneration = null;
         vm.stopReason = null;
         this.persist(vm);
@@ -363,7 +382,8 @@ export class Reconciler {
     if (wantsProcess && !running && existsSync(vm.paths.saved)) {
       this.setState(vm, "starting");
       try {
-        await engine.startSaved(spec, vm.paths);
+        if (this.opPending(vm)) this.setOp(vm, "running", 5);
+        await engine.startSaved(spec, vm.paths, (p) => { if (this.opPending(vm)) this.setOp(vm, "running", 5 + Math.round(p * 0.9)); });
         await this.attach(vm, engine);
         rmSync(vm.paths.saved, { recursive: true, force: true });
         vm.stoppedGeneration = null;
@@ -438,7 +458,10 @@ export class Reconciler {
           await engine.deleteSnapshot(vm.paths, dir!);
         } else if (kind === "template") {
           if (!arg.image) throw new EngineError("The template operation names no image");
-          bytes = await engine.exportImage(spec, vm.paths, dir, { image: arg.image, title: arg.title ?? arg.image }, progress);
+          bytes = await engine.exportImage(spec, vm.paths, dir, { image: arg.image, title: arg.title ?? arg.image }, (p) => {
+            this.fault("template", "during-copy", vm, engine);
+            progress(p);
+          });
         } else if (arg.diskGiB !== undefined) {
           await engine.growDisk(vm.paths, vm.handle, arg.diskGiB);
         }

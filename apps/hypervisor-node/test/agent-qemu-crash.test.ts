@@ -5,9 +5,9 @@
 import { describe, it, expect } from "vitest";
 import type { ChildProcess } from "node:child_process";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { IMAGES, agentFixture, startAgent, typeLine, until } from "./helpers.ts";
+import { IMAGES, agentFixture, privateImageDir, startAgent, typeLine, until } from "./helpers.ts";
 
 const TEMPLATE = join(IMAGES, "debian-shell", "template.json");
 const qemuThere = spawnSync("qemu-system-x86_64", ["--version"]).status === 0;
@@ -27,7 +27,9 @@ describe.skipIf(skipReason !== null)("kill -9 during operations (QEMU)", () => {
   it("leaves every VM and earlier snapshot intact, marks the operation, and leaves no orphans", async () => {
     const { api, server, alice, templateId, dataDir } = f;
     const c = api.caller(alice);
-    const agent = (fault?: string) => { f.agent = startAgent(server.url, dataDir, fault ? { VDI_AGENT_FAULT: fault } : {}); return f.agent; };
+    // Templates made here are written into an image folder of this test's own.
+    const images = privateImageDir(IMAGES, "debian-shell");
+    const agent = (fault?: string) => { f.agent = startAgent(server.url, dataDir, { VDI_IMAGE_DIR: images, ...(fault ? { VDI_AGENT_FAULT: fault } : {}) }); return f.agent; };
     agent();
     await until("node up", async () => (await c.node.list()).find((n) => n.up && n.engines.qemu?.available));
     const vmDir = (id: string) => join(dataDir, "vms", id);
@@ -56,7 +58,7 @@ describe.skipIf(skipReason !== null)("kill -9 during operations (QEMU)", () => {
       expect(names.filter((n) => n.endsWith(".qcow2") && !needed.has(n))).toEqual([]);
     };
     /** Runs `start` with the agent set to die at `fault`, then restarts it cleanly. */
-    const crashAt = async (fault: string, start: () => Promise<{ operationId: string }>) => {
+    const crashAt = async <T extends { operationId: string }>(fault: string, start: () => Promise<T>) => {
       f.agent!.kill("SIGKILL");
       await exited(f.agent!);
       const a = agent(fault);
@@ -86,8 +88,17 @@ describe.skipIf(skipReason !== null)("kill -9 during operations (QEMU)", () => {
     // From here the disk says "two": a later check that reads "one" would mean a silent revert.
     await say(vmId, "echo two > /mnt/disk/m; sync; echo MARK-$(cat /mnt/disk/m)", "MARK-two");
 
-    // 2. QEMU itself dies in the middle of a snapshot.
-    const s2 = await crashAt("snapshot:after-layer-switch:engine", () => c.snapshot.create({ vmId, name: "qemu-died", withRam: true }));
+    // 1b. The agent dies while QEMU is writing the snapshot's memory: the writer it left is ended,
+    // the half-written state goes, the VM runs on.
+    const s1b = await crashAt("snapshot:during-memory", () => c.snapshot.create({ vmId, name: "mid-memory", withRam: true }));
+    expect(s1b.op).toMatchObject({ status: "failed", error: expect.stringMatching(/Interrupted: the node agent restarted during the snapshot/) });
+    expect((await c.snapshot.list({ vmId })).snapshots.map((s) => s.name)).toEqual(["base"]);
+    await until("running", async () => (await c.vm.get({ vmId })).state === "running");
+    await say(vmId, "echo ALIVE1B-$(cat /mnt/disk/m)", "ALIVE1B-two");
+    noOrphans(vmId);
+
+    // 2. QEMU itself dies in the middle of a snapshot, while it writes the memory.
+    const s2 = await crashAt("snapshot:during-memory:engine", () => c.snapshot.create({ vmId, name: "qemu-died", withRam: true }));
     expect(s2.op.status).toBe("failed");
     expect((await c.snapshot.list({ vmId })).snapshots.map((s) => s.name)).toEqual(["base"]);
     await until("stopped", async () => (await c.vm.get({ vmId })).state === "stopped");
@@ -109,11 +120,29 @@ describe.skipIf(skipReason !== null)("kill -9 during operations (QEMU)", () => {
     await say(vmId, "echo ALIVE3-$(cat /mnt/disk/m)", "ALIVE3-two");
     noOrphans(vmId);
 
-    // 4. The agent dies after a full clone's disk was copied, before the clone ran.
-    const cl = await crashAt("create:after-clone-disk", () => c.vm.clone({ vmId, snapshotId: base.snapshotId, name: "crash-clone", mode: "full" }));
-    expect(cl.op).toMatchObject({ status: "failed", error: expect.stringMatching(/Interrupted/) });
-    await until("clone row dropped", async () => !(await c.vm.list()).some((v) => v.name === "crash-clone"));
-    expect(existsSync(vmDir((cl as unknown as { vmId: string }).vmId))).toBe(false);
+    // 3b. QEMU dies while it writes the state of a save: the process is gone, no saved state is
+    // kept (it would be partial), the disk is intact and boots.
+    const sv2 = await crashAt("save:during-memory:engine", () => c.vm.save({ vmId }));
+    expect(sv2.op.status).toBe("failed");
+    await until("stopped after QEMU died in the save", async () => (await c.vm.get({ vmId })).state === "stopped");
+    expect(readdirSync(vmDir(vmId)).filter((n) => n.startsWith("saved"))).toEqual([]);
+    noOrphans(vmId);
+    const mark3 = serial(vmId).length;
+    expect((await opEnd((await c.vm.start({ vmId })).operationId)).status).toBe("succeeded");
+    await until("booted after the failed save", () => serial(vmId).slice(mark3).includes("VDI-GUEST-READY crash-1"), 90_000);
+    await say(vmId, "echo ALIVE3B-$(cat /mnt/disk/m)", "ALIVE3B-two");
+
+    // 4. The agent dies in the middle of a full clone's copy (qemu-img still writing), and after a
+    // linked clone's disk was made, before the clone ran: no clone row, no clone folder, no copy
+    // process left running.
+    for (const [fault, mode] of [["create:during-copy", "full"], ["create:after-clone-disk", "linked"]] as const) {
+      const cl = await crashAt(fault, () => c.vm.clone({ vmId, snapshotId: base.snapshotId, name: `crash-${mode}`, mode }));
+      expect(cl.op).toMatchObject({ status: "failed", error: expect.stringMatching(/Interrupted/) });
+      await until("clone row dropped", async () => !(await c.vm.list()).some((v) => v.name === `crash-${mode}`));
+      expect(existsSync(vmDir(cl.vmId))).toBe(false);
+      expect(spawnSync("pgrep", ["-f", `qemu-img.*${cl.vmId}`]).status).toBe(1);
+    }
+    noOrphans(vmId);
 
     // 5. The agent dies during a revert, after QEMU was stopped: the VM is stopped, its disk as it was.
     const rv = await crashAt("restore:after-stop", () => c.snapshot.restore({ snapshotId: base.snapshotId }));
@@ -129,6 +158,15 @@ describe.skipIf(skipReason !== null)("kill -9 during operations (QEMU)", () => {
     expect((await opEnd((await c.snapshot.restore({ snapshotId: base.snapshotId })).operationId)).status).toBe("succeeded");
     await say(vmId, "echo ALIVE4-$(cat /mnt/disk/m)", "ALIVE4-one");
 
+    // 7. The agent dies while a template is being written from a snapshot: no template row, no
+    // half-made image folder, no copy process.
+    const tp = await crashAt("template:during-copy", () => c.template.fromVm({ vmId, snapshotId: base.snapshotId, title: "Crash tpl" }));
+    expect(tp.op).toMatchObject({ status: "failed", error: expect.stringMatching(/Interrupted.*template/) });
+    await until("template row dropped", async () => !(await c.template.list()).some((t) => t.title === "Crash tpl"));
+    expect(readdirSync(images).filter((n) => n !== "debian-shell")).toEqual([]);
+    expect(spawnSync("pgrep", ["-f", `qemu-img.*${vmId}`]).status).toBe(1);
+    noOrphans(vmId);
+
     // 6. Deletes are finished after a restart (the user wanted the thing gone): a snapshot, then the VM.
     const extra = await c.snapshot.create({ vmId, name: "extra", withRam: false });
     expect((await opEnd(extra.operationId)).status).toBe("succeeded");
@@ -140,5 +178,6 @@ describe.skipIf(skipReason !== null)("kill -9 during operations (QEMU)", () => {
     expect(dv.op.status).toBe("succeeded");
     await until("VM gone", async () => (await c.vm.list()).length === 0);
     expect(existsSync(vmDir(vmId))).toBe(false);
-  }, 600_000);
+    rmSync(images, { recursive: true, force: true });
+  }, 900_000);
 });

@@ -51,7 +51,7 @@ export interface Engine {
   /** Writes RAM and device state to paths.saved (complete or not there at all) and ends the process. */
   save(paths: VmPaths, handle: VmHandle, progress?: (percent: number) => void, fault?: (step: string) => void): Promise<void>;
   /** Starts the VM from paths.saved, exactly where it was saved. */
-  startSaved(spec: EngineVmSpec, paths: VmPaths): Promise<void>;
+  startSaved(spec: EngineVmSpec, paths: VmPaths, progress?: (percent: number) => void): Promise<void>;
   runningPid(paths: VmPaths): number | null;
   attach(paths: VmPaths): Promise<VmHandle>;
   stop(paths: VmPaths, handle: VmHandle | null): Promise<void>;
@@ -61,10 +61,12 @@ export interface Engine {
   isPaused(handle: VmHandle): Promise<boolean>;
   /** Writes a snapshot (disk layer and/or RAM and device state) into `dir`, which must not exist; returns what it takes on disk in bytes. */
   snapshot(paths: VmPaths, handle: VmHandle | null, dir: string, opts: SnapshotOptions): Promise<number>;
+  /** What a complete snapshot takes on disk (its files and, for QEMU, its frozen disk layer). */
+  snapshotBytes?(paths: VmPaths, dir: string): number;
   /** Throws when a revert to `dir` cannot work, before anything is stopped or changed. */
   checkRevert?(spec: EngineVmSpec, paths: VmPaths, dir: string): void;
   /** Takes a stopped VM back to a snapshot; true when it now runs (the snapshot had RAM). */
-  revert(spec: EngineVmSpec, paths: VmPaths, dir: string): Promise<boolean>;
+  revert(spec: EngineVmSpec, paths: VmPaths, dir: string, progress?: (percent: number) => void): Promise<boolean>;
   /** Removes a snapshot, keeping what the VM's disk or other snapshots still build on. */
   deleteSnapshot(paths: VmPaths, dir: string): Promise<void>;
   /** Makes a clone's disk or state from a source VM (or its snapshot) on this node; returns bytes written. */

@@ -27,3 +27,13 @@ export function fsyncDir(dir: string): void {
     closeSync(fd);
   }
 }
+
+/** Makes a file another program wrote durable (before it takes its final name). */
+export function fsyncFile(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

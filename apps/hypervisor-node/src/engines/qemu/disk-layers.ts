@@ -2,11 +2,11 @@
 // bottom, frozen layers that snapshots point at, and one active (writable) layer on top.
 // `active-layer` names the active one; it is switched atomically (the commit point of a
 // snapshot or revert). Anything not reachable from the active layer or a snapshot is garbage.
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { writeFileAtomic } from "@vdi/api/atomic-write";
+import { fsyncDir, fsyncFile, writeFileAtomic } from "@vdi/api/atomic-write";
 import { runCommand } from "../../lib/run-command.ts";
 import { EngineError, type VmPaths } from "../engine.ts";
 
@@ -110,11 +110,9 @@ export class QemuImg {
 
 function writeRename(tmp: string, dst: string): void {
   // qemu-img has written and closed the file; make its data durable before it takes its name.
-  const fd = openSync(tmp, "r");
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+  fsyncFile(tmp);
   renameSync(tmp, dst);
-  const dfd = openSync(dirname(dst), "r");
-  try { fsyncSync(dfd); } finally { closeSync(dfd); }
+  fsyncDir(dirname(dst));
 }
 
 /**
@@ -131,6 +129,7 @@ export async function collectGarbage(img: QemuImg, paths: VmPaths): Promise<stri
     }
   }
   for (const f of readdirSync(paths.dir)) {
+    // (saved.tmp and its .part are the engine's: cleanup() removes them)
     if (f.endsWith(".tmp") && f !== "saved.tmp") { rmSync(join(paths.dir, f), { recursive: true, force: true }); removed.push(f); }
   }
   const roots = [activeDisk(paths)];

@@ -1,9 +1,10 @@
 // Runs one QEMU process per VM: daemonized (so VMs outlive the agent), QMP and VNC on unix
 // sockets in the VM's folder, disk as a qcow2 overlay on the template's base image.
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
-import { basename, join } from "node:path";
-import { fsyncDir, writeFileAtomic } from "@vdi/api/atomic-write";
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { fsyncDir, fsyncFile, writeFileAtomic } from "@vdi/api/atomic-write";
 import { runCommand } from "../../lib/run-command.ts";
+import { killProcessesMentioning, processesMentioning, readPositionOf } from "../../lib/processes.ts";
 import { readManifest } from "../image-manifest.ts";
 import { checkSocketPaths, EngineError, pidOfVm, waitGone, type CloneSource, type Engine, type EngineVmSpec, type ImageExport, type SnapshotOptions, type VmHandle, type VmPaths } from "../engine.ts";
 import { activeDisk, allocatedBytes, collectGarbage, newLayerPath, QemuImg, readSnapshotMeta, setActiveDisk, type SnapshotMeta } from "./disk-layers.ts";
@@ -68,7 +69,9 @@ export class QemuEngine implements Engine {
       rmSync(tmp, { force: true });
       throw new EngineError(`Cannot create the disk: ${r.stderr.trim() || `qemu-img exited with ${r.code}`}`);
     }
+    fsyncFile(tmp);
     renameSync(tmp, paths.disk);
+    fsyncDir(paths.dir);
   }
 
   args(spec: EngineVmSpec, paths: VmPaths): string[] {
@@ -143,15 +146,38 @@ export class QemuEngine implements Engine {
     return s.status === "paused" || s.status === "postmigrate";
   }
 
-  /** Migrates the RAM and device state into `file` (written whole, fsynced) while the VM is paused. */
-  private async migrateToFile(qmp: QmpClient, file: string, progress?: (p: number) => void): Promise<void> {
+  /**
+   * Migrates the RAM and device state into `file` while the VM is paused. QEMU writes into a pipe
+   * (`exec:`), so "completed" only means QEMU has sent the last byte: the shell behind the pipe
+   * writes `<file>.part` and fsyncs it, and only once that shell has exited does the file take
+   * its name. A stream cut short (QEMU killed, migration cancelled) stays a `.part` that cleanup
+   * removes, so a file under the name `file` is always whole and durable.
+   */
+  private async migrateToFile(qmp: QmpClient, file: string, progress?: (p: number) => void, fault?: (step: string) => void): Promise<void> {
     if (/[^\w/.-]/.test(file)) throw new EngineError(`Cannot write ${file}: unusual characters in the path`);
+    const part = `${file}.part`;
     rmSync(file, { force: true });
+    rmSync(part, { force: true });
     // QEMU caps migration at 128 MiB/s by default (meant for networks); a local file takes all it can.
     await qmp.execute("migrate-set-parameters", { "max-bandwidth": 64 * 1024 ** 3 });
-    await qmp.execute("migrate", { uri: `exec:cat > ${file}` });
+    try {
+      await this.streamState(qmp, part, progress, fault);
+    } catch (e) {
+      killProcessesMentioning(part);
+      rmSync(part, { force: true });
+      throw e;
+    }
+    fsyncFile(part);
+    renameSync(part, file);
+    fsyncDir(dirname(file));
+  }
+
+  private async streamState(qmp: QmpClient, part: string, progress?: (p: number) => void, fault?: (step: string) => void): Promise<void> {
+    await qmp.execute("migrate", { uri: `exec:cat > ${part} && sync ${part}` });
+    let first = true;
     for (const end = Date.now() + 300_000; ; ) {
       const st = await qmp.execute<{ status?: string; "error-desc"?: string; ram?: { total: number; transferred: number } }>("query-migrate");
+      if (first) { first = false; fault?.("during-memory"); }
       if (st.status === "completed") break;
       if (st.status === "failed" || st.status === "cancelled") throw new EngineError(`Writing the memory state failed: ${st["error-desc"] ?? st.status}`);
       if (Date.now() > end) {
@@ -161,9 +187,9 @@ export class QemuEngine implements Engine {
       if (st.ram && st.ram.total > 0) progress?.(Math.min(99, Math.round((100 * st.ram.transferred) / st.ram.total)));
       await new Promise((r) => setTimeout(r, 50));
     }
-    const fd = openSync(file, "r");
-    fsyncSync(fd);
-    closeSync(fd);
+    if (!(await waitGone(() => processesMentioning(part).length > 0, 60_000))) {
+      throw new EngineError("Writing the memory state failed: its file was not on disk within 60 s");
+    }
   }
 
   /** Migrates the VM into a file (QEMU's own state format), then quits. */
@@ -172,7 +198,7 @@ export class QemuEngine implements Engine {
     const tmp = `${paths.saved}.tmp`;
     await qmp.execute("stop");
     try {
-      await this.migrateToFile(qmp, tmp, progress);
+      await this.migrateToFile(qmp, tmp, progress, fault);
       fault?.("after-write");
     } catch (e) {
       rmSync(tmp, { force: true });
@@ -185,13 +211,14 @@ export class QemuEngine implements Engine {
     await this.stop(paths, handle);
   }
 
-  async startSaved(spec: EngineVmSpec, paths: VmPaths): Promise<void> {
+  async startSaved(spec: EngineVmSpec, paths: VmPaths, progress?: (p: number) => void): Promise<void> {
     await this.start(spec, paths, undefined, paths.saved);
-    await this.waitIncoming(paths);
+    await this.waitIncoming(paths, paths.saved, progress);
   }
 
-  /** The guest runs once the incoming state is loaded. */
-  private async waitIncoming(paths: VmPaths): Promise<void> {
+  /** The guest runs once the incoming state is loaded; progress is how far QEMU has read the file. */
+  private async waitIncoming(paths: VmPaths, file: string, progress?: (p: number) => void): Promise<void> {
+    const size = statSync(file).size;
     const qmp = await QmpClient.connect(paths.controlSock);
     try {
       for (const end = Date.now() + 120_000; ; ) {
@@ -204,6 +231,8 @@ export class QemuEngine implements Engine {
           break;
         }
         if (st.status !== "inmigrate" || Date.now() > end) throw new EngineError(`QEMU did not resume the saved state (${st.status})`);
+        const pos = progress && size > 0 ? readPositionOf(file) : null;
+        if (pos !== null) progress!(Math.min(99, Math.round((100 * pos) / size)));
         await new Promise((r) => setTimeout(r, 50));
       }
     } finally {
@@ -235,10 +264,12 @@ export class QemuEngine implements Engine {
         wasRunning = (await qmp.execute<{ status: string }>("query-status")).status === "running";
         if (wasRunning) await qmp.execute("stop");
         await qmp.execute("blockdev-snapshot-sync", { device: "disk0", "snapshot-file": next, format: "qcow2", mode: "absolute-paths" });
+        // QEMU made the file; its header must be durable before anything names it.
+        fsyncFile(next);
         setActiveDisk(paths, next);  // QEMU writes to `next` from now on
         opts.progress(10);
         opts.fault?.("after-layer-switch");
-        if (opts.withRam) await this.migrateToFile(qmp, join(tmp, "state.bin"), (p) => opts.progress(10 + Math.round(p * 0.85)));
+        if (opts.withRam) await this.migrateToFile(qmp, join(tmp, "state.bin"), (p) => opts.progress(10 + Math.round(p * 0.85)), opts.fault);
         opts.fault?.("after-memory");
       } else {
         await this.img.createLayer(next, frozen);
@@ -259,7 +290,7 @@ export class QemuEngine implements Engine {
     return this.snapshotBytes(paths, dir);
   }
 
-  private snapshotBytes(paths: VmPaths, dir: string): number {
+  snapshotBytes(paths: VmPaths, dir: string): number {
     const meta = readSnapshotMeta(dir);
     return allocatedBytes(join(paths.dir, meta.layer)) + allocatedBytes(join(dir, "state.bin"));
   }
@@ -279,19 +310,21 @@ export class QemuEngine implements Engine {
     }
   }
 
-  async revert(spec: EngineVmSpec, paths: VmPaths, dir: string): Promise<boolean> {
+  async revert(spec: EngineVmSpec, paths: VmPaths, dir: string, progress?: (p: number) => void): Promise<boolean> {
     if (this.runningPid(paths) !== null) throw new EngineError("The VM must be stopped before it goes back to a snapshot");
     this.checkRevert(spec, paths, dir);
     const meta = readSnapshotMeta(dir);
     const frozen = join(paths.dir, meta.layer);
     const next = newLayerPath(paths);
-    await this.img.createLayer(next, frozen);
+    // The VM keeps its current disk size: a disk grown after the snapshot stays grown (the portal
+    // and the quota count that size), the snapshot's data reads through below it.
+    await this.img.createLayer(next, frozen, spec.diskGiB);
     setActiveDisk(paths, next);
     rmSync(paths.saved, { force: true });  // a saved state belonged to the old position
     await collectGarbage(this.img, paths);
     if (!meta.ram) return false;
     await this.start(spec, paths, undefined, join(dir, "state.bin"));
-    await this.waitIncoming(paths);
+    await this.waitIncoming(paths, join(dir, "state.bin"), progress);
     return true;
   }
 
@@ -382,7 +415,9 @@ export class QemuEngine implements Engine {
       const file = blocks.find((b) => b.device === "disk0")?.inserted?.file;
       if (file && file !== activeDisk(paths) && existsSync(file)) setActiveDisk(paths, file);
     }
-    if (existsSync(`${paths.saved}.tmp`)) { rmSync(`${paths.saved}.tmp`, { force: true }); removed.push("saved.tmp"); }
+    for (const f of ["saved.tmp", "saved.tmp.part"]) {
+      if (existsSync(join(paths.dir, f))) { rmSync(join(paths.dir, f), { force: true }); removed.push(f); }
+    }
     if (this.isPrepared(paths)) removed.push(...(await collectGarbage(this.img, paths)));
     for (const f of readdirSync(this.opts.imageDir)) {
       if (f.endsWith(".tmp") && statSync(join(this.opts.imageDir, f)).isDirectory() && existsSync(join(this.opts.imageDir, f, `.from-${basename(paths.dir)}`))) {
