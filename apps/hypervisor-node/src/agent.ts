@@ -97,6 +97,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     creds = { nodeId: r.nodeId, secret: r.secret, consolePublicKeyPem: r.consolePublicKeyPem, portalUrl: env.VDI_PORTAL_URL };
     saveCredentials(env.dataDir, creds);
     log(`registered as ${r.nodeId}`);
+    wake?.();  // the report loop tells the portal what runs here at once
   }
 
   let etag: string | null = null;
@@ -104,12 +105,17 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   let lastSentAt = 0;
   const abort = new AbortController();
 
-  async function syncOnce(waitMs: number): Promise<void> {
+  /**
+   * One sync. Only the report loop carries VM reports, one request at a time: a long-poll that
+   * also carried them could be applied after a newer report sent beside it, and a VM would go
+   * back to "stopping" after it had stopped.
+   */
+  async function syncOnce(waitMs: number, withReports: boolean): Promise<void> {
     if (!creds) await register();
-    const vms: VmReport[] = reconciler.report();
+    const vms: VmReport[] = withReports ? reconciler.report() : [];
     closeStoppedConsoles();
     const sent = JSON.stringify(vms);
-    dirty = false;
+    if (withReports) dirty = false;
     try {
       // A controller per request: fetch keeps a listener on the signal it is given.
       const request = new AbortController();
@@ -118,8 +124,10 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
       const res = await portal.nodeAgent.sync
         .mutate({ vms, capabilities: capabilities(), endpoints: { apiUrl, consoleUrl }, etag, waitMs }, { signal: request.signal })
         .finally(() => abort.signal.removeEventListener("abort", cancel));
-      lastSent = sent;
-      lastSentAt = Date.now();
+      if (withReports) {
+        lastSent = sent;
+        lastSentAt = Date.now();
+      }
       // Users disabled or removed on the portal: their open consoles close, new ones are refused.
       if (res.revokedUsers) gateway.revokeUsers(res.revokedUsers);
       if (creds && res.consolePublicKeyPem !== creds.consolePublicKeyPem) {
@@ -131,7 +139,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
         reconciler.setDesired(res.vms);
       }
     } catch (err) {
-      dirty = true;
+      if (withReports) dirty = true;
       if (isUnauthorized(err)) {
         log("portal refused our credentials; registering again");
         creds = null;
@@ -144,7 +152,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   const watchLoop = (async () => {
     while (!stopped) {
       try {
-        await syncOnce(LONG_POLL_MS);
+        await syncOnce(LONG_POLL_MS, false);
       } catch (err) {
         if (stopped) break;
         log(`sync failed: ${(err as Error).message}`);
@@ -167,7 +175,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
       const changed = dirty && JSON.stringify(reconciler.report()) !== lastSent;
       if (!changed) dirty = false;  // nothing new to say (and no busy loop on a stale flag)
       if (!changed && Date.now() - lastSentAt < HEARTBEAT_MS) continue;
-      await syncOnce(0).catch((err: Error) => { if (!stopped) log(`report failed: ${err.message}`); });
+      await syncOnce(0, true).catch((err: Error) => { if (!stopped) log(`report failed: ${err.message}`); });
     }
   })();
   const resync = setInterval(() => {
