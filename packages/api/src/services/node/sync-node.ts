@@ -75,7 +75,9 @@ async function desiredFor(db: Db, nodeId: string): Promise<{ vms: DesiredVm[]; e
  * leaves the VM as it is: its desired state follows the state the node reports, so the node
  * does not try again behind the user's back.
  */
-async function finishOperation(db: Db, vm: { id: string; lastOpArg: string | null; desiredState: string; cpus: number }, kind: string, report: VmReport) {
+type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
+
+async function finishOperation(db: Tx, vm: { id: string; lastOpArg: string | null; desiredState: string; cpus: number }, kind: string, report: VmReport) {
   const ok = report.op!.status === "succeeded";
   let arg: { snapshotId?: string; templateId?: string; diskGiB?: number; fromGiB?: number } = {};
   try { arg = vm.lastOpArg?.startsWith("{") ? JSON.parse(vm.lastOpArg) : { snapshotId: vm.lastOpArg ?? undefined }; } catch { /* none */ }
@@ -114,7 +116,12 @@ async function finishOperation(db: Db, vm: { id: string; lastOpArg: string | nul
   }
 }
 
-async function applyReport(db: Db, nodeId: string, report: VmReport): Promise<string | null> {
+/**
+ * One VM's report, applied in one transaction: an operation's final status and what it changes
+ * besides its row (a snapshot marked ready, a template, the VM's position) commit together, so a
+ * crash or error in between cannot leave an operation final and its snapshot still "creating".
+ */
+async function applyReport(db: Tx, nodeId: string, report: VmReport): Promise<string | null> {
   const vm = await db.vm.findFirst({ where: { id: report.id, nodeId } });
   if (!vm) return null; // not ours (or already gone): the node is told nothing about it
   let changed = false;
@@ -182,7 +189,10 @@ export async function syncNode(deps: { db: Db; consolePublicKeyPem: string }, no
   });
   const touched = new Set<string>();
   for (const r of input.vms) {
-    const tenantId = await applyReport(db, nodeId, r);
+    // Only an operation turning final changes several rows; progress and state reports (and the
+    // same final status reported again at every sync) are single writes or none.
+    const finishing = !!r.op && r.op.status !== "running" && (await db.operation.count({ where: { id: r.op.id, status: { notIn: ["succeeded", "failed"] } } })) > 0;
+    const tenantId = finishing ? await db.$transaction((tx) => applyReport(tx, nodeId, r)) : await applyReport(db, nodeId, r);
     if (tenantId) touched.add(tenantId);
   }
   for (const t of touched) bus().emit(tenantTopic(t));

@@ -6,6 +6,7 @@ import { bus, nodeTopic, tenantTopic } from "../../lib/bus.ts";
 import { describeLastSeen, isNodeUp } from "../node/node-health.ts";
 import { allowedActions, DESIRED_AFTER, type VmAction } from "./vm-state.ts";
 import { mayManage, visibleVms } from "./vm-access.ts";
+import { lockTenantQuota } from "../tenant/quota.ts";
 
 function parseArg(arg: string | null): { snapshotId?: string; templateId?: string } {
   if (!arg) return {};
@@ -65,6 +66,9 @@ export async function changeVmState(
       throw new AppError("FORBIDDEN", { message: `Only the owner of "${vm.name}" or a tenant admin can delete it` });
     }
     if (input.action === "delete") {
+      // Under the tenant's lock, as clones are created: a clone made at this moment either is
+      // seen here (and the delete refused) or sees this VM going (and is refused).
+      await lockTenantQuota(tx, vm.tenantId);
       // Linked clones read their disk from this VM's snapshot layers.
       const clones = await tx.vm.findMany({ where: { cloneOfVmId: vm.id, cloneMode: "linked", desiredState: { not: "deleted" } }, select: { name: true } });
       if (clones.length) {
