@@ -38,7 +38,10 @@ JSON
 }
 mkdir -p "$IMAGES"
 build_microvm
-[ -f "$OUT/template.json" ] && exit 0
+# Bump when the kernel/initramfs recipe changes: an older image gets a new kernel and initramfs,
+# and keeps its base disk (the VMs' disks are overlays on it: it must never change).
+GUEST_VERSION=2
+[ -f "$OUT/template.json" ] && [ "$(cat "$OUT/guest-version" 2>/dev/null)" = "$GUEST_VERSION" ] && exit 0
 
 need() { dpkg -s "$1" >/dev/null 2>&1 || missing+=("$1"); }
 missing=(); need busybox-static; need cpio; need e2fsprogs; need qemu-utils
@@ -72,7 +75,7 @@ cp /bin/busybox "$I/bin/busybox"
 for a in $("$I/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$I/bin/$a"; done
 for a in init modprobe insmod reboot poweroff halt; do ln -sf ../bin/busybox "$I/sbin/$a"; done
 ln -sf bin/busybox "$I/init"
-MODS=(virtio_pci virtio_blk ext4 crc32c_generic)
+MODS=(virtio_pci virtio_blk virtio_net ext4 crc32c_generic)
 dep=$KROOT/lib/modules/$KVER/modules.dep
 want=()
 add() { # a module and, recursively, what it depends on
@@ -98,8 +101,13 @@ cat > "$I/etc/rcS" <<'RCS'
 #!/bin/sh
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 echo /sbin/modprobe > /proc/sys/kernel/modprobe
-for m in virtio_pci virtio_blk crc32c_generic ext4; do modprobe "$m" 2>/dev/null; done
+for m in virtio_pci virtio_blk virtio_net crc32c_generic ext4; do modprobe "$m" 2>/dev/null; done
 for w in $(cat /proc/cmdline); do case "$w" in vdi.hostname=*) hostname "${w#vdi.hostname=}";; esac; done
+# QEMU's user-mode network: fixed addresses (its DHCP server would hand out the same ones).
+if [ -e /sys/class/net/eth0 ]; then
+  ifconfig lo 127.0.0.1 up; ifconfig eth0 10.0.2.15 netmask 255.255.255.0 up
+  route add default gw 10.0.2.2; echo "nameserver 10.0.2.3" > /etc/resolv.conf
+fi
 i=0; while [ ! -b /dev/vda ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done
 if [ -b /dev/vda ] && mount -t ext4 /dev/vda /mnt/disk; then disk="disk: /dev/vda on /mnt/disk"; else disk="disk: none mounted"; fi
 echo "VDI-GUEST-READY $(hostname) $disk" > /dev/ttyS0
@@ -109,13 +117,20 @@ chmod +x "$I/etc/rcS"
 echo 'export PS1="\h:\w# " HOME=/root' > "$I/etc/profile"
 (cd "$I" && find . | cpio -o -H newc --quiet | gzip -6) > "$WORK/initrd.img"
 
-# 3. The base disk: ext4 made from a folder without mounting anything, then qcow2.
-D=$WORK/disk; mkdir -p "$D/etc"
-echo "$NAME" > "$D/etc/vdi-template"
-printf 'This disk belongs to a VM made from the %s template.\nWrite here: it persists across reboots.\n' "$NAME" > "$D/README"
-mke2fs -q -t ext4 -L vdi-root -d "$D" "$WORK/disk.raw" 256M
-qemu-img convert -q -f raw -O qcow2 "$WORK/disk.raw" "$WORK/disk.qcow2"
-rm -rf "$D" "$I" "$WORK/disk.raw"
+# 3. The base disk: ext4 made from a folder without mounting anything, then qcow2. An existing
+#    one is kept as it is (hard link: the same file, for the VMs whose disks build on it).
+if [ -f "$OUT/disk.qcow2" ]; then
+  ln "$OUT/disk.qcow2" "$WORK/disk.qcow2"
+else
+  D=$WORK/disk; mkdir -p "$D/etc"
+  echo "$NAME" > "$D/etc/vdi-template"
+  printf 'This disk belongs to a VM made from the %s template.\nWrite here: it persists across reboots.\n' "$NAME" > "$D/README"
+  mke2fs -q -t ext4 -L vdi-root -d "$D" "$WORK/disk.raw" 256M
+  qemu-img convert -q -f raw -O qcow2 "$WORK/disk.raw" "$WORK/disk.qcow2"
+  rm -rf "$D" "$WORK/disk.raw"
+fi
+rm -rf "$I"
+echo "$GUEST_VERSION" > "$WORK/guest-version"
 
 cat > "$WORK/template.json" <<JSON
 {

@@ -1,0 +1,169 @@
+// The VM lifecycle as the guest sees it, against real QEMU (TCG here) through the API and a real
+// node agent: pause freezes it, save to disk brings back its shell exactly, clones get their own
+// identity (hostname, SMBIOS serial, MAC on the NIC), a branch of the snapshot tree goes back to
+// either side, the source's revert leaves its linked clone whole, more CPUs and an online disk grow
+// reach the guest, and a platform admin's template from a stopped VM serves another tenant.
+import { describe, it, expect } from "vitest";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { IMAGES, agentFixture, privateImageDir, startAgent, typeLine, until } from "./helpers.ts";
+
+const TEMPLATE = join(IMAGES, "debian-shell", "template.json");
+const qemuThere = spawnSync("qemu-system-x86_64", ["--version"]).status === 0;
+const skipReason = !qemuThere ? "qemu-system-x86_64 is not installed (scripts/setup.sh installs it)"
+  : !existsSync(TEMPLATE) ? `guest template not built (${TEMPLATE}; scripts/build-images.sh builds it)` : null;
+if (skipReason) console.warn(`[skip] QEMU guest-view lifecycle tests: ${skipReason}`);
+
+describe.skipIf(skipReason !== null)("VM lifecycle with QEMU, seen from the guest", () => {
+  const f = agentFixture(TEMPLATE, "vdi-guest-");
+
+  it("pause, save and back, clone identity, tree branches, revert beside a linked clone, CPUs, online disk grow, a global template", async () => {
+    const { api, server, templateId, dataDir } = f;
+    const images = privateImageDir(IMAGES, "debian-shell");
+    const admin = await api.makeUser("guestview", "admin");
+    const c = api.caller(admin);
+    f.agent = startAgent(server.url, dataDir, { VDI_IMAGE_DIR: images });
+    try {
+      await until("node up", async () => (await c.node.list()).find((n) => n.up && n.engines.qemu?.available));
+      const vmDir = (id: string) => join(dataDir, "vms", id);
+      const serial = (id: string) => (existsSync(join(vmDir(id), "serial.log")) ? readFileSync(join(vmDir(id), "serial.log"), "utf8") : "");
+      const opDone = async (operationId: string, timeoutMs = 120_000) => {
+        const op = await until(`operation ${operationId}`, async () => {
+          const o = await c.operation.get({ operationId });
+          return o.status === "succeeded" || o.status === "failed" ? o : null;
+        }, timeoutMs);
+        expect(op.error ?? null).toBeNull();
+        return op;
+      };
+      const say = async (vmId: string, cmd: string, text: string) => {
+        await typeLine((await c.console.open({ vmId })).url, `${cmd} > /dev/ttyS0`);
+        await until(`guest says ${text}`, () => serial(vmId).includes(text), 30_000);
+      };
+      const ready = (vmId: string, name: string, from = 0) => until(`${name} ready`, () => serial(vmId).slice(from).includes(`VDI-GUEST-READY ${name}`), 90_000);
+      const identity = async (vmId: string, tag: string) => {
+        await say(vmId, `echo ${tag}-$(hostname)/$(cat /sys/class/dmi/id/product_serial)/$(cat /sys/class/net/eth0/address)/END`, `${tag}-`);
+        const m = new RegExp(`${tag}-([^/]*)/([^/]*)/([^/]*)/END`).exec(serial(vmId));
+        return { hostname: m?.[1], serial: m?.[2], mac: m?.[3] };
+      };
+
+      const { vmId, operationId } = await c.vm.create({ templateId, name: "gv-1" });
+      await opDone(operationId);
+      await ready(vmId, "gv-1");
+      const me = await c.vm.get({ vmId });
+      expect(await identity(vmId, "SRC")).toEqual({ hostname: "gv-1", serial: vmId, mac: me.macAddress });
+
+      // Pause: the guest's clock loop prints nothing while paused, and goes on after resume.
+      await typeLine((await c.console.open({ vmId })).url, "(i=0; while :; do i=$((i+1)); echo TICK$i > /dev/ttyS0; sleep 1; done) &");
+      await until("ticking", () => serial(vmId).includes("TICK3"), 30_000);
+      await opDone((await c.vm.pause({ vmId })).operationId);
+      expect((await c.vm.get({ vmId })).state).toBe("paused");
+      const ticks = () => (serial(vmId).match(/TICK\d+/g) ?? []).length;
+      const whilePaused = ticks();
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(ticks()).toBe(whilePaused);
+      await opDone((await c.vm.resume({ vmId })).operationId);
+      await until("ticking again", () => ticks() > whilePaused + 1, 30_000);
+      await say(vmId, "kill $!; echo STOPPED-TICKS", "STOPPED-TICKS");
+
+      // Save to disk and back: the QEMU process ends, the same shell comes back with its variable.
+      await say(vmId, "KEEP=kept-$$; echo SET-$KEEP", "SET-");
+      const kept = /SET-(kept-\d+)/.exec(serial(vmId))![1];
+      const pidBefore = readFileSync(join(vmDir(vmId), "engine.pid"), "utf8");
+      await opDone((await c.vm.save({ vmId })).operationId);
+      expect((await c.vm.get({ vmId })).state).toBe("saved");
+      const back = await c.vm.start({ vmId });
+      // The resume reads the state file: its progress is reported on the way, not only at the end.
+      const seen = new Set<number>();
+      await until("resumed", async () => {
+        const o = await c.operation.get({ operationId: back.operationId });
+        seen.add(o.progress);
+        return o.status !== "pending" && o.status !== "running" ? o : null;
+      }, 60_000);
+      expect((await c.operation.get({ operationId: back.operationId })).status).toBe("succeeded");
+      expect(readFileSync(join(vmDir(vmId), "engine.pid"), "utf8")).not.toBe(pidBefore);
+      await say(vmId, "echo BACK-$KEEP", `BACK-${kept}`);
+      expect(serial(vmId).split("VDI-GUEST-READY").length - 1).toBe(1);  // not booted again
+      console.log(`resume from a saved state: progress seen ${[...seen].sort((a, b) => a - b).join(", ")}`);
+
+      // A branch in the tree: A, then B below it; back to A, C becomes B's sibling; B and A each
+      // bring back their own disk and memory.
+      await say(vmId, "echo a > /mnt/disk/m; sync; M=ma; echo W-$(cat /mnt/disk/m)", "W-a");
+      const a = await c.snapshot.create({ vmId, name: "A", withRam: true });
+      await opDone(a.operationId);
+      await say(vmId, "echo b > /mnt/disk/m; sync; M=mb; echo W-$(cat /mnt/disk/m)", "W-b");
+      const b = await c.snapshot.create({ vmId, name: "B", withRam: true });
+      await opDone(b.operationId);
+      await opDone((await c.snapshot.restore({ snapshotId: a.snapshotId })).operationId);
+      await say(vmId, "echo AT-A-$(cat /mnt/disk/m)-$M", "AT-A-a-ma");
+      await say(vmId, "echo c > /mnt/disk/m; sync; M=mc; echo W-$(cat /mnt/disk/m)", "W-c");
+      const cs = await c.snapshot.create({ vmId, name: "C", withRam: true });
+      await opDone(cs.operationId);
+      let tree = await c.snapshot.list({ vmId });
+      const parent = Object.fromEntries(tree.snapshots.map((s) => [s.name, s.parentId]));
+      expect(parent).toEqual({ A: null, B: a.snapshotId, C: a.snapshotId });
+      expect(tree.currentSnapshotId).toBe(cs.snapshotId);
+      await opDone((await c.snapshot.restore({ snapshotId: b.snapshotId })).operationId);
+      await say(vmId, "echo AT-B-$(cat /mnt/disk/m)-$M", "AT-B-b-mb");
+      tree = await c.snapshot.list({ vmId });
+      expect(tree.currentSnapshotId).toBe(b.snapshotId);
+
+      // Clones of B: their own hostname, SMBIOS serial (the VM id) and MAC, seen inside each.
+      const lc = await c.snapshot.clone({ snapshotId: b.snapshotId, name: "gv-linked", mode: "linked" });
+      await opDone(lc.operationId);
+      await ready(lc.vmId, "gv-linked");
+      const fc = await c.snapshot.clone({ snapshotId: b.snapshotId, name: "gv-full", mode: "full" });
+      await opDone(fc.operationId);
+      await ready(fc.vmId, "gv-full");
+      for (const [clone, name] of [[lc.vmId, "gv-linked"], [fc.vmId, "gv-full"]] as const) {
+        const id = await identity(clone, "CLONE");
+        expect(id).toEqual({ hostname: name, serial: clone, mac: (await c.vm.get({ vmId: clone })).macAddress });
+        expect(id.mac).not.toBe(me.macAddress);
+        await say(clone, `echo DATA-${name}-$(cat /mnt/disk/m)`, `DATA-${name}-b`);
+      }
+
+      // The source goes back to C while the linked clone runs on B's layer: the clone is unharmed.
+      await opDone((await c.snapshot.restore({ snapshotId: cs.snapshotId })).operationId);
+      await say(vmId, "echo AT-C-$(cat /mnt/disk/m)-$M", "AT-C-c-mc");
+      await say(lc.vmId, "echo 'clone-own' > /mnt/disk/n; sync; echo LC-$(cat /mnt/disk/m)-$(cat /mnt/disk/n)", "LC-b-clone-own");
+      await opDone((await c.vm.stop({ vmId: lc.vmId })).operationId);
+      const lcMark = serial(lc.vmId).length;
+      await opDone((await c.vm.start({ vmId: lc.vmId })).operationId);
+      await ready(lc.vmId, "gv-linked", lcMark);
+      await say(lc.vmId, "echo LC2-$(cat /mnt/disk/m)-$(cat /mnt/disk/n)", "LC2-b-clone-own");
+      for (const clone of [lc.vmId, fc.vmId]) await opDone((await c.vm.delete({ vmId: clone })).operationId);
+
+      // The disk grows while the VM runs; the guest sees the new size at once.
+      await opDone((await c.vm.resize({ vmId, diskGiB: 3 })).operationId);
+      await say(vmId, "echo SIZE-$(cat /sys/block/vda/size)", "SIZE-6291456");
+
+      // More CPUs, when stopped: the guest boots with them.
+      await opDone((await c.vm.stop({ vmId })).operationId);
+      await opDone((await c.vm.resize({ vmId, cpus: 2 })).operationId);
+      const bootMark = serial(vmId).length;
+      await opDone((await c.vm.start({ vmId })).operationId);
+      await ready(vmId, "gv-1", bootMark);
+      await say(vmId, "echo CPUS-$(nproc)-$(cat /sys/block/vda/size)", "CPUS-2-6291456");
+
+      // A platform admin turns the stopped VM (not a snapshot) into a template for every tenant;
+      // a user of another tenant makes a VM from it and finds the disk's contents.
+      await opDone((await c.vm.stop({ vmId })).operationId);
+      const tp = await c.template.fromVm({ vmId, title: "GV global", scope: "global" });
+      await opDone(tp.operationId, 180_000);
+      const other = api.caller(await api.makeUser("elsewhere"));
+      const tpl = await until("global template visible to another tenant", async () => (await other.template.list()).find((t) => t.title === "GV global"));
+      await until("node reports the image", async () => (await api.db.node.findFirst())!.capabilities.includes(`tpl-${tp.templateId}`));
+      const theirs = await other.vm.create({ templateId: tpl.id, name: "from-global" });
+      const theirOp = await until("their create", async () => {
+        const o = await other.operation.get({ operationId: theirs.operationId });
+        return o.status === "succeeded" || o.status === "failed" ? o : null;
+      });
+      expect(theirOp.status).toBe("succeeded");
+      await ready(theirs.vmId, "from-global");
+      await typeLine((await other.console.open({ vmId: theirs.vmId })).url, "echo THEIRS-$(cat /mnt/disk/m) > /dev/ttyS0");
+      await until("their VM reads the template's disk", () => serial(theirs.vmId).includes("THEIRS-c"), 30_000);
+    } finally {
+      rmSync(images, { recursive: true, force: true });
+    }
+  }, 900_000);
+});
