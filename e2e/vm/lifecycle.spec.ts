@@ -1,5 +1,6 @@
 // [VM] Lifecycle in the browser: create → snapshot (with memory) → change → revert → linked clone,
-// with the operation progress bars seen moving, and the guest checked after each step.
+// with the operation progress bars seen moving, the guest checked after each step, and the
+// clone's screen thumbnail in the VM list refreshing.
 import { test, expect } from "@playwright/test";
 import { DEMO, progressSeen, recordProgress, serialLog, typeLikeAUser } from "../helpers/portal.ts";
 
@@ -51,6 +52,10 @@ test("[VM] snapshot, change, revert and clone from the VM page, with live progre
   await expect(page.locator('[data-testid="operation-row"][data-kind="restore"][data-status="succeeded"]')).toBeVisible({ timeout: 60_000 });
   await expect(page.getByTestId("vm-state")).toHaveText("running", { timeout: 60_000 });
   await type("echo R-$(cat /mnt/disk/m)-$V-end", "R-one--end");
+  // The revert reports its steps and how far the memory state has loaded.
+  const revertProgress = await progressSeen(page, "restore");
+  console.log(`revert progress values seen: ${revertProgress.join(", ")}`);
+  expect(revertProgress.some((p) => p > 0 && p < 100), "an intermediate revert progress value was shown").toBe(true);
 
   // Linked clone of the snapshot: a new VM page, running, marked as a linked clone; its guest boots.
   const answers = [`${name}-c`, true];
@@ -65,7 +70,17 @@ test("[VM] snapshot, change, revert and clone from the VM page, with live progre
   await expect(page.getByText("linked clone")).toBeVisible();
   await expect.poll(() => serialLog(cloneId), { timeout: 90_000 }).toContain(`VDI-GUEST-READY ${name}-c`);
 
+  // The VM list shows each running VM's screen, and refreshes it while the page is open.
+  await page.goto("/vms");
+  const thumb = page.getByRole("img", { name: `Screen of ${name}-c`, exact: true });
+  await expect(thumb).toBeVisible({ timeout: 30_000 });
+  expect(await thumb.evaluate((i: HTMLImageElement) => i.naturalWidth)).toBeGreaterThan(0);
+  const firstSrc = await thumb.getAttribute("src");
+  await expect.poll(() => thumb.getAttribute("src"), { timeout: 20_000, message: "the thumbnail refreshes" }).not.toBe(firstSrc);
+  expect(await thumb.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0)).toBe(true);
+
   // Clean up: the clone first (the source's snapshot is its disk's base), then the source.
+  await page.goto(`/vms/${cloneId}`);
   page.once("dialog", (d) => void d.accept());
   await page.locator(".vm-head").getByRole("button", { name: "Delete" }).click();
   await page.waitForURL(/\/vms$/);

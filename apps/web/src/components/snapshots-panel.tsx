@@ -45,6 +45,9 @@ export function SnapshotsPanel({ vm }: { vm: Vm }) {
   const remove = useMutation(trpc.snapshot.delete.mutationOptions({ onSuccess: refresh }));
   const clone = useMutation(trpc.snapshot.clone.mutationOptions({ onSuccess: (r) => router.push(`/vms/${r.vmId}?op=${r.operationId}`) }));
   const template = useMutation(trpc.template.fromVm.mutationOptions());
+  const me = useQuery(trpc.auth.me.queryOptions());
+  // A platform admin is asked whether the template is for every tenant; others make it for theirs.
+  const templateScope = () => (me.data?.role === "admin" && window.confirm("Make this template available to every tenant? (Cancel: only this tenant)") ? "global" : "tenant");
   const fields = fieldErrors(take.error);
   const failed = [take, restore, remove, clone, template].find((m) => m.error);
   const ram = isMicroVm || (live && withRam);
@@ -103,7 +106,7 @@ export function SnapshotsPanel({ vm }: { vm: Vm }) {
                     }}>Clone</button>
                   {!isMicroVm && (
                     <button className="secondary" disabled={s.status !== "ready" || template.isPending}
-                      onClick={() => { const t = window.prompt("Template name", `${vm.name} ${s.name}`); if (t) template.mutate({ vmId: vm.id, snapshotId: s.id, title: t }); }}>Make template</button>
+                      onClick={() => { const t = window.prompt("Template name", `${vm.name} ${s.name}`); if (t) template.mutate({ vmId: vm.id, snapshotId: s.id, title: t, scope: templateScope() }); }}>Make template</button>
                   )}
                   <button className="danger" disabled={s.status !== "ready" || !vm.actions.includes("snapshot-delete") || remove.isPending}
                     onClick={() => window.confirm(`Delete snapshot "${s.name}"? Later snapshots keep what they need.`) && remove.mutate({ snapshotId: s.id })}>Delete</button>

@@ -19,6 +19,9 @@ export function VmSettings({ vm }: { vm: Vm }) {
   const share = useMutation(trpc.vm.share.mutationOptions());
   const me = useQuery(trpc.auth.me.queryOptions());
   const mayManage = !!me.data && (me.data.role !== "user" || me.data.userId === vm.ownerId);
+  // Platform admins may publish a template to every tenant; everyone else makes it for their own.
+  const [everyTenant, setEveryTenant] = useState(false);
+  const scope = me.data?.role === "admin" && everyTenant ? "global" : "tenant";
   const isMicroVm = vm.template.engine === "kvm";
   const stopped = vm.state === "stopped";
   const fields = fieldErrors(resize.error);
@@ -50,7 +53,10 @@ export function VmSettings({ vm }: { vm: Vm }) {
           <button className="secondary" disabled={!stopped || clone.isPending}
             onClick={() => { const n = window.prompt("Name of the copy", `${vm.name}-copy`); if (n) clone.mutate({ vmId: vm.id, name: n, mode: "full" }); }}>Full clone</button>
           <button className="secondary" disabled={!stopped || template.isPending}
-            onClick={() => { const t = window.prompt("Template name", `${vm.name} template`); if (t) template.mutate({ vmId: vm.id, title: t }); }}>Make template</button>
+            onClick={() => { const t = window.prompt("Template name", `${vm.name} template`); if (t) template.mutate({ vmId: vm.id, title: t, scope }); }}>Make template</button>
+          {me.data?.role === "admin" && (
+            <label className="inline"><input type="checkbox" checked={everyTenant} onChange={(e) => setEveryTenant(e.target.checked)} /> for every tenant</label>
+          )}
           {!stopped && <span className="muted">Stop the VM to copy its current disk (or use a snapshot below).</span>}
         </div>
       )}
