@@ -5,6 +5,8 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { TRPCError } from "@trpc/server";
 import { openTestApi, providers, type TestApi } from "./harness.ts";
 import { seed, type Actor } from "../src/index.ts";
+import { resizeVm } from "../src/services/vm/resize-vm.ts";
+import { isAppError } from "../src/errors.ts";
 
 const caps = { engines: { qemu: { available: true, version: "7.2", accel: "tcg" } }, images: ["debian-shell"] };
 const template = { name: "debian-shell", title: "Debian shell", engine: "qemu" as const, defaultMemoryMiB: 256, minMemoryMiB: 128, maxMemoryMiB: 1024, defaultCpus: 1, maxCpus: 2, diskSizeGiB: 1 };
@@ -171,6 +173,34 @@ describe.each(providers)("quota races on %s", (provider) => {
     expect([3, 5]).toContain(disk);
     // The grow that lost, asked again after the other: 3 after 5 would shrink, and is refused.
     if (disk === 5) expect((await settle([api.caller(carol).vm.resize({ vmId: x, diskGiB: 3 })]))[0]).toMatch(/^(BAD_REQUEST: Disks can only grow|PRECONDITION_FAILED)/);
+  });
+
+  it("refuses a resize that read the VM before another resize completed, instead of applying stale numbers (no shrunk disk)", async () => {
+    const [x] = await twoStoppedVms("stale");
+    await quotaEdge("diskGiB", 100);
+    // The slow resize's first read of the VM (outside its transaction) waits at a gate: the window
+    // a real request has between reading the VM and locking it, held open on purpose.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    let held = false;
+    const vmDelegate = new Proxy(api.db.vm, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== "findFirst" || held) return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        held = true;
+        return async (...args: unknown[]) => { const row = await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args); await gate; return row; };
+      },
+    });
+    const slowDb = new Proxy(api.db, { get: (target, prop) => (prop === "vm" ? vmDelegate : (Reflect.get(target, prop) as unknown)) }) as typeof api.db;
+    const slow = resizeVm({ db: slowDb, nodeDownAfterMs: api.deps.nodeDownAfterMs, ip: null }, carol, { vmId: x, diskGiB: 3 }).then(() => "ok", (e: unknown) => (isAppError(e) ? `${e.code}: ${e.message}` : `other: ${String(e)}`));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(held).toBe(true);
+    // Meanwhile another resize grows the disk to 5 GiB, and the node finishes it.
+    await api.caller(carol).vm.resize({ vmId: x, diskGiB: 5 });
+    await settleVm(x, "stopped");
+    release();
+    expect(await slow).toMatch(/^CONFLICT: .*resized at the same moment/);
+    expect((await api.db.vm.findUniqueOrThrow({ where: { id: x } })).diskGiB).toBe(5);
   });
 
   describe("per-member limits", () => {
