@@ -10,6 +10,7 @@ import { probeQemu, QemuEngine } from "./engines/qemu/qemu-engine.ts";
 import { KvmEngine } from "./engines/kvm/kvm-engine.ts";
 import { Reconciler } from "./reconciler.ts";
 import { createConsoleGateway } from "./gateway/console-gateway.ts";
+import { ConsoleAccessTable, pollConsoleAccess } from "./gateway/console-access.ts";
 import { createThumbnailEndpoint } from "./thumbnail/thumbnail-endpoint.ts";
 import { createPortalClient, isUnauthorized, loadCredentials, saveCredentials, type NodeCredentials } from "./portal-client.ts";
 
@@ -47,10 +48,12 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   const reconciler = new Reconciler(engines, env.dataDir, () => { dirty = true; wake?.(); }, log, { fault: env.VDI_AGENT_FAULT });
   await reconciler.loadFromDisk();
 
+  const consoleAccess = new ConsoleAccessTable();
   const gateway = createConsoleGateway({
     nodeId: () => creds?.nodeId ?? null,
     publicKeyPem: () => creds?.consolePublicKeyPem ?? null,
     displayOf: (vmId) => reconciler.displayOf(vmId),
+    mayOpen: (vmId, userId) => consoleAccess.verdict(vmId, userId),
     allowedOrigins: env.allowedOrigins,
     limits: { idleMs: env.VDI_CONSOLE_IDLE_MINUTES * 60_000 },
     log,
@@ -178,6 +181,14 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
       await syncOnce(0, true).catch((err: Error) => { if (!stopped) log(`report failed: ${err.message}`); });
     }
   })();
+  // Who may open which VM's console, as the portal says now: tokens for anyone else are refused.
+  const accessPoll = pollConsoleAccess({
+    fetch: async () => (creds ? portal.nodeAgent.consoleAccess.query() : null),
+    table: consoleAccess,
+    changed: () => gateway.recheckAccess(),
+    intervalMs: RESYNC_MS,
+    log,
+  });
   const resync = setInterval(() => {
     reconciler.resync();
     closeStoppedConsoles();
@@ -191,6 +202,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     async stop() {
       stopped = true;
       clearInterval(resync);
+      accessPoll.stop();
       abort.abort();
       wake?.();
       await Promise.allSettled([watchLoop, reportLoop]);

@@ -18,7 +18,12 @@ const schema = z.object({
   VDI_QEMU_ACCEL: z.enum(["auto", "kvm", "tcg"]).default("auto"),
   VDI_NODE_CPUS: z.coerce.number().int().positive().default(cpus().length),
   VDI_NODE_MEMORY_MIB: z.coerce.number().int().positive().default(Math.floor(totalmem() / 1048576)),
-  VDI_NODE_ALLOWED_ORIGINS: z.string().default(""),
+  /**
+   * Origins whose pages may open consoles (comma-separated). Unset: the portal's own, the origin of
+   * VDI_PORTAL_URL. "*": any origin (the console token is then the only check; for setups where
+   * browsers reach the portal under names the node cannot list).
+   */
+  VDI_NODE_ALLOWED_ORIGINS: z.string().max(4000).optional(),
   /** A console with no keyboard, pointer or clipboard input for this long is closed. */
   VDI_CONSOLE_IDLE_MINUTES: z.coerce.number().positive().default(30),
   /** Tests only: "<op kind>:<step>[:engine]" kills this agent (or the VM's engine) at that step. */
@@ -38,6 +43,22 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     dataDir: resolve(e.VDI_NODE_DATA_DIR ?? `var/node/${e.VDI_NODE_NAME}`),
     imageDir: resolve(e.VDI_IMAGE_DIR),
     consoleUrl: e.VDI_NODE_CONSOLE_URL ?? `ws://${e.VDI_NODE_HOST}:${e.VDI_NODE_PORT}`,
-    allowedOrigins: e.VDI_NODE_ALLOWED_ORIGINS.split(",").map((s) => s.trim()).filter(Boolean),
+    allowedOrigins: allowedOriginsOf(e.VDI_NODE_ALLOWED_ORIGINS, e.VDI_PORTAL_URL),
   };
+}
+
+/** The console gateway's Origin allow-list: the portal's origin unless told otherwise; "any" only when asked. */
+function allowedOriginsOf(setting: string | undefined, portalUrl: string): string[] | "any" {
+  const list = (setting ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) return [new URL(portalUrl).origin];
+  if (list.includes("*")) {
+    if (list.length > 1) throw new Error("invalid node configuration: VDI_NODE_ALLOWED_ORIGINS is either * or a list of origins");
+    return "any";
+  }
+  return list.map((o) => {
+    // Browsers send an origin as scheme://host[:port], no path and no trailing slash.
+    const origin = URL.canParse(o) ? new URL(o).origin : "null";
+    if (origin === "null" || origin !== o.replace(/\/+$/, "")) throw new Error(`invalid node configuration: VDI_NODE_ALLOWED_ORIGINS: "${o}" is not an origin like https://portal.example`);
+    return origin;
+  });
 }

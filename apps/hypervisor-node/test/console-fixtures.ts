@@ -87,6 +87,7 @@ export async function startGateway(displays: Record<string, string>, extra: Part
     nodeId: () => "node1",
     publicKeyPem: () => signer.publicKeyPem,
     displayOf: (vm) => displays[vm] ?? null,
+    mayOpen: () => "allowed",
     allowedOrigins: [ORIGIN],
     log: (m) => logs.push(m),
     ...extra,

@@ -10,10 +10,12 @@ export const REPO = resolve(import.meta.dirname, "../../..");
 export const IMAGES = process.env.VDI_IMAGE_DIR ?? join(REPO, "var/images");
 
 export const JOIN = "test-join-token-0123456789";
+/** The Origin the test "portal pages" open consoles from; agents under test allow only it. */
+export const PAGE_ORIGIN = "http://portal.test";
 
 export function startAgent(portalUrl: string, dataDir: string, extra: Record<string, string> = {}): ChildProcess {
   const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "apps/hypervisor-node/src/main.ts")], {
-    env: { ...process.env, VDI_PORTAL_URL: portalUrl, VDI_NODE_JOIN_TOKEN: JOIN, VDI_NODE_PORT: "0", VDI_NODE_DATA_DIR: dataDir, VDI_IMAGE_DIR: IMAGES, VDI_NODE_NAME: "itest", ...extra },
+    env: { ...process.env, VDI_PORTAL_URL: portalUrl, VDI_NODE_JOIN_TOKEN: JOIN, VDI_NODE_PORT: "0", VDI_NODE_DATA_DIR: dataDir, VDI_IMAGE_DIR: IMAGES, VDI_NODE_NAME: "itest", VDI_NODE_ALLOWED_ORIGINS: PAGE_ORIGIN, ...extra },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout!.on("data", (d: Buffer) => process.env.VDI_TEST_VERBOSE && process.stdout.write(d));
@@ -40,7 +42,7 @@ export async function until<T>(what: string, fn: () => Promise<T | null | undefi
 /** Opens the console through the gateway and completes the RFB 3.8 handshake up to ServerInit. */
 export function rfbHandshake(url: string): Promise<{ width: number; height: number; name: string; ws: WebSocket }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { origin: PAGE_ORIGIN });
     let buf = Buffer.alloc(0);
     let stage = 0;
     ws.on("close", (code, reason) => reject(new Error(`closed ${code} ${reason.toString()}`)));

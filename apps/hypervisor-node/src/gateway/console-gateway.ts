@@ -10,6 +10,7 @@ import { ReplayGuard, verifyConsoleToken } from "@vdi/api/console-token";
 import { portalKey } from "../lib/portal-key.ts";
 import { consoleLimits, TokenBucket, type ConsoleLimits } from "./console-limits.ts";
 import { RfbRelayWatch } from "./rfb-relay-watch.ts";
+import type { AccessVerdict } from "./console-access.ts";
 
 /** Close codes (4000–4999 are for applications, RFC 6455 §7.4.2). docs/console-security.md. */
 export const CLOSE = {
@@ -37,7 +38,10 @@ export interface GatewayOptions {
   nodeId: () => string | null;
   publicKeyPem: () => string | null;
   displayOf: (vmId: string) => string | null;
-  allowedOrigins: string[];
+  /** May this user open this VM's console (console-access.ts)? "unknown" is refused too. */
+  mayOpen: (vmId: string, userId: string) => AccessVerdict;
+  /** Origins whose pages may open consoles; "any" turns the check off (VDI_NODE_ALLOWED_ORIGINS=*). */
+  allowedOrigins: readonly string[] | "any";
   log: (msg: string) => void;
   /** Per-connection limits; DEFAULT_CONSOLE_LIMITS for what is left out. */
   limits?: Partial<ConsoleLimits>;
@@ -73,7 +77,9 @@ export function createConsoleGateway(opts: GatewayOptions) {
 
   wss.on("connection", (ws: WebSocket, req: IncomingMessage) => {
     const origin = req.headers.origin;
-    if (opts.allowedOrigins.length > 0 && (!origin || !opts.allowedOrigins.includes(origin))) {
+    // Browsers always send Origin on a WebSocket handshake; a page on another site must not be able
+    // to use a token it got hold of from the user's browser. Without the header: not a page of ours.
+    if (opts.allowedOrigins !== "any" && (!origin || !opts.allowedOrigins.includes(origin))) {
       return refuse(ws, CLOSE.ORIGIN, "origin not allowed");
     }
     const pub = key();
@@ -86,6 +92,11 @@ export function createConsoleGateway(opts: GatewayOptions) {
     if (v.claims.proto !== "vnc") return refuse(ws, CLOSE.BAD_TOKEN, "not a console token");
     if (v.claims.node !== nodeId) return refuse(ws, CLOSE.WRONG_TARGET, "token is for another node");
     if (revoked.has(v.claims.user)) return refuse(ws, CLOSE.REVOKED, "access revoked");
+    // The portal signed it, but the portal also says who may use this VM: a token naming anyone
+    // else (a bug, a stale grant, a key used where it should not be) opens nothing.
+    const verdict = opts.mayOpen(v.claims.vm, v.claims.user);
+    if (verdict === "unknown") return refuse(ws, CLOSE.NOT_READY, "console access for this VM not known yet");
+    if (verdict !== "allowed") return refuse(ws, CLOSE.REVOKED, "user may not use this VM");
     const socketPath = opts.displayOf(v.claims.vm);
     if (!socketPath) return refuse(ws, CLOSE.NOT_RUNNING, "VM is not running on this node");
     if (!replay.claim(v.claims.jti, v.claims.exp)) return refuse(ws, CLOSE.REPLAYED, "token already used");
@@ -219,6 +230,10 @@ export function createConsoleGateway(opts: GatewayOptions) {
     revokeUsers(userIds: Iterable<string>): number {
       revoked = new Set(userIds);
       return closeWhere((c) => revoked.has(c.userId), CLOSE.REVOKED, "access revoked");
+    },
+    /** Who may use which VM changed (a fresh console-access answer): consoles of users who lost their VM close. */
+    recheckAccess(): number {
+      return closeWhere((c) => opts.mayOpen(c.vmId, c.userId) === "denied", CLOSE.REVOKED, "access revoked");
     },
     close() {
       closeWhere(() => true, 1001, "node shutting down");

@@ -4,6 +4,7 @@ import { nodeProcedure, publicProcedure, router } from "../trpc.ts";
 import { registerNode } from "../services/node/register-node.ts";
 import { syncInputSchema, syncNode } from "../services/node/sync-node.ts";
 import { nodeCapabilitiesSchema } from "../services/node/node-health.ts";
+import { consoleAccessFor } from "../services/node/console-access.ts";
 
 const registerSchema = z.object({
   joinToken: z.string().min(1).max(256),
@@ -22,4 +23,6 @@ export const nodeAgentRouter = router({
   sync: nodeProcedure
     .input(syncInputSchema)
     .mutation(({ ctx, input, signal }) => syncNode({ db: ctx.db, consolePublicKeyPem: ctx.consoleSigner.publicKeyPem }, ctx.node.id, input, signal)),
+  /** Who may open each VM's console here: the gateway refuses other users' tokens (docs/console-security.md). */
+  consoleAccess: nodeProcedure.query(({ ctx }) => consoleAccessFor(ctx.db, ctx.node.id)),
 });

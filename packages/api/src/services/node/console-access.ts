@@ -1,0 +1,28 @@
+// Who may open the console of each VM on a node, for the node's gateway to check console tokens
+// against (defense in depth: the portal checks too, when it signs a token). Also how an open console
+// ends when its user loses the VM: unshared, moved out of the tenant, demoted, deleted, disabled.
+import type { Db } from "@vdi/db";
+
+export interface ConsoleAccess {
+  /** Every VM placed on the node: its tenant, owner, and whether it is shared within the tenant. */
+  vms: Array<{ id: string; tenant: string; owner: string; shared: boolean }>;
+  /** For each of those tenants, its active users: admins (every VM of the tenant) and the rest. */
+  tenants: Array<{ id: string; admins: string[]; users: string[] }>;
+}
+
+/** The rule of services/vm/vm-access.ts (visibleVms), as data a node can evaluate. */
+export async function consoleAccessFor(db: Db, nodeId: string): Promise<ConsoleAccess> {
+  const vms = await db.vm.findMany({ where: { nodeId }, select: { id: true, tenantId: true, ownerId: true, shared: true }, orderBy: { id: "asc" } });
+  const tenantIds = [...new Set(vms.map((v) => v.tenantId))];
+  const people = tenantIds.length === 0 ? [] : await db.user.findMany({
+    where: { tenantId: { in: tenantIds }, disabledAt: null },
+    select: { id: true, tenantId: true, role: true },
+    orderBy: { id: "asc" },
+  });
+  const tenants = new Map(tenantIds.map((id) => [id, { id, admins: [] as string[], users: [] as string[] }]));
+  for (const p of people) tenants.get(p.tenantId)![p.role === "user" ? "users" : "admins"].push(p.id);
+  return {
+    vms: vms.map((v) => ({ id: v.id, tenant: v.tenantId, owner: v.ownerId, shared: v.shared })),
+    tenants: [...tenants.values()],
+  };
+}
