@@ -224,6 +224,9 @@ describe.each(providers)("quota races on %s", (provider) => {
     });
 
     it("counts a member's memory across concurrent creates and clones, and holds a tenant admin's resize of their VM to it", async () => {
+      // One VM of dave's to resize later, another to clone from (a full clone's source refuses resizes while it is copied).
+      const target = (await api.caller(dave).vm.create({ templateId, name: "dave-resize" })).vmId;
+      await settleVm(target, "stopped");
       const mine = (await api.db.vm.aggregate({ where: { ownerId: dave.userId }, _sum: { memoryMiB: true, cpus: true } }))._sum;
       await api.caller(carol).tenant.setMemberLimits({ userId: dave.userId, memoryMiB: (mine.memoryMiB ?? 0) + 512, vcpus: (mine.cpus ?? 0) + 10 });
       const src = (await api.db.vm.findFirstOrThrow({ where: { ownerId: dave.userId, name: "dave-after" } })).id;
@@ -235,10 +238,10 @@ describe.each(providers)("quota races on %s", (provider) => {
       expect(ok(results), results.join(" | ")).toHaveLength(2);
       for (const r of refusals(results)) expect(r).toMatch(/^FORBIDDEN: Your member limit reached: at most \d+ MiB of memory/);
       // The owner's limit binds whoever resizes: the tenant admin is told whose it is.
-      const r = await settle([api.caller(carol).vm.resize({ vmId: src, memoryMiB: 512 })]);
+      const r = await settle([api.caller(carol).vm.resize({ vmId: target, memoryMiB: 512 })]);
       expect(r[0]).toMatch(new RegExp(`^FORBIDDEN: ${dave.email.replace(/[.]/g, "\\.")}'s member limit reached: at most \\d+ MiB of memory`));
       await api.caller(carol).tenant.setMemberLimits({ userId: dave.userId, memoryMiB: null, vcpus: null });
-      expect(await settle([api.caller(carol).vm.resize({ vmId: src, memoryMiB: 512 })])).toEqual(["ok"]);
+      expect(await settle([api.caller(carol).vm.resize({ vmId: target, memoryMiB: 512 })])).toEqual(["ok"]);
     });
   });
 });
