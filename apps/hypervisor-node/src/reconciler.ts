@@ -455,7 +455,7 @@ export class Reconciler {
           bytes = await engine.snapshot(vm.paths, vm.handle, dir!, { withRam: arg.withRam ?? true, progress, fault: (step) => this.fault("snapshot", step, vm, engine), size: { cpus: spec.cpus, memoryMiB: spec.memoryMiB } });
         } else if (kind === "snapshot-delete") {
           this.fault("snapshot-delete", "before", vm, engine);
-          await engine.deleteSnapshot(vm.paths, dir!);
+          await engine.deleteSnapshot(vm.paths, dir!, vm.handle, progress);
         } else if (kind === "template") {
           if (!arg.image) throw new EngineError("The template operation names no image");
           bytes = await engine.exportImage(spec, vm.paths, dir, { image: arg.image, title: arg.title ?? arg.image }, (p) => {

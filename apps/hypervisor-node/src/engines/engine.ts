@@ -68,7 +68,7 @@ export interface Engine {
   /** Takes a stopped VM back to a snapshot; true when it now runs (the snapshot had RAM). */
   revert(spec: EngineVmSpec, paths: VmPaths, dir: string, progress?: (percent: number) => void): Promise<boolean>;
   /** Removes a snapshot, keeping what the VM's disk or other snapshots still build on. */
-  deleteSnapshot(paths: VmPaths, dir: string): Promise<void>;
+  deleteSnapshot(paths: VmPaths, dir: string, handle?: VmHandle | null, progress?: (percent: number) => void): Promise<void>;
   /** Makes a clone's disk or state from a source VM (or its snapshot) on this node; returns bytes written. */
   prepareClone(spec: EngineVmSpec, paths: VmPaths, src: CloneSource, progress: (p: number) => void): Promise<number>;
   /** Grows the VM's disk to `sizeGiB` (online when running). */

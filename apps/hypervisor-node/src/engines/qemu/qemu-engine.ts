@@ -328,11 +328,54 @@ export class QemuEngine implements Engine {
     return true;
   }
 
-  async deleteSnapshot(paths: VmPaths, dir: string): Promise<void> {
-    // Its layer stays while the active layer or a later snapshot is built on it.
+  /**
+   * Removes a snapshot. Its layer stays while a later snapshot is built on it; when only the
+   * active layer is, the layer is merged into the active one (QEMU's block-stream while the VM
+   * runs, `qemu-img rebase` when stopped) so chains do not grow by a file per snapshot ever taken.
+   */
+  async deleteSnapshot(paths: VmPaths, dir: string, handle?: VmHandle | null, progress?: (p: number) => void): Promise<void> {
+    let layer: string | null = null;
+    try { layer = join(paths.dir, readSnapshotMeta(dir).layer); } catch { /* unreadable: just remove it */ }
     rmSync(dir, { recursive: true, force: true });
     fsyncDir(join(paths.dir, "snapshots"));
+    // Merging only saves space and chain length: if it fails, the layer stays, as it would without it.
+    if (layer) await this.mergeIntoActive(paths, layer, handle ?? null, progress).catch(() => undefined);
     await collectGarbage(this.img, paths);
+  }
+
+  /** Merges `layer` into the active layer when the active layer is its only user. */
+  private async mergeIntoActive(paths: VmPaths, layer: string, handle: VmHandle | null, progress?: (p: number) => void): Promise<void> {
+    const active = activeDisk(paths);
+    const chain = await this.img.chain(active);
+    if (chain[1]?.filename !== layer) return;  // not right below the active layer
+    // Another snapshot's layer built on it (a branch of the tree) still needs it as it is.
+    for (const d of readdirSync(join(paths.dir, "snapshots"))) {
+      let root: string;
+      try { root = join(paths.dir, readSnapshotMeta(join(paths.dir, "snapshots", d)).layer); } catch { continue; }
+      if ((await this.img.chain(root)).some((c) => c.filename === layer)) return;
+    }
+    // The bottom layer of a chain (a full clone's own disk) would be copied whole: it stays.
+    const base = chain[2]?.filename;
+    if (!base) return;
+    if (this.runningPid(paths) !== null) {
+      const qmp = this.qmpOf(handle!);
+      // Copies the layer's data into the active one, then QEMU itself drops it from the chain.
+      await qmp.execute("block-stream", { "job-id": "merge", device: "disk0", base });
+      for (const end = Date.now() + 600_000; ; ) {
+        const jobs = await qmp.execute<{ device: string; len: number; offset: number }[]>("query-block-jobs");
+        const job = jobs.find((j) => j.device === "merge");
+        if (!job) break;
+        if (job.len > 0) progress?.(Math.min(99, 10 + Math.round((85 * job.offset) / job.len)));
+        if (Date.now() > end) throw new EngineError("Merging the snapshot's layer took longer than 10 minutes");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const now = await this.img.chain(active);
+      if (now.some((c) => c.filename === layer)) throw new EngineError("Merging the snapshot's layer did not complete");
+    } else {
+      // Safe mode: the data the active layer reads through `layer` is copied into it first.
+      await this.img.run(["rebase", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", active]);
+      fsyncFile(active);
+    }
   }
 
   /** A clone's disk: linked (a new layer on the source snapshot's frozen layer) or full (a flattened copy). */
