@@ -12,7 +12,7 @@ import { Reconciler } from "./reconciler.ts";
 import { createConsoleGateway } from "./gateway/console-gateway.ts";
 import { ConsoleAccessTable, pollConsoleAccess } from "./gateway/console-access.ts";
 import { createThumbnailEndpoint } from "./thumbnail/thumbnail-endpoint.ts";
-import { createPortalClient, isUnauthorized, loadCredentials, saveCredentials, type NodeCredentials } from "./portal-client.ts";
+import { createPortalClient, isUnauthorized, loadCredentials, nodeBearer, saveCredentials, storedCredentials, type NodeCredentials } from "./portal-client.ts";
 
 const LONG_POLL_MS = 10_000;
 const HEARTBEAT_MS = 4_000;
@@ -90,7 +90,9 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   const consoleUrl = env.VDI_NODE_CONSOLE_URL ?? `ws://${env.VDI_NODE_HOST}:${port}`;
   log(`listening on ${apiUrl} (console ${consoleUrl}/console)`);
 
-  const portal = createPortalClient(env.VDI_PORTAL_URL, () => (creds ? `Bearer node.${creds.nodeId}.${creds.secret}` : null));
+  // Registering again (credentials saved for another portal URL, or refused) presents the saved
+  // ones: the portal lets a node take an already registered name only with that node's credentials.
+  const portal = createPortalClient(env.VDI_PORTAL_URL, () => nodeBearer(creds ?? storedCredentials(env.dataDir)));
 
   async function register(): Promise<void> {
     const r = await portal.nodeAgent.register.mutate({

@@ -23,10 +23,22 @@ export function createPortalClient(portalUrl: string, auth: () => string | null)
 export type PortalClient = ReturnType<typeof createPortalClient>;
 
 export function loadCredentials(dataDir: string, portalUrl: string): NodeCredentials | null {
+  const stored = storedCredentials(dataDir);
+  return stored && stored.portalUrl === portalUrl ? stored : null;
+}
+
+/** What credentials.json holds, whatever portal URL it was saved for. */
+export function storedCredentials(dataDir: string): NodeCredentials | null {
   const file = join(dataDir, "credentials.json");
   if (!existsSync(file)) return null;
-  const parsed = credentialsSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
-  return parsed.success && parsed.data.portalUrl === portalUrl ? parsed.data : null;
+  let json: unknown;
+  try { json = JSON.parse(readFileSync(file, "utf8")); } catch { return null; }
+  const parsed = credentialsSchema.safeParse(json);
+  return parsed.success ? parsed.data : null;
+}
+
+export function nodeBearer(creds: Pick<NodeCredentials, "nodeId" | "secret"> | null): string | null {
+  return creds ? `Bearer node.${creds.nodeId}.${creds.secret}` : null;
 }
 
 export function saveCredentials(dataDir: string, creds: NodeCredentials): void {

@@ -1,11 +1,11 @@
 // Base procedures: public, authed (any signed-in user), admin (platform admin), node (agents).
 import { initTRPC, TRPCError } from "@trpc/server";
-import { createHash, timingSafeEqual } from "node:crypto";
 import { ZodError } from "zod";
 import type { Context } from "./context.ts";
 import { APP_ERROR_CODES, isAppError } from "./errors.ts";
 import { auditCall } from "./audit-trail.ts";
 import { requiredScope } from "./services/api-token/scopes.ts";
+import { nodeCredentialsOf, secretMatches } from "./services/node/node-credentials.ts";
 
 /** Who may call a procedure; the authorization matrix test reads it from every procedure. */
 export type Access = "public" | "user" | "tenant_admin" | "admin" | "node";
@@ -84,17 +84,12 @@ export const tenantAdminProcedure = authedProcedure.meta({ access: "tenant_admin
   return next();
 });
 
-export function hashSecret(secret: string): string {
-  return createHash("sha256").update(secret).digest("hex");
-}
-
 /** Node agents authenticate with "Bearer node.<nodeId>.<secret>" issued at registration. */
 export const nodeProcedure = publicProcedure.meta({ access: "node" }).use(async ({ ctx, next }) => {
-  const m = /^Bearer node\.([a-z0-9]{1,40})\.([A-Za-z0-9_-]{20,200})$/.exec(ctx.headers.get("authorization") ?? "");
-  if (!m) throw new TRPCError({ code: "UNAUTHORIZED", message: "Node credentials required" });
-  const node = await ctx.db.node.findUnique({ where: { id: m[1]! } });
-  const given = Buffer.from(hashSecret(m[2]!));
-  if (!node || !timingSafeEqual(Buffer.from(node.secretHash), given)) {
+  const presented = nodeCredentialsOf(ctx.headers.get("authorization"));
+  if (!presented) throw new TRPCError({ code: "UNAUTHORIZED", message: "Node credentials required" });
+  const node = await ctx.db.node.findUnique({ where: { id: presented.nodeId } });
+  if (!node || !secretMatches(node.secretHash, presented.secret)) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "Unknown node or wrong secret" });
   }
   return next({ ctx: { ...ctx, node } });

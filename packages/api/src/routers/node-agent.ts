@@ -5,6 +5,7 @@ import { registerNode } from "../services/node/register-node.ts";
 import { syncInputSchema, syncNode } from "../services/node/sync-node.ts";
 import { nodeCapabilitiesSchema } from "../services/node/node-health.ts";
 import { consoleAccessFor } from "../services/node/console-access.ts";
+import { nodeCredentialsOf } from "../services/node/node-credentials.ts";
 
 const registerSchema = z.object({
   joinToken: z.string().min(1).max(256),
@@ -19,7 +20,8 @@ const registerSchema = z.object({
 export const nodeAgentRouter = router({
   register: publicProcedure
     .input(registerSchema)
-    .mutation(({ ctx, input }) => registerNode({ ...ctx, consolePublicKeyPem: ctx.consoleSigner.publicKeyPem }, input)),
+    // A node re-registering its own name proves who it is with its current credentials, if it has them.
+    .mutation(({ ctx, input }) => registerNode({ ...ctx, consolePublicKeyPem: ctx.consoleSigner.publicKeyPem }, input, nodeCredentialsOf(ctx.headers.get("authorization")))),
   sync: nodeProcedure
     .input(syncInputSchema)
     .mutation(({ ctx, input, signal }) => syncNode({ db: ctx.db, consolePublicKeyPem: ctx.consoleSigner.publicKeyPem }, ctx.node.id, input, signal)),

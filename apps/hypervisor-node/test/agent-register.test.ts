@@ -1,0 +1,72 @@
+// A real agent process re-joining a real API: after a restart it keeps its node (and VMs) with its
+// saved credentials, also when they were saved for another portal URL; a second agent that only
+// has the join token cannot take the name over, and says why.
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
+import { openPortal, startAgent, until } from "./helpers.ts";
+
+const NO_QEMU = { VDI_QEMU_BINARY: "/nonexistent/qemu-system-x86_64", VDI_NODE_NAME: "rejoin" };
+
+describe("node agent registration", () => {
+  let dir: string;
+  let portal: Awaited<ReturnType<typeof openPortal>>;
+  const agents: ChildProcess[] = [];
+  const start = (dataDir: string) => {
+    const child = startAgent(portal.server.url, dataDir, NO_QEMU);
+    agents.push(child);
+    const out: string[] = [];
+    child.stdout!.on("data", (d: Buffer) => out.push(d.toString()));
+    return { child, log: () => out.join("") };
+  };
+  const stop = async (child: ChildProcess) => {
+    child.kill("SIGKILL");
+    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once("exit", r));
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "vdi-rejoin-"));
+    const template = join(dir, "template.json");
+    writeFileSync(template, JSON.stringify({ name: "debian-shell", title: "Debian shell", engine: "qemu", defaultMemoryMiB: 256, minMemoryMiB: 128, maxMemoryMiB: 1024, defaultCpus: 1, maxCpus: 2, diskSizeGiB: 1 }));
+    portal = await openPortal(template);
+  });
+  afterAll(async () => {
+    for (const a of agents) a.kill("SIGKILL");
+    await portal?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("keeps its node across restarts, even with credentials saved for another portal URL; an impostor with the join token gets CONFLICT", async () => {
+    const dataDir = join(dir, "node");
+    const first = start(dataDir);
+    const file = join(dataDir, "credentials.json");
+    await until("credentials saved", () => existsSync(file));
+    const node = await portal.api.db.node.findUniqueOrThrow({ where: { name: "rejoin" } });
+    await stop(first.child);
+
+    // The portal moved (same portal, another URL in the agent's saved credentials): the agent must
+    // register again, and may, because it presents the credentials the portal gave it.
+    const saved = JSON.parse(readFileSync(file, "utf8")) as { nodeId: string; secret: string; portalUrl: string };
+    writeFileSync(file, JSON.stringify({ ...saved, portalUrl: "http://portal.old.example:3000" }));
+    const second = start(dataDir);
+    await until("registered again", () => JSON.parse(readFileSync(file, "utf8")).portalUrl === portal.server.url);
+    const now = JSON.parse(readFileSync(file, "utf8")) as typeof saved;
+    expect(now.nodeId).toBe(node.id);
+    expect(now.secret).not.toBe(saved.secret);
+    expect(second.log()).toContain(`registered as ${node.id}`);
+
+    // Another agent with only the join token and the same name: refused, and it says so.
+    const impostor = start(join(dir, "impostor"));
+    await until("impostor refused", () => impostor.log().includes('A node named "rejoin" is already registered'), 30_000);
+    expect(await portal.api.db.node.count({ where: { name: "rejoin" } })).toBe(1);
+    expect((await portal.api.db.node.findUniqueOrThrow({ where: { name: "rejoin" } })).id).toBe(node.id);
+    await stop(impostor.child);
+    // The real node still syncs with its credentials.
+    const lastSeen = async () => (await portal.api.db.node.findUniqueOrThrow({ where: { id: node.id } })).lastSeenAt?.getTime() ?? 0;
+    const seen = await lastSeen();
+    await until("still syncing", async () => (await lastSeen()) > seen, 20_000);
+    await stop(second.child);
+  });
+});
