@@ -5,7 +5,7 @@ import type { Db } from "@vdi/db";
 import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { bus, nodeTopic } from "../../lib/bus.ts";
-import { memberLimitsOf, memberUsage, tenantUsage } from "./quota.ts";
+import { memberLimitsOf, memberUsage, membersUsage, tenantUsage } from "./quota.ts";
 
 /** Tenant admins act inside their tenant; platform admins in any (they name it). */
 function scopeTenant(actor: Actor, tenantId?: string | undefined): string {
@@ -20,9 +20,10 @@ export async function listMembers(db: Db, actor: Actor, input: { tenantId?: stri
     orderBy: { email: "asc" },
     select: { id: true, email: true, name: true, role: true, disabledAt: true, twoFactorEnabled: true, createdAt: true, memberLimit: true, _count: { select: { vms: true } } },
   });
-  return Promise.all(users.map(async ({ _count, memberLimit, ...u }) => ({
-    ...u, vms: _count.vms, limits: memberLimitsOf(memberLimit), used: await memberUsage(db, tenantId, u.id),
-  })));
+  const used = await membersUsage(db, tenantId);
+  return users.map(({ _count, memberLimit, ...u }) => ({
+    ...u, vms: _count.vms, limits: memberLimitsOf(memberLimit), used: used.get(u.id) ?? { vms: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0 },
+  }));
 }
 
 /** A user the actor may manage: of their tenant (any, for platform admins), never a platform admin unless they are one. */

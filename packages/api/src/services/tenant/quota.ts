@@ -30,6 +30,12 @@ export function memberUsage(db: Db | Tx, tenantId: string, userId: string) {
   return vmUsage(db, { tenantId, ownerId: userId });
 }
 
+/** Every member's VMs at once (one grouped query for the members list), by owner; members without VMs are absent. */
+export async function membersUsage(db: Db | Tx, tenantId: string): Promise<Map<string, VmUsage>> {
+  const rows = await db.vm.groupBy({ by: ["ownerId"], where: { tenantId }, _count: { _all: true }, _sum: { cpus: true, memoryMiB: true, diskGiB: true } });
+  return new Map(rows.map((r) => [r.ownerId, { vms: r._count._all, vcpus: r._sum.cpus ?? 0, memoryMiB: r._sum.memoryMiB ?? 0, diskGiB: r._sum.diskGiB ?? 0 }]));
+}
+
 export interface MemberLimits { vms: number | null; vcpus: number | null; memoryMiB: number | null; diskGiB: number | null }
 
 export function memberLimitsOf(row: { maxVms: number | null; maxVcpus: number | null; maxMemoryMiB: number | null; maxDiskGiB: number | null } | null): MemberLimits {
