@@ -9,7 +9,7 @@ import { nodeCredentialsOf } from "../services/node/node-credentials.ts";
 
 const registerSchema = z.object({
   joinToken: z.string().min(1).max(256),
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "Node names use lowercase letters, digits and hyphens"),
+  name: z.string().max(63).regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "Node names use lowercase letters, digits and hyphens"),
   apiUrl: z.string().url().max(500),
   consoleUrl: z.string().url().max(500).regex(/^wss?:\/\//, "consoleUrl must be ws:// or wss://"),
   totalCpus: z.number().int().min(0).max(4096),

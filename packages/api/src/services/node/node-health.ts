@@ -7,7 +7,7 @@ export const nodeCapabilitiesSchema = z.object({
     version: z.string().max(200).optional(),
     accel: z.string().max(32).optional(),
     reason: z.string().max(500).optional(),
-  })).default({}),
+  })).refine((engines) => Object.keys(engines).length <= 16, "At most 16 engines").default({}),
   images: z.array(z.string().max(64)).max(1000).default([]),
 });
 export type NodeCapabilities = z.infer<typeof nodeCapabilitiesSchema>;

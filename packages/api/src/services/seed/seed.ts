@@ -6,7 +6,7 @@ import type { Auth } from "../auth/auth.ts";
 import { ensureTenant, ensureUser } from "../auth/create-user.ts";
 
 export const imageTemplateSchema = z.object({
-  name: z.string().regex(/^[a-z0-9-]{1,64}$/),
+  name: z.string().max(64).regex(/^[a-z0-9-]{1,64}$/),
   title: z.string().max(200),
   description: z.string().max(2000).optional(),
   engine: z.enum(["qemu", "kvm"]).default("qemu"),
