@@ -62,6 +62,13 @@ export async function createVm(
     if (clone && !(await tx.vm.findFirst({ where: { id: clone.cloneOf.vmId, desiredState: { not: "deleted" } }, select: { id: true } }))) {
       throw new AppError("CONFLICT", { message: "The VM to clone is being deleted" });
     }
+    // A full clone of the current disk reads it while it is copied: the source must stay stopped.
+    // Claiming its generation makes a start at this moment fail its compare-and-set, and a start
+    // that came first is seen here.
+    if (clone && !clone.cloneOf.snapshotId && clone.cloneOf.mode === "full") {
+      const claimed = await tx.vm.updateMany({ where: { id: clone.cloneOf.vmId, desiredState: "stopped", actualState: "stopped" }, data: { generation: { increment: 1 } } });
+      if (claimed.count === 0) throw new AppError("INVALID_STATE", { message: "The VM to copy is no longer stopped: stop it for a full clone of its current disk, or clone a snapshot" });
+    }
     // The snapshot a clone starts from must still be there (a delete takes the same lock).
     if (clone?.cloneOf.snapshotId && !(await tx.snapshot.findFirst({ where: { id: clone.cloneOf.snapshotId, status: "ready" }, select: { id: true } }))) {
       throw new AppError("CONFLICT", { message: "The snapshot is being deleted" });
