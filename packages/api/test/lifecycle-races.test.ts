@@ -75,4 +75,20 @@ describe.each(providers)("lifecycle races on %s", (provider) => {
     }
     console.log(`${provider}: delete/clone outcomes (f = went through, r = refused): ${outcomes.join(" ")}`);
   });
+
+  it("a refusal names only the clones its reader may see", async () => {
+    const bob = await api.makeUser("race");
+    const { vmId, snapshotId } = await stoppedVmWithSnapshot("shared-src");
+    await api.caller(alice).vm.share({ vmId, shared: true });
+    const { vmId: cloneId } = await api.caller(bob).snapshot.clone({ snapshotId, name: "bobs-private-clone", mode: "linked" });
+    await nodeDone(cloneId, "running");
+    const refusal = async (p: Promise<unknown>) => p.then(() => "went through", (e: Error) => e.message);
+    for (const msg of [await refusal(api.caller(alice).snapshot.delete({ snapshotId })), await refusal(api.caller(alice).vm.delete({ vmId }))]) {
+      expect(msg).toMatch(/1 VM of another member/);
+      expect(msg).not.toContain("bobs-private-clone");
+    }
+    // Once Bob shares his clone, it is named.
+    await api.caller(bob).vm.share({ vmId: cloneId, shared: true });
+    expect(await refusal(api.caller(alice).snapshot.delete({ snapshotId }))).toMatch(/is the base of linked clone "bobs-private-clone"/);
+  });
 });

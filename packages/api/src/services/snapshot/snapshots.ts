@@ -6,7 +6,7 @@ import { AppError } from "../../errors.ts";
 import { changeVmState } from "../vm/change-vm-state.ts";
 import { createVm } from "../vm/create-vm.ts";
 import { lockTenantQuota } from "../tenant/quota.ts";
-import { visibleVms } from "../vm/vm-access.ts";
+import { nameVms, visibleVms } from "../vm/vm-access.ts";
 
 type Deps = { db: Db; nodeDownAfterMs: number; ip: string | null };
 
@@ -91,11 +91,13 @@ export async function deleteSnapshot(deps: Deps, actor: Actor, snapshotId: strin
     await lockTenantQuota(tx, v.tenantId);
     const dependents = await tx.vm.findMany({
       where: { cloneOfSnapshotId: snap.id, desiredState: { not: "deleted" }, OR: [{ cloneMode: "linked" }, { actualState: "provisioning" }] },
-      select: { name: true, cloneMode: true },
+      select: { name: true, cloneMode: true, ownerId: true, tenantId: true, shared: true },
     });
     if (dependents.length) {
+      // Other members' private VMs are counted, not named.
+      const named = nameVms(actor, dependents, (d) => `${d.cloneMode === "linked" ? "linked clone" : "clone"} "${d.name}"`);
       throw new AppError("INVALID_STATE", {
-        message: `Snapshot "${snap.name}" is the base of ${dependents.map((d) => `${d.cloneMode === "linked" ? "linked clone" : "clone"} "${d.name}"`).join(", ")}: delete ${dependents.length > 1 ? "them" : "it"} first (or make full clones)`,
+        message: `Snapshot "${snap.name}" is the base of ${named}: delete ${dependents.length > 1 ? "them" : "it"} first (or make full clones)`,
       });
     }
     const marked = await tx.snapshot.updateMany({ where: { id: snap.id, status: "ready" }, data: { status: "deleting" } });

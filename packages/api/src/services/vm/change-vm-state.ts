@@ -5,7 +5,7 @@ import { AppError } from "../../errors.ts";
 import { bus, nodeTopic, tenantTopic } from "../../lib/bus.ts";
 import { describeLastSeen, isNodeUp } from "../node/node-health.ts";
 import { allowedActions, DESIRED_AFTER, type VmAction } from "./vm-state.ts";
-import { mayManage, visibleVms } from "./vm-access.ts";
+import { mayManage, nameVms, visibleVms } from "./vm-access.ts";
 import { lockTenantQuota } from "../tenant/quota.ts";
 
 function parseArg(arg: string | null): { snapshotId?: string; templateId?: string } {
@@ -70,9 +70,10 @@ export async function changeVmState(
       // seen here (and the delete refused) or sees this VM going (and is refused).
       await lockTenantQuota(tx, vm.tenantId);
       // Linked clones read their disk from this VM's snapshot layers.
-      const clones = await tx.vm.findMany({ where: { cloneOfVmId: vm.id, cloneMode: "linked", desiredState: { not: "deleted" } }, select: { name: true } });
+      const clones = await tx.vm.findMany({ where: { cloneOfVmId: vm.id, cloneMode: "linked", desiredState: { not: "deleted" } }, select: { name: true, ownerId: true, tenantId: true, shared: true } });
       if (clones.length) {
-        throw new AppError("INVALID_STATE", { message: `Cannot delete "${vm.name}": linked clone${clones.length > 1 ? "s" : ""} ${clones.map((c) => `"${c.name}"`).join(", ")} use${clones.length > 1 ? "" : "s"} its disk; delete ${clones.length > 1 ? "them" : "it"} first` });
+        // Other members' private VMs are counted, not named.
+        throw new AppError("INVALID_STATE", { message: `Cannot delete "${vm.name}": linked clone${clones.length > 1 ? "s" : ""} ${nameVms(actor, clones, (c) => `"${c.name}"`)} use${clones.length > 1 ? "" : "s"} its disk; delete ${clones.length > 1 ? "them" : "it"} first` });
       }
     }
     const arg = prepare ? await prepare(tx, vm) : null;
