@@ -16,7 +16,7 @@ if command -v pg_ctlcluster >/dev/null; then
 fi
 
 echo "== typecheck and lint"
-npx --no-install turbo run typecheck --output-logs=errors-only
+TURBO_TELEMETRY_DISABLED=1 npx --no-install turbo run typecheck --output-logs=errors-only
 npx --no-install eslint .
 
 echo "== native unit tests (devices, loaders, snapshot format)"
