@@ -21,6 +21,8 @@ describe.each(providers)("vm lifecycle on %s", (provider) => {
   let alice: Actor;
   let mallory: Actor;
   let templateId: string;
+  /** The node's credentials from its registration (re-registering its name needs them). */
+  let n1: { nodeId: string; secret: string };
 
   beforeAll(async () => {
     api = await openTestApi(provider);
@@ -58,6 +60,7 @@ describe.each(providers)("vm lifecycle on %s", (provider) => {
     const anon = api.caller(null);
     expect(await code(anon.nodeAgent.register({ joinToken: "nope", name: "n1", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1", totalCpus: 2, totalMemoryMiB: 4096, capabilities: caps }))).toMatch(/^UNAUTHORIZED/);
     const reg = await anon.nodeAgent.register({ joinToken: "test-join-token-0123456789", name: "n1", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1", totalCpus: 2, totalMemoryMiB: 4096, capabilities: caps });
+    n1 = reg;
     const node = api.caller(null, new Headers({ authorization: `Bearer node.${reg.nodeId}.${reg.secret}` }));
     expect(await code(api.caller(null, new Headers({ authorization: `Bearer node.${reg.nodeId}.${"x".repeat(43)}` })).nodeAgent.sync({ vms: [] }))).toMatch(/^UNAUTHORIZED/);
 
@@ -207,7 +210,9 @@ describe.each(providers)("vm lifecycle on %s", (provider) => {
   it("fails a create when the node reports a disk error, and removes the VM row", async () => {
     const { vmId, operationId } = await api.caller(alice).vm.create({ templateId, name: "doomed" });
     const node = await api.db.vm.findUniqueOrThrow({ where: { id: vmId } });
-    const reg = await api.caller(null).nodeAgent.register({ joinToken: "test-join-token-0123456789", name: "n1", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1", totalCpus: 2, totalMemoryMiB: 4096, capabilities: caps });
+    // The node registers again (as after losing track of its secret), proving who it is.
+    const reg = await api.caller(null, new Headers({ authorization: `Bearer node.${n1.nodeId}.${n1.secret}` })).nodeAgent.register({ joinToken: "test-join-token-0123456789", name: "n1", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1", totalCpus: 2, totalMemoryMiB: 4096, capabilities: caps });
+    n1 = reg;
     expect(reg.nodeId).toBe(node.nodeId);
     const agent = api.caller(null, new Headers({ authorization: `Bearer node.${reg.nodeId}.${reg.secret}` }));
     await agent.nodeAgent.sync({ vms: [{ id: vmId, state: "error", reason: "disk", op: { id: operationId, status: "failed", progress: 10, error: "Cannot create the disk: No space left on device" } }] });
