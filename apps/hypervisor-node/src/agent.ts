@@ -54,6 +54,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     publicKeyPem: () => creds?.consolePublicKeyPem ?? null,
     displayOf: (vmId) => reconciler.displayOf(vmId),
     mayOpen: (vmId, userId) => consoleAccess.verdict(vmId, userId),
+    refreshAccess: () => accessPoll.refresh(),
     allowedOrigins: env.allowedOrigins,
     limits: { idleMs: env.VDI_CONSOLE_IDLE_MINUTES * 60_000 },
     log,

@@ -180,6 +180,23 @@ describe("console gateway", () => {
     r.ws.close();
   });
 
+  it("asks the portal again for a VM its last answer did not list (made a moment ago), then decides", async () => {
+    const table = new ConsoleAccessTable();
+    table.replace({ ...ACCESS, vms: [] });
+    let asked = 0;
+    const refreshAccess = async () => { asked++; await new Promise((r) => setTimeout(r, 50)); table.replace(ACCESS); };
+    const gw = await startGateway({ mayOpen: (vm, user) => table.verdict(vm, user), refreshAccess });
+    const r = await open(signer.sign(claims).token, { at: gw.url });
+    expect(r.first).not.toBeNull();
+    expect(asked).toBe(1);
+    r.ws.close();
+    // A portal that still does not list it: refused, not left waiting.
+    const never = new ConsoleAccessTable();
+    never.replace({ ...ACCESS, vms: [] });
+    const gw2 = await startGateway({ mayOpen: (vm, user) => never.verdict(vm, user), refreshAccess: async () => undefined });
+    expect(await open(signer.sign(claims).token, { at: gw2.url })).toMatchObject({ code: CLOSE.NOT_READY });
+  });
+
   it("closes an open console when its user loses the VM (unshared, moved to another tenant)", async () => {
     const r = await open(signer.sign(claims).token);
     expect(r.first).not.toBeNull();

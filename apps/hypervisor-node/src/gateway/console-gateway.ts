@@ -40,6 +40,8 @@ export interface GatewayOptions {
   displayOf: (vmId: string) => string | null;
   /** May this user open this VM's console (console-access.ts)? "unknown" is refused too. */
   mayOpen: (vmId: string, userId: string) => AccessVerdict;
+  /** Asks the portal again at once: a VM created a moment ago is not in the last answer yet. */
+  refreshAccess?: () => Promise<void>;
   /** Origins whose pages may open consoles; "any" turns the check off (VDI_NODE_ALLOWED_ORIGINS=*). */
   allowedOrigins: readonly string[] | "any";
   log: (msg: string) => void;
@@ -52,6 +54,9 @@ interface OpenConsole {
   userId: string;
   finish(code: number, reason: string): void;
 }
+
+/** How long a console waits for the portal's answer on a VM the last answer did not list. */
+const ACCESS_WAIT_MS = 3000;
 
 export function createConsoleGateway(opts: GatewayOptions) {
   const limits = consoleLimits(opts.limits);
@@ -94,13 +99,27 @@ export function createConsoleGateway(opts: GatewayOptions) {
     if (revoked.has(v.claims.user)) return refuse(ws, CLOSE.REVOKED, "access revoked");
     // The portal signed it, but the portal also says who may use this VM: a token naming anyone
     // else (a bug, a stale grant, a key used where it should not be) opens nothing.
-    const verdict = opts.mayOpen(v.claims.vm, v.claims.user);
-    if (verdict === "unknown") return refuse(ws, CLOSE.NOT_READY, "console access for this VM not known yet");
-    if (verdict !== "allowed") return refuse(ws, CLOSE.REVOKED, "user may not use this VM");
-    const socketPath = opts.displayOf(v.claims.vm);
-    if (!socketPath) return refuse(ws, CLOSE.NOT_RUNNING, "VM is not running on this node");
-    if (!replay.claim(v.claims.jti, v.claims.exp)) return refuse(ws, CLOSE.REPLAYED, "token already used");
-    relay(ws, v.claims.vm, v.claims.user, socketPath);
+    const claims = v.claims;
+    const admit = (verdict: AccessVerdict) => {
+      if (verdict === "unknown") return refuse(ws, CLOSE.NOT_READY, "console access for this VM not known yet");
+      if (verdict !== "allowed") return refuse(ws, CLOSE.REVOKED, "user may not use this VM");
+      const socketPath = opts.displayOf(claims.vm);
+      if (!socketPath) return refuse(ws, CLOSE.NOT_RUNNING, "VM is not running on this node");
+      if (!replay.claim(claims.jti, claims.exp)) return refuse(ws, CLOSE.REPLAYED, "token already used");
+      relay(ws, claims.vm, claims.user, socketPath);
+    };
+    const verdict = opts.mayOpen(claims.vm, claims.user);
+    if (verdict !== "unknown" || !opts.refreshAccess) return admit(verdict);
+    // A VM made a moment ago (a microVM is up in a quarter of a second): ask once more, briefly.
+    // The client speaks only after our ProtocolVersion, so nothing of it is lost meanwhile.
+    // (A request already in flight may predate the VM: then one more.)
+    const ask = async () => {
+      await opts.refreshAccess!();
+      if (opts.mayOpen(claims.vm, claims.user) === "unknown") await opts.refreshAccess!();
+    };
+    void Promise.race([ask().catch(() => undefined), new Promise((r) => setTimeout(r, ACCESS_WAIT_MS))]).then(() => {
+      if (ws.readyState === ws.OPEN) admit(opts.mayOpen(claims.vm, claims.user));
+    });
   });
 
   function relay(ws: WebSocket, vmId: string, userId: string, socketPath: string) {
