@@ -63,10 +63,16 @@ export async function createVm(
       throw new AppError("CONFLICT", { message: "The VM to clone is being deleted" });
     }
     // A full clone of the current disk reads it while it is copied: the source must stay stopped.
-    // Claiming its generation makes a start at this moment fail its compare-and-set, and a start
-    // that came first is seen here.
+    // Claiming its generation (compare-and-set on what was read here) makes a start at this
+    // moment fail, and a start that came first is seen here by its operation. (A VM whose guest
+    // powered off is stopped with "running" still desired: it is copied as it is.)
     if (clone && !clone.cloneOf.snapshotId && clone.cloneOf.mode === "full") {
-      const claimed = await tx.vm.updateMany({ where: { id: clone.cloneOf.vmId, desiredState: "stopped", actualState: "stopped" }, data: { generation: { increment: 1 } } });
+      const src = await tx.vm.findUnique({
+        where: { id: clone.cloneOf.vmId },
+        select: { generation: true, actualState: true, desiredState: true, operations: { where: { status: { in: ["pending", "running"] } }, take: 1, select: { id: true } } },
+      });
+      const stopped = !!src && src.actualState === "stopped" && (src.desiredState === "stopped" || src.desiredState === "running") && src.operations.length === 0;
+      const claimed = stopped ? await tx.vm.updateMany({ where: { id: clone.cloneOf.vmId, generation: src.generation }, data: { generation: { increment: 1 } } }) : { count: 0 };
       if (claimed.count === 0) throw new AppError("INVALID_STATE", { message: "The VM to copy is no longer stopped: stop it for a full clone of its current disk, or clone a snapshot" });
     }
     // The snapshot a clone starts from must still be there (a delete takes the same lock).
