@@ -36,7 +36,7 @@ export const tenantRouter = router({
   // Platform administrators: every tenant.
   list: adminProcedure.query(({ ctx }) => listTenants(ctx.db)),
   create: adminProcedure
-    .input(z.object({ slug: z.string().regex(/^[a-z0-9][a-z0-9-]{1,40}$/, "Use 2-41 lowercase letters, digits and hyphens"), name: z.string().trim().min(1).max(100) }))
+    .input(z.object({ slug: z.string().max(41).regex(/^[a-z0-9][a-z0-9-]{1,40}$/, "Use 2-41 lowercase letters, digits and hyphens"), name: z.string().trim().min(1).max(100) }))
     .mutation(({ ctx, input }) => createTenant(ctx.db, input)),
   setQuotas: adminProcedure
     .input(z.object({ tenantId: id, vms: quota(10_000), vcpus: quota(100_000), memoryMiB: quota(100_000_000), diskGiB: quota(10_000_000), snapshots: quota(100_000) }))

@@ -14,7 +14,9 @@ const hash = (token: string) => createHash("sha256").update(token).digest("hex")
 
 export async function invite(db: Db, actor: Actor, input: { email: string; role: "user" | "tenant_admin" }) {
   const email = input.email.toLowerCase();
-  if (await db.user.findUnique({ where: { email } })) throw new AppError("CONFLICT", { message: `${email} already has an account` });
+  // Only this tenant's members are named: whether an email has an account in another tenant is
+  // that tenant's business (its invitation is made, and accepting it is refused).
+  if (await db.user.findFirst({ where: { email, tenantId: actor.tenantId } })) throw new AppError("CONFLICT", { message: `${email} is already a member of this tenant` });
   const open = await db.invitation.count({ where: { tenantId: actor.tenantId, acceptedAt: null, expiresAt: { gt: new Date() } } });
   if (open >= MAX_OPEN) throw new AppError("QUOTA_EXCEEDED", { message: `At most ${MAX_OPEN} open invitations per tenant` });
   await db.invitation.deleteMany({ where: { tenantId: actor.tenantId, email, acceptedAt: null } });
