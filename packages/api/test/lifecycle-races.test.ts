@@ -61,6 +61,34 @@ describe.each(providers)("lifecycle races on %s", (provider) => {
     console.log(`${provider}: start/clone outcomes (f = went through, r = refused): ${outcomes.join(" ")}`);
   });
 
+  it("a full clone and a resize of the same VM at the same moment: one waits for the other (no deadlock), never both", async () => {
+    const c = api.caller(alice);
+    for (let i = 0; i < ROUNDS; i++) {
+      const { vmId } = await stoppedVmWithSnapshot(`rs-${i}`);
+      const [resize, clone] = await Promise.allSettled([c.vm.resize({ vmId, memoryMiB: 512 }), c.vm.clone({ vmId, name: `rs-${i}-copy`, mode: "full" })]);
+      for (const r of [resize, clone]) {
+        // A deadlock would surface as an internal error; the loser is told in words.
+        if (r.status === "rejected") expect(String((r.reason as { code?: string }).code)).not.toBe("INTERNAL_SERVER_ERROR");
+      }
+      expect(resize.status === "fulfilled" && clone.status === "fulfilled", `round ${i}: the resize and the clone both went through`).toBe(false);
+    }
+  });
+
+  it("a full clone of a VM whose guest powered off copies it, and the VM stays stopped (its node must not boot it mid-copy)", async () => {
+    const c = api.caller(alice);
+    const { vmId } = await c.vm.create({ templateId, name: "powered-off" });
+    await nodeDone(vmId, "running");
+    // The guest shut itself down: the node says stopped; the portal still wants it running.
+    await node.nodeAgent.sync({ vms: [{ id: vmId, state: "stopped", reason: "The guest powered off" }] });
+    const before = (await api.db.vm.findUniqueOrThrow({ where: { id: vmId } }));
+    expect(before).toMatchObject({ actualState: "stopped", desiredState: "running" });
+    await c.vm.clone({ vmId, name: "powered-off-copy", mode: "full" });
+    const after = await api.db.vm.findUniqueOrThrow({ where: { id: vmId } });
+    expect(after.desiredState).toBe("stopped");
+    const desired = (await node.nodeAgent.sync({ vms: [] })).vms.find((v) => v.id === vmId)!;
+    expect(desired.desiredState).toBe("stopped");
+  });
+
   it("a VM's delete and a linked clone of its snapshot at the same moment: never both", async () => {
     const c = api.caller(alice);
     const outcomes: string[] = [];

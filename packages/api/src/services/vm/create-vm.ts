@@ -52,7 +52,23 @@ export async function createVm(
   const node = await placeVm(db, deps.nodeDownAfterMs, { engine: template.engine, image: template.image, memoryMiB, onlyNodeId: clone?.nodeId ?? template.nodeId ?? undefined });
 
   const created = await db.$transaction(async (tx) => {
-    // First the tenant's lock: name and quota checks then see every committed create.
+    // A full clone of the current disk reads it while it is copied: the source must stay stopped.
+    // Its row is claimed on the last operation read here: an action at this moment changes that
+    // (and a start that waited for this row then sees the copy and is refused), one that came
+    // first is seen here by its operation. Other clones leave the row as it is, so clones of one
+    // VM do not exclude each other. A VM whose guest powered off (stopped, "running" still
+    // desired) is copied as it is and now stays stopped: its node will not boot it mid-copy.
+    // This row lock comes before the tenant's, in the order every VM action takes them.
+    if (clone && !clone.cloneOf.snapshotId && clone.cloneOf.mode === "full") {
+      const src = await tx.vm.findUnique({
+        where: { id: clone.cloneOf.vmId },
+        select: { lastOpId: true, actualState: true, desiredState: true, operations: { where: { status: { in: ["pending", "running"] } }, take: 1, select: { id: true } } },
+      });
+      const stopped = !!src && src.actualState === "stopped" && (src.desiredState === "stopped" || src.desiredState === "running") && src.operations.length === 0;
+      const claimed = stopped ? await tx.vm.updateMany({ where: { id: clone.cloneOf.vmId, lastOpId: src.lastOpId, actualState: "stopped" }, data: { desiredState: "stopped" } }) : { count: 0 };
+      if (claimed.count === 0) throw new AppError("INVALID_STATE", { message: "The VM to copy is no longer stopped: stop it for a full clone of its current disk, or clone a snapshot" });
+    }
+    // Then the tenant's lock: name and quota checks then see every committed create.
     const tenant = await lockTenantQuota(tx, actor.tenantId);
     // Retired, or moved to another tenant, since it was read above: checked again under the lock.
     if (!(await tx.template.findFirst({ where: { id: template.id, OR: [{ tenantId: null }, { tenantId: actor.tenantId }], ...(clone ? {} : { retiredAt: null }) }, select: { id: true } }))) {
@@ -61,19 +77,6 @@ export async function createVm(
     // The VM a clone is made from must not be going away (its delete takes the same lock).
     if (clone && !(await tx.vm.findFirst({ where: { id: clone.cloneOf.vmId, desiredState: { not: "deleted" } }, select: { id: true } }))) {
       throw new AppError("CONFLICT", { message: "The VM to clone is being deleted" });
-    }
-    // A full clone of the current disk reads it while it is copied: the source must stay stopped.
-    // Claiming its generation (compare-and-set on what was read here) makes a start at this
-    // moment fail, and a start that came first is seen here by its operation. (A VM whose guest
-    // powered off is stopped with "running" still desired: it is copied as it is.)
-    if (clone && !clone.cloneOf.snapshotId && clone.cloneOf.mode === "full") {
-      const src = await tx.vm.findUnique({
-        where: { id: clone.cloneOf.vmId },
-        select: { generation: true, actualState: true, desiredState: true, operations: { where: { status: { in: ["pending", "running"] } }, take: 1, select: { id: true } } },
-      });
-      const stopped = !!src && src.actualState === "stopped" && (src.desiredState === "stopped" || src.desiredState === "running") && src.operations.length === 0;
-      const claimed = stopped ? await tx.vm.updateMany({ where: { id: clone.cloneOf.vmId, generation: src.generation }, data: { generation: { increment: 1 } } }) : { count: 0 };
-      if (claimed.count === 0) throw new AppError("INVALID_STATE", { message: "The VM to copy is no longer stopped: stop it for a full clone of its current disk, or clone a snapshot" });
     }
     // The snapshot a clone starts from must still be there (a delete takes the same lock).
     if (clone?.cloneOf.snapshotId && !(await tx.snapshot.findFirst({ where: { id: clone.cloneOf.snapshotId, status: "ready" }, select: { id: true } }))) {
