@@ -121,6 +121,12 @@ async function finishOperation(db: Tx, vm: { id: string; lastOpArg: string | nul
  * besides its row (a snapshot marked ready, a template, the VM's position) commit together, so a
  * crash or error in between cannot leave an operation final and its snapshot still "creating".
  */
+/** Locks the VM's row and reads it again, if `opId` is still its last operation (else null). */
+async function lockVmForOp(db: Tx, vmId: string, opId: string) {
+  const locked = await db.vm.updateMany({ where: { id: vmId, lastOpId: opId }, data: { generation: { increment: 0 } } });
+  return locked.count ? db.vm.findUnique({ where: { id: vmId } }) : null;
+}
+
 async function applyReport(db: Tx, nodeId: string, report: VmReport): Promise<string | null> {
   const vm = await db.vm.findFirst({ where: { id: report.id, nodeId } });
   if (!vm) return null; // not ours (or already gone): the node is told nothing about it
@@ -130,16 +136,22 @@ async function applyReport(db: Tx, nodeId: string, report: VmReport): Promise<st
     if (op && op.status !== "succeeded" && op.status !== "failed" &&
         (op.status !== report.op.status || op.progress !== report.op.progress)) {
       const final = report.op.status !== "running";
-      await db.operation.update({
-        where: { id: op.id },
+      // What was read above may be stale (READ COMMITTED): a user's action may have superseded the
+      // operation since. Its VM row is locked first (as actions lock it), and the operation is
+      // only moved on while it is not final, so a superseded one is never revived.
+      const current = final ? await lockVmForOp(db, vm.id, op.id) : vm;
+      const moved = await db.operation.updateMany({
+        where: { id: op.id, status: { notIn: ["succeeded", "failed"] } },
         data: { status: report.op.status, progress: report.op.progress, error: report.op.error ?? null, finishedAt: final ? new Date() : null },
       });
-      changed = true;
-      if (final && vm.lastOpId === op.id) await finishOperation(db, vm, op.kind, report);
-      // A create that failed leaves nothing behind: the node has removed its files; drop the row.
-      if (op.kind === "create" && report.op.status === "failed") {
-        await db.vm.delete({ where: { id: vm.id } });
-        return vm.tenantId;
+      if (moved.count > 0) {
+        changed = true;
+        if (final && current) await finishOperation(db, current, op.kind, report);
+        // A create that failed leaves nothing behind: the node has removed its files; drop the row.
+        if (op.kind === "create" && report.op.status === "failed") {
+          await db.vm.delete({ where: { id: vm.id } });
+          return vm.tenantId;
+        }
       }
     }
   }
@@ -197,10 +209,14 @@ export async function syncNode(deps: { db: Db; consolePublicKeyPem: string }, no
   }
   for (const t of touched) bus().emit(tenantTopic(t));
 
+  // When the desired set was read: of two answers that cross on the way back, the node keeps the
+  // one read later (a long-poll that woke earlier must not undo a newer answer).
+  let desiredAt = Date.now();
   let desired = await desiredFor(db, nodeId);
   if (input.waitMs > 0 && input.etag === desired.etag) {
     await waitFor(nodeTopic(nodeId), input.waitMs, signal);
+    desiredAt = Date.now();
     desired = await desiredFor(db, nodeId);
   }
-  return { ...desired, consolePublicKeyPem: deps.consolePublicKeyPem, revokedUsers: await recentlyRevokedUsers(db), serverTime: Date.now() };
+  return { ...desired, desiredAt, consolePublicKeyPem: deps.consolePublicKeyPem, revokedUsers: await recentlyRevokedUsers(db), serverTime: Date.now() };
 }
