@@ -93,7 +93,11 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
 
   // Registering again (credentials saved for another portal URL, or refused) presents the saved
   // ones: the portal lets a node take an already registered name only with that node's credentials.
-  const portal = createPortalClient(env.VDI_PORTAL_URL, () => nodeBearer(creds ?? storedCredentials(env.dataDir)));
+  // Credentials saved for another portal are presented only to a portal of the same origin (a
+  // changed path, say): a node pointed at another site must never hand it this portal's secret.
+  const sameOrigin = (a: string, b: string) => { try { return new URL(a).origin === new URL(b).origin; } catch { return false; } };
+  const presentable = () => { const s = storedCredentials(env.dataDir); return s && sameOrigin(s.portalUrl, env.VDI_PORTAL_URL) ? s : null; };
+  const portal = createPortalClient(env.VDI_PORTAL_URL, () => nodeBearer(creds ?? presentable()));
 
   async function register(): Promise<void> {
     const r = await portal.nodeAgent.register.mutate({
@@ -107,6 +111,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   }
 
   let etag: string | null = null;
+  let desiredAt = 0;
   let lastSent = "";
   let lastSentAt = 0;
   const abort = new AbortController();
@@ -140,8 +145,11 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
         creds = { ...creds, consolePublicKeyPem: res.consolePublicKeyPem };
         saveCredentials(env.dataDir, creds);
       }
-      if (res.etag !== etag) {
+      // Two syncs in flight (the long-poll and a report) can answer out of order: the desired set
+      // read later wins, so an older one cannot drop a VM that is being created.
+      if (res.etag !== etag && res.desiredAt >= desiredAt) {
         etag = res.etag;
+        desiredAt = res.desiredAt;
         reconciler.setDesired(res.vms);
       }
     } catch (err) {
@@ -186,7 +194,8 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   })();
   // Who may open which VM's console, as the portal says now: tokens for anyone else are refused.
   const accessPoll = pollConsoleAccess({
-    fetch: async () => (creds ? portal.nodeAgent.consoleAccess.query() : null),
+    // A portal that hangs must not freeze the table (undici would wait 300 s).
+    fetch: async () => (creds ? portal.nodeAgent.consoleAccess.query(undefined, { signal: AbortSignal.timeout(10_000) }) : null),
     table: consoleAccess,
     changed: () => gateway.recheckAccess(),
     intervalMs: RESYNC_MS,

@@ -68,7 +68,6 @@ interface LocalVm extends LocalRecord {
 export class Reconciler {
   private readonly vms = new Map<string, LocalVm>();
   private readonly failedCreates = new Map<string, VmReport>();
-  private readonly portalGeneration = new Map<string, number>();
   private readonly vmsDir: string;
 
   constructor(
@@ -200,12 +199,6 @@ export class Reconciler {
     for (const spec of specs) {
       if (!VM_ID.test(spec.id)) continue;
       wanted.add(spec.id);
-      // Two syncs can answer out of order: an older answer that arrives after a newer one is
-      // ignored. (Only answers seen by this process count: the portal's database may have been
-      // restored to an older generation than the one on disk here.)
-      const seen = this.portalGeneration.get(spec.id);
-      if (seen !== undefined && spec.generation < seen) continue;
-      this.portalGeneration.set(spec.id, spec.generation);
       if (this.failedCreates.has(spec.id)) continue; // reported; the portal is dropping it
       let vm = this.vms.get(spec.id);
       if (!vm) {
@@ -229,7 +222,6 @@ export class Reconciler {
       this.schedule(vm);
     }
     for (const id of this.failedCreates.keys()) if (!wanted.has(id)) this.failedCreates.delete(id);
-    for (const id of this.portalGeneration.keys()) if (!wanted.has(id)) this.portalGeneration.delete(id);
     for (const vm of this.vms.values()) {
       // Gone from the portal: a failed create (nothing left here) or a confirmed delete is forgotten;
       // a VM with a disk is left untouched (the portal's database may have been restored).

@@ -38,7 +38,7 @@ describe("node agent registration", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("keeps its node across restarts, even with credentials saved for another portal URL; an impostor with the join token gets CONFLICT", async () => {
+  it("keeps its node across restarts, also with credentials saved for another URL of the same portal; never shows them to another origin; an impostor with the join token gets CONFLICT", async () => {
     const dataDir = join(dir, "node");
     const first = start(dataDir);
     const file = join(dataDir, "credentials.json");
@@ -46,10 +46,19 @@ describe("node agent registration", () => {
     const node = await portal.api.db.node.findUniqueOrThrow({ where: { name: "rejoin" } });
     await stop(first.child);
 
-    // The portal moved (same portal, another URL in the agent's saved credentials): the agent must
-    // register again, and may, because it presents the credentials the portal gave it.
+    // Saved for another origin: the agent does not hand that portal's secret to this one, so it
+    // joins with the join token only, and the name is taken: refused, its saved file untouched.
     const saved = JSON.parse(readFileSync(file, "utf8")) as { nodeId: string; secret: string; portalUrl: string };
-    writeFileSync(file, JSON.stringify({ ...saved, portalUrl: "http://portal.old.example:3000" }));
+    const foreign = JSON.stringify({ ...saved, portalUrl: "http://portal.old.example:3000" });
+    writeFileSync(file, foreign);
+    const elsewhere = start(dataDir);
+    await until("refused without the foreign secret", () => elsewhere.log().includes('A node named "rejoin" is already registered'), 30_000);
+    expect(readFileSync(file, "utf8")).toBe(foreign);
+    await stop(elsewhere.child);
+
+    // The same portal under another URL of the same origin: the agent registers again, and may,
+    // because it presents the credentials the portal gave it.
+    writeFileSync(file, JSON.stringify({ ...saved, portalUrl: `${portal.server.url}/old/` }));
     const second = start(dataDir);
     await until("registered again", () => JSON.parse(readFileSync(file, "utf8")).portalUrl === portal.server.url);
     const now = JSON.parse(readFileSync(file, "utf8")) as typeof saved;

@@ -117,7 +117,9 @@ export function createConsoleGateway(opts: GatewayOptions) {
       await opts.refreshAccess!();
       if (opts.mayOpen(claims.vm, claims.user) === "unknown") await opts.refreshAccess!();
     };
-    void Promise.race([ask().catch(() => undefined), new Promise((r) => setTimeout(r, ACCESS_WAIT_MS))]).then(() => {
+    let timer: NodeJS.Timeout | undefined;
+    void Promise.race([ask().catch(() => undefined), new Promise((r) => { timer = setTimeout(r, ACCESS_WAIT_MS); })]).then(() => {
+      clearTimeout(timer);
       if (ws.readyState === ws.OPEN) admit(opts.mayOpen(claims.vm, claims.user));
     });
   });

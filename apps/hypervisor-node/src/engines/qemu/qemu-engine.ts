@@ -149,7 +149,8 @@ export class QemuEngine implements Engine {
   /**
    * Migrates the RAM and device state into `file` while the VM is paused. QEMU writes into a pipe
    * (`exec:`), so "completed" only means QEMU has sent the last byte: the shell behind the pipe
-   * writes `<file>.part` and fsyncs it, and only once that shell has exited does the file take
+   * writes `<file>.part`, fsyncs it and leaves a `.ok` marker only if both worked; only once that
+   * shell has exited, and with the marker there, does the file take
    * its name. A stream cut short (QEMU killed, migration cancelled) stays a `.part` that cleanup
    * removes, so a file under the name `file` is always whole and durable.
    */
@@ -162,10 +163,15 @@ export class QemuEngine implements Engine {
     await qmp.execute("migrate-set-parameters", { "max-bandwidth": 64 * 1024 ** 3 });
     try {
       await this.streamState(qmp, part, progress, fault);
+      // QEMU says "completed" once the pipe took its last byte, even if `cat` then failed (a full
+      // disk): only the shell's own marker says the file is whole and synced.
+      if (!existsSync(`${part}.ok`)) throw new EngineError("Writing the memory state failed: the file could not be written whole (is the node's disk full?)");
     } catch (e) {
       killProcessesMentioning(part);
       rmSync(part, { force: true });
       throw e;
+    } finally {
+      rmSync(`${part}.ok`, { force: true });
     }
     fsyncFile(part);
     renameSync(part, file);
@@ -173,7 +179,7 @@ export class QemuEngine implements Engine {
   }
 
   private async streamState(qmp: QmpClient, part: string, progress?: (p: number) => void, fault?: (step: string) => void): Promise<void> {
-    await qmp.execute("migrate", { uri: `exec:cat > ${part} && sync ${part}` });
+    await qmp.execute("migrate", { uri: `exec:cat > ${part} && sync ${part} && : > ${part}.ok` });
     let first = true;
     for (const end = Date.now() + 300_000; ; ) {
       const st = await qmp.execute<{ status?: string; "error-desc"?: string; ram?: { total: number; transferred: number } }>("query-migrate");
@@ -458,7 +464,7 @@ export class QemuEngine implements Engine {
       const file = blocks.find((b) => b.device === "disk0")?.inserted?.file;
       if (file && file !== activeDisk(paths) && existsSync(file)) setActiveDisk(paths, file);
     }
-    for (const f of ["saved.tmp", "saved.tmp.part"]) {
+    for (const f of ["saved.tmp", "saved.tmp.part", "saved.tmp.part.ok"]) {
       if (existsSync(join(paths.dir, f))) { rmSync(join(paths.dir, f), { force: true }); removed.push(f); }
     }
     if (this.isPrepared(paths)) removed.push(...(await collectGarbage(this.img, paths)));
