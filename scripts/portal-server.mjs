@@ -10,7 +10,9 @@ import { parseArgs } from "node:util";
 
 const PEER_HEADER = "x-vdi-peer-address";
 const web = join(dirname(fileURLToPath(import.meta.url)), "../apps/web");
-const { values } = parseArgs({ options: { port: { type: "string", default: "3000" }, hostname: { type: "string" } } });
+// As `next start` does: the flag, else PORT. (Not HOSTNAME: shells and containers set it to the
+// machine's name, which would move the listener off loopback and all interfaces.)
+const { values } = parseArgs({ options: { port: { type: "string", default: process.env.PORT ?? "3000" }, hostname: { type: "string" } } });
 const port = Number(values.port);
 
 // Tells the portal (apps/web/src/env.ts) which header carries the socket address. Set here, in the
@@ -23,7 +25,18 @@ const handle = app.getRequestHandler();
 
 const server = createServer((req, res) => {
   req.headers[PEER_HEADER] = req.socket.remoteAddress ?? "";
-  void handle(req, res);
+  handle(req, res).catch((err) => {
+    console.error(`portal: ${req.method} ${req.url?.split("?")[0]}: ${err?.stack ?? err}`);
+    if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+    res.end("Internal error");
+  });
 });
 server.listen(port, values.hostname, () => console.log(`portal listening on ${values.hostname ?? "*"}:${port}`));
-for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => server.close(() => process.exit(0)));
+// Open event streams (live VM lists) would hold close() forever: end them, and give up after 5 s.
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+    setTimeout(() => process.exit(0), 5000).unref();
+  });
+}

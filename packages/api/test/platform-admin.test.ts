@@ -93,6 +93,18 @@ describe.each(providers)("platform administration on %s", (provider) => {
     const gone = api.caller(null, new Headers({ authorization: `Bearer node.${spare.nodeId}.${spare.secret}` }));
     expect(await code(gone.nodeAgent.sync({ vms: [] }))).toMatch(/^UNAUTHORIZED/);
     expect(await code(api.caller(platform).node.remove({ nodeId: spare.nodeId }))).toMatch(/^NOT_FOUND/);
+
+    // A node that died with a delete it never confirmed: while it is up that VM counts; once it is
+    // down, it goes with the node (a live VM still blocks).
+    const dead = await api.caller(null).nodeAgent.register({ joinToken: "test-join-token-0123456789", name: "n4", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1", totalCpus: 1, totalMemoryMiB: 1024, capabilities: caps });
+    const row = (name: string, desiredState: string) => api.db.vm.create({ data: { name, tenantId: alice.tenantId, ownerId: alice.userId, templateId, nodeId: dead.nodeId, cpus: 1, memoryMiB: 256, diskGiB: 1, macAddress: "52:54:00:00:00:04", desiredState, actualState: "deleting" } });
+    await row("never-confirmed", "deleted");
+    expect(await code(api.caller(platform).node.remove({ nodeId: dead.nodeId }))).toMatch(/^PRECONDITION_FAILED: Node n4 still has 1 VM/);
+    await api.db.node.update({ where: { id: dead.nodeId }, data: { lastSeenAt: new Date(Date.now() - 3_600_000) } });
+    const live = await row("still-wanted", "running");
+    expect(await code(api.caller(platform).node.remove({ nodeId: dead.nodeId }))).toMatch(/^PRECONDITION_FAILED: Node n4 still has 1 VM/);
+    await api.db.vm.delete({ where: { id: live.id } });
+    expect(await api.caller(platform).node.remove({ nodeId: dead.nodeId })).toEqual({ nodeId: dead.nodeId });
   });
 
   it("lists every template, moves one between tenants and back to everyone", async () => {

@@ -10,5 +10,5 @@ export const nodeRouter = router({
   list: authedProcedure.query(({ ctx }) => listNodes(ctx)),
   listAll: adminProcedure.query(({ ctx }) => listAllNodes(ctx)),
   setDrained: adminProcedure.input(z.object({ nodeId, drained: z.boolean() })).mutation(({ ctx, input }) => setNodeDrained(ctx.db, input)),
-  remove: adminProcedure.input(z.object({ nodeId })).mutation(({ ctx, input }) => removeNode(ctx.db, input)),
+  remove: adminProcedure.input(z.object({ nodeId })).mutation(({ ctx, input }) => removeNode(ctx, input)),
 });

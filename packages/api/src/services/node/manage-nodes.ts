@@ -36,9 +36,13 @@ export async function setNodeDrained(db: Db, input: { nodeId: string; drained: b
 }
 
 /** Forgets a node: its credentials stop working (the agent must join again). Refused while anything lives on it. */
-export async function removeNode(db: Db, input: { nodeId: string }) {
+export async function removeNode(deps: { db: Db; nodeDownAfterMs: number }, input: { nodeId: string }) {
+  const { db } = deps;
   const node = await requireNode(db, input.nodeId);
   return db.$transaction(async (tx) => {
+    // A node that is down never confirms the deletes it was sent: on a node being removed, those
+    // VMs are gone with it (otherwise a dead node could never be removed).
+    if (!isNodeUp(node, deps.nodeDownAfterMs)) await tx.vm.deleteMany({ where: { nodeId: node.id, desiredState: "deleted" } });
     // Every VM row counts, deleted ones too until the node has removed their files and the row is gone.
     const vms = await tx.vm.count({ where: { nodeId: node.id } });
     if (vms > 0) throw new AppError("INVALID_STATE", { message: `Node ${node.name} still has ${vms} VM${vms > 1 ? "s" : ""}: drain it and move or delete them first` });

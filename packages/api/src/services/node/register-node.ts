@@ -1,7 +1,7 @@
 // A node agent joins with the shared join token and receives its own credentials. A name already
 // registered is taken only by the node that holds it: the join token alone would let anyone who has
 // it (every node's operator) re-register another node's name and so receive that node's VMs.
-import { randomBytes, timingSafeEqual, createHash } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { Db } from "@vdi/db";
 import { AppError } from "../../errors.ts";
 import { hashSecret, secretMatches, type PresentedNodeCredentials } from "./node-credentials.ts";
@@ -17,12 +17,6 @@ export interface RegisterNodeInput {
   capabilities: NodeCapabilities;
 }
 
-function sameSecret(a: string, b: string): boolean {
-  const ha = createHash("sha256").update(a).digest();
-  const hb = createHash("sha256").update(b).digest();
-  return timingSafeEqual(ha, hb);
-}
-
 /**
  * Registers a new node, or re-registers an existing one that proves it is that node (its current
  * credentials, as the agent presents them when it has lost track of whether they are still good).
@@ -33,7 +27,7 @@ export async function registerNode(
   input: RegisterNodeInput,
   presented: PresentedNodeCredentials | null,
 ) {
-  if (!deps.nodeJoinToken || !sameSecret(input.joinToken, deps.nodeJoinToken)) {
+  if (!deps.nodeJoinToken || !secretMatches(hashSecret(deps.nodeJoinToken), input.joinToken)) {
     throw new AppError("UNAUTHENTICATED", { message: "Invalid join token" });
   }
   const secret = randomBytes(32).toString("base64url");
