@@ -230,23 +230,61 @@ describe.each(providers)("TOTP second factor on %s", (provider) => {
     expect(await outcome(foreign.call((c) => c.auth.login({ email: user.email, password: PASSWORD })))).toMatch(/^FORBIDDEN: Refused: this request did not come from the portal's own pages/);
   });
 
-  it("rate-limits password guessing per client through tRPC login: a clear TOO_MANY_REQUESTS, other clients unaffected", async () => {
+  it("slows password guessing per account, from any address: after 5 wrong passwords the account waits, others do not", async () => {
     const user = await api.makeUser("acme");
-    const guesser = new Browser(api);
-    for (let i = 0; i < 3; i++) {
-      expect(await outcome(guesser.call((c) => c.auth.login({ email: user.email, password: `wrong-password-${i}` })))).toBe("UNAUTHORIZED: Wrong email or password");
+    const bystander = await api.makeUser("acme");
+    // Five wrong passwords, each from another address (a distributed guesser).
+    for (let i = 0; i < 5; i++) {
+      expect(await outcome(new Browser(api).call((c) => c.auth.login({ email: user.email, password: `wrong-password-${i}` })))).toBe("UNAUTHORIZED: Wrong email or password");
     }
-    // Over the limit even the right password is refused, before it is checked, and no session is made.
-    expect(await outcome(guesser.call((c) => c.auth.login({ email: user.email, password: PASSWORD })))).toMatch(/^TOO_MANY_REQUESTS: Too many attempts: wait ([1-9]|10) seconds and try again$/);
-    expect(guesser.has("vdi.session_token")).toBe(false);
+    // Now even the right password waits, from a fresh address, before it is checked; no session is made.
+    const late = new Browser(api);
+    expect(await outcome(late.call((c) => c.auth.login({ email: user.email, password: PASSWORD })))).toBe("TOO_MANY_REQUESTS: Too many failed logins for this account: wait 1 seconds and try again");
+    expect(late.has("vdi.session_token")).toBe(false);
     expect(await api.db.session.count({ where: { userId: user.userId } })).toBe(0);
-    // Another client (another address) logs in with the right password at once.
-    const other = new Browser(api);
-    expect(await other.call((c) => c.auth.login({ email: user.email, password: PASSWORD }))).toEqual({ twoFactorRequired: false, userId: user.userId });
-    expect((await other.call((c) => c.auth.me()))?.userId).toBe(user.userId);
-    // The refusal is in the audit trail, from the guesser's address.
-    const refused = await api.db.auditEvent.findFirst({ where: { action: "auth.login", actorEmail: user.email, outcome: "error", ip: guesser.ip } });
-    expect(refused?.detail).toMatch(/Too many attempts/);
+    // Another account from that same address is not held up.
+    expect(await late.call((c) => c.auth.login({ email: bystander.email, password: PASSWORD }))).toEqual({ twoFactorRequired: false, userId: bystander.userId });
+    // The refusal is in the audit trail, from the address it came from.
+    const refused = await api.db.auditEvent.findFirst({ where: { action: "auth.login", actorEmail: user.email, outcome: "error", ip: late.ip } });
+    expect(refused?.detail).toMatch(/Too many failed logins/);
+    // After the wait the right password works, and resets the count: one more wrong one is just wrong.
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await late.call((c) => c.auth.login({ email: user.email, password: PASSWORD }))).toEqual({ twoFactorRequired: false, userId: user.userId });
+    expect(await outcome(new Browser(api).call((c) => c.auth.login({ email: user.email, password: "wrong-again" })))).toBe("UNAUTHORIZED: Wrong email or password");
+    expect(await new Browser(api).call((c) => c.auth.login({ email: user.email, password: PASSWORD }))).toEqual({ twoFactorRequired: false, userId: user.userId });
+  });
+
+  it("counts two-factor challenges as tries until a code is right: someone with the password cannot guess codes at speed", async () => {
+    const { user, secret } = await userWith2fa();
+    // Five challenges, each from another address, each left with a wrong code.
+    for (let i = 0; i < 5; i++) {
+      const { b, res } = await logInAs(user);
+      expect(res).toEqual({ twoFactorRequired: true });
+      expect(await outcome(b.call((c) => c.auth.verifyTotp({ code: wrongCode(secret) })))).toMatch(/^UNAUTHORIZED: Wrong code/);
+    }
+    expect(await outcome(logInAs(user).then((r) => r.res))).toBe("TOO_MANY_REQUESTS: Too many failed logins for this account: wait 1 seconds and try again");
+    // The owner, after the wait, logs in with the right code, and that resets the count.
+    await new Promise((r) => setTimeout(r, 1100));
+    const { b } = await logInAs(user);
+    expect(await b.call((c) => c.auth.verifyTotp({ code: totp(secret) }))).toEqual({ userId: user.userId });
+    for (let i = 0; i < 4; i++) expect((await logInAs(user)).res).toEqual({ twoFactorRequired: true });
+  });
+
+  it("lets an office behind one address log in at nine, and still limits one address's tries", async () => {
+    const office = new Browser(api);
+    const staff = await Promise.all(Array.from({ length: 12 }, () => api.makeUser("acme")));
+    for (const person of staff) {
+      const desk = new Browser(api);
+      (desk as { ip: string }).ip = office.ip;  // every thin client of the office: one NAT address
+      expect(await desk.call((c) => c.auth.login({ email: person.email, password: PASSWORD }))).toEqual({ twoFactorRequired: false, userId: person.userId });
+    }
+    // The address's budget (30 a minute) is still a limit: spraying one password over many
+    // accounts runs out of it, with a clear answer.
+    const sprayer = new Browser(api);
+    const answers: string[] = [];
+    for (let i = 0; i < 31; i++) answers.push(await outcome(sprayer.call((c) => c.auth.login({ email: `nobody-${i}@acme.test`, password: "Summer2026!!" }))));
+    expect(answers.slice(0, 30).every((a) => a === "UNAUTHORIZED: Wrong email or password")).toBe(true);
+    expect(answers[30]).toMatch(/^TOO_MANY_REQUESTS: Too many attempts: wait \d+ seconds and try again$/);
   });
 
   it("sets cookies a third-party site cannot ride or read: HttpOnly, SameSite=Lax, Secure over https", async () => {

@@ -23,7 +23,7 @@ describe.each(providers)("tenancy on %s", (provider) => {
   });
   afterAll(async () => api?.close());
 
-  /** A fresh client address each time: Better Auth allows 3 sign-ins per 10 s from one. */
+  /** A fresh client address each time: sign-ins are rate-limited per address. */
   let clients = 0;
   const client = () => new Headers({ "x-vdi-client-ip": `198.51.${provider === "sqlite" ? 100 : 101}.${++clients}` });
 

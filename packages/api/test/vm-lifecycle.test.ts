@@ -34,7 +34,7 @@ describe.each(providers)("vm lifecycle on %s", (provider) => {
   afterAll(async () => api?.close());
 
   it("logs in with the seeded password through Better Auth and sets a session cookie", async () => {
-    // Its own client address: Better Auth rate-limits sign-ins per address (3 per 10 s), across providers.
+    // Its own client address: sign-ins are rate-limited per address, across providers.
     const client = () => new Headers({ "x-vdi-client-ip": `198.51.100.${provider === "sqlite" ? 10 : 20}` });
     const caller = api.caller(null, client());
     expect(await code(caller.auth.login({ email: "demo@x.test", password: "wrong-password" }))).toMatch(/^UNAUTHORIZED: Wrong email or password/);

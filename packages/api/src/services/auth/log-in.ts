@@ -3,6 +3,7 @@
 // verifyTotp / verifyBackupCode (two-factor-login.ts) exchange for a session.
 import type { Auth } from "./auth.ts";
 import { postToAuth } from "./auth-endpoint.ts";
+import { loginGuardOf } from "./login-guard.ts";
 import { AppError, isAppError } from "../../errors.ts";
 
 export type LogInResult = { twoFactorRequired: false; userId: string } | { twoFactorRequired: true };
@@ -10,16 +11,28 @@ export type LogInResult = { twoFactorRequired: false; userId: string } | { twoFa
 type SignedIn = { twoFactorRedirect: true } | { twoFactorRedirect?: false; user: { id: string } };
 
 export async function logIn(auth: Auth, input: { email: string; password: string }, headers: Headers, resHeaders: Headers): Promise<LogInResult> {
+  // An account that has had too many wrong passwords waits first, whatever the address.
+  const guard = loginGuardOf(auth);
+  const wait = guard.waitMs(input.email);
+  if (wait > 0) throw new AppError("RATE_LIMITED", { message: `Too many failed logins for this account: wait ${Math.ceil(wait / 1000)} seconds and try again` });
   try {
     // Through Better Auth's HTTP handler, not auth.api: its per-client rate limit on /sign-in/*
-    // (3 per 10 s) applies only there, and it is what stops password guessing.
+    // applies only there (auth.ts).
     const body = await postToAuth<SignedIn>(auth, "/sign-in/email", input, headers, resHeaders);
-    if (body.twoFactorRedirect) return { twoFactorRequired: true };
+    // A two-factor challenge counts as a try until its code is right (two-factor-login.ts): each
+    // challenge allows 5 codes, so challenges must not come free either.
+    if (body.twoFactorRedirect) {
+      guard.failed(input.email);
+      return { twoFactorRequired: true };
+    }
+    guard.succeeded(input.email);
     return { twoFactorRequired: false, userId: body.user.id };
   } catch (err) {
-    // Unknown email and wrong password read the same; a disabled account is refused only once the
-    // password is right (its session would be made: auth.ts), the rate limit before either.
+    // Unknown email and wrong password read the same (and count the same: no hint which accounts
+    // exist); a disabled account is refused only once the password is right (its session would
+    // be made: auth.ts), the rate limits before either.
     if (isAppError(err) && (err.code === "UNAUTHENTICATED" || err.code === "INVALID_INPUT")) {
+      guard.failed(input.email);
       throw new AppError("UNAUTHENTICATED", { message: "Wrong email or password" });
     }
     throw err;

@@ -3,15 +3,18 @@
 // logIn set) for a session. Better Auth's rate limits apply: postToAuth goes through its handler.
 import type { Auth } from "./auth.ts";
 import { postToAuth } from "./auth-endpoint.ts";
+import { loginGuardOf } from "./login-guard.ts";
 
-interface Verified { user: { id: string } }
+interface Verified { user: { id: string; email: string } }
 
 export async function verifyTotp(auth: Auth, input: { code: string; trustDevice?: boolean | undefined }, headers: Headers, resHeaders: Headers) {
   const res = await postToAuth<Verified>(auth, "/two-factor/verify-totp", { code: input.code, trustDevice: input.trustDevice ?? false }, headers, resHeaders);
+  loginGuardOf(auth).succeeded(res.user.email);  // the login is complete: the account's tries reset
   return { userId: res.user.id };
 }
 
 export async function verifyBackupCode(auth: Auth, input: { code: string }, headers: Headers, resHeaders: Headers) {
   const res = await postToAuth<Verified>(auth, "/two-factor/verify-backup-code", { code: input.code }, headers, resHeaders);
+  loginGuardOf(auth).succeeded(res.user.email);
   return { userId: res.user.id };
 }
