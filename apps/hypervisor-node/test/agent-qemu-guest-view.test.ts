@@ -5,14 +5,12 @@
 // reach the guest, and a platform admin's template from a stopped VM serves another tenant.
 import { describe, it, expect } from "vitest";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { IMAGES, agentFixture, privateImageDir, startAgent, typeLine, until } from "./helpers.ts";
+import { IMAGES, agentFixture, guestDriver, privateImageDir, qemuSkipReason, startAgent, typeLine, until } from "./helpers.ts";
 
 const TEMPLATE = join(IMAGES, "debian-shell", "template.json");
-const qemuThere = spawnSync("qemu-system-x86_64", ["--version"]).status === 0;
-const skipReason = !qemuThere ? "qemu-system-x86_64 is not installed (scripts/setup.sh installs it)"
-  : !existsSync(TEMPLATE) ? `guest template not built (${TEMPLATE}; scripts/build-images.sh builds it)` : null;
+const skipReason = qemuSkipReason(TEMPLATE);
 if (skipReason) console.warn(`[skip] QEMU guest-view lifecycle tests: ${skipReason}`);
 
 describe.skipIf(skipReason !== null)("VM lifecycle with QEMU, seen from the guest", () => {
@@ -26,21 +24,7 @@ describe.skipIf(skipReason !== null)("VM lifecycle with QEMU, seen from the gues
     f.agent = startAgent(server.url, dataDir, { VDI_IMAGE_DIR: images });
     try {
       await until("node up", async () => (await c.node.list()).find((n) => n.up && n.engines.qemu?.available));
-      const vmDir = (id: string) => join(dataDir, "vms", id);
-      const serial = (id: string) => (existsSync(join(vmDir(id), "serial.log")) ? readFileSync(join(vmDir(id), "serial.log"), "utf8") : "");
-      const opDone = async (operationId: string, timeoutMs = 120_000) => {
-        const op = await until(`operation ${operationId}`, async () => {
-          const o = await c.operation.get({ operationId });
-          return o.status === "succeeded" || o.status === "failed" ? o : null;
-        }, timeoutMs);
-        expect(op.error ?? null).toBeNull();
-        return op;
-      };
-      const say = async (vmId: string, cmd: string, text: string) => {
-        await typeLine((await c.console.open({ vmId })).url, `${cmd} > /dev/ttyS0`);
-        await until(`guest says ${text}`, () => serial(vmId).includes(text), 30_000);
-      };
-      const ready = (vmId: string, name: string, from = 0) => until(`${name} ready`, () => serial(vmId).slice(from).includes(`VDI-GUEST-READY ${name}`), 90_000);
+      const { vmDir, serial, opDone, say, ready } = guestDriver(c, dataDir);
       const identity = async (vmId: string, tag: string) => {
         await say(vmId, `echo ${tag}-$(hostname)/$(cat /sys/class/dmi/id/product_serial)/$(cat /sys/class/net/eth0/address)/END`, `${tag}-`);
         const m = new RegExp(`${tag}-([^/]*)/([^/]*)/([^/]*)/END`).exec(serial(vmId));

@@ -3,15 +3,13 @@
 // a snapshot. Each step is checked from inside the guest: a marker file on its disk and a shell
 // variable in its memory, read back over the serial port.
 import { describe, it, expect } from "vitest";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { IMAGES, agentFixture, privateImageDir, startAgent, typeLine, until } from "./helpers.ts";
+import { IMAGES, agentFixture, guestDriver, privateImageDir, qemuSkipReason, startAgent, until } from "./helpers.ts";
 
 const TEMPLATE = join(IMAGES, "debian-shell", "template.json");
-const qemuThere = spawnSync("qemu-system-x86_64", ["--version"]).status === 0;
-const skipReason = !qemuThere ? "qemu-system-x86_64 is not installed (scripts/setup.sh installs it)"
-  : !existsSync(TEMPLATE) ? `guest template not built (${TEMPLATE}; scripts/build-images.sh builds it)` : null;
+const skipReason = qemuSkipReason(TEMPLATE);
 if (skipReason) console.warn(`[skip] QEMU lifecycle tests: ${skipReason}`);
 
 describe.skipIf(skipReason !== null)("VM lifecycle with QEMU", () => {
@@ -25,23 +23,9 @@ describe.skipIf(skipReason !== null)("VM lifecycle with QEMU", () => {
     f.agent = startAgent(server.url, dataDir, { VDI_IMAGE_DIR: images });
     try {
       await until("node up", async () => (await c.node.list()).find((n) => n.up && n.engines.qemu?.available));
-      const vmDir = (id: string) => join(dataDir, "vms", id);
-      const serialOf = (id: string) => () => (existsSync(join(vmDir(id), "serial.log")) ? readFileSync(join(vmDir(id), "serial.log"), "utf8") : "");
+      const { vmDir, serial, opDone, say, ready } = guestDriver(c, dataDir);
+      const serialOf = (id: string) => () => serial(id);
       const state = async (vmId: string) => (await c.vm.get({ vmId })).state;
-      const opDone = async (operationId: string, timeoutMs = 90_000) => {
-        const op = await until(`operation ${operationId}`, async () => {
-          const o = await c.operation.get({ operationId });
-          return o.status === "succeeded" || o.status === "failed" ? o : null;
-        }, timeoutMs);
-        expect(op.error ?? null).toBeNull();
-        expect(op.status).toBe("succeeded");
-        return op;
-      };
-      const say = async (vmId: string, cmd: string, expectText: string) => {
-        await typeLine((await c.console.open({ vmId })).url, `${cmd} > /dev/ttyS0`);
-        await until(`guest says ${expectText}`, () => serialOf(vmId)().includes(expectText), 30_000);
-      };
-      const ready = (vmId: string, name: string) => until(`${name} ready`, () => serialOf(vmId)().includes(`VDI-GUEST-READY ${name}`), 90_000);
 
       const { vmId, operationId } = await c.vm.create({ templateId, name: "life-1" });
       await opDone(operationId);

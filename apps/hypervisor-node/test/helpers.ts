@@ -1,10 +1,11 @@
 // Shared pieces of the node agent integration tests: start an agent process, wait, speak RFB.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import WebSocket from "ws";
 import { afterAll, beforeAll, expect } from "vitest";
+import type { TestApi } from "@vdi/api/testing";
 
 export const REPO = resolve(import.meta.dirname, "../../..");
 export const IMAGES = process.env.VDI_IMAGE_DIR ?? join(REPO, "var/images");
@@ -172,4 +173,43 @@ export function privateImageDir(from: string, image: string): string {
   mkdirSync(join(dir, image));
   for (const f of readdirSync(join(from, image))) symlinkSync(join(from, image, f), join(dir, image, f));
   return dir;
+}
+
+/** Why the QEMU agent tests cannot run on this machine, or null when they can. */
+export function qemuSkipReason(templateFile: string): string | null {
+  if (spawnSync("qemu-system-x86_64", ["--version"]).status !== 0) return "qemu-system-x86_64 is not installed (scripts/setup.sh installs it)";
+  if (!existsSync(templateFile)) return `guest template not built (${templateFile}; scripts/build-images.sh builds it)`;
+  return null;
+}
+
+type Caller = ReturnType<TestApi["caller"]>;
+
+/**
+ * Drives the guests of one node data folder through the API: waits for operations, types a
+ * command on a VM's screen through the console gateway, and reads what it wrote to its serial port.
+ */
+export function guestDriver(c: Caller, dataDir: string) {
+  const vmDir = (id: string) => join(dataDir, "vms", id);
+  const serial = (id: string) => (existsSync(join(vmDir(id), "serial.log")) ? readFileSync(join(vmDir(id), "serial.log"), "utf8") : "");
+  return {
+    vmDir,
+    serial,
+    /** The operation once it has ended; it must have succeeded. */
+    async opDone(operationId: string, timeoutMs = 120_000) {
+      const op = await until(`operation ${operationId}`, async () => {
+        const o = await c.operation.get({ operationId });
+        return o.status === "succeeded" || o.status === "failed" ? o : null;
+      }, timeoutMs);
+      expect(op.error ?? null).toBeNull();
+      expect(op.status).toBe("succeeded");
+      return op;
+    },
+    /** Types `cmd > /dev/ttyS0` on the VM's screen and waits for `text` on its serial port. */
+    async say(vmId: string, cmd: string, text: string) {
+      await typeLine((await c.console.open({ vmId })).url, `${cmd} > /dev/ttyS0`);
+      await until(`guest says ${text}`, () => serial(vmId).includes(text), 30_000);
+    },
+    /** Waits for the guest's ready line (after `from` characters of its serial log). */
+    ready: (vmId: string, name: string, from = 0) => until(`${name} ready`, () => serial(vmId).slice(from).includes(`VDI-GUEST-READY ${name}`), 90_000),
+  };
 }

@@ -19,16 +19,12 @@ export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o64
   fsyncDir(dirname(path));
 }
 
+/** Makes a directory's entries (a rename into it) durable. */
 export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  fsyncFile(dir);
 }
 
-/** Makes a file another program wrote durable (before it takes its final name). */
+/** Makes a file another program wrote durable (before it takes its final name); directories too. */
 export function fsyncFile(path: string): void {
   const fd = openSync(path, "r");
   try {
