@@ -41,8 +41,13 @@ export async function auditCall(
   const outcome = call.ok ? "ok" : DENIED.has(call.errorCode ?? "") ? "denied" : "error";
   const summary = summarize(call.path === "auth.login" ? null : call.input);
   const detail = [summary, call.ok ? null : call.errorMessage?.slice(0, 500)].filter(Boolean).join(" — ") || undefined;
+  // A platform admin's change to another tenant (its quotas, a template moved to it) belongs to
+  // that tenant's trail, where its own admins can see it.
+  const input = call.input && typeof call.input === "object" ? (call.input as Record<string, unknown>) : {};
+  const forTenant = call.ok && actor?.role === "admin" && typeof input.tenantId === "string" ? input.tenantId.slice(0, 64) : null;
   try {
     await recordAudit(ctx.db, actor, ctx.ip, {
+      ...(forTenant ? { tenantId: forTenant } : {}),
       action: call.path,
       targetType: target.type,
       targetId: target.id,

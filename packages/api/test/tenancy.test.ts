@@ -92,5 +92,8 @@ describe.each(providers)("tenancy on %s", (provider) => {
     expect(t.used).toEqual({ vms: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, snapshots: 0 });
     expect(await code(api.caller(platform).tenant.create({ slug: "new-co", name: "Dup" }))).toMatch(/^CONFLICT/);
     expect(await code(api.caller(platform).tenant.setQuotas({ tenantId, vms: -1 }))).toMatch(/^BAD_REQUEST/);
+    // The change is in that tenant's trail, where its own admins look, not the platform admin's.
+    const row = await api.db.auditEvent.findFirstOrThrow({ where: { action: "tenant.setQuotas", outcome: "ok", actorId: platform.userId } });
+    expect(row.tenantId).toBe(tenantId);
   });
 });

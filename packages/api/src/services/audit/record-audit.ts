@@ -10,6 +10,8 @@ export interface AuditEntry {
   detail?: string;
   actorEmail?: string | null;
   via?: string;
+  /** The tenant the event belongs to, when it is not the actor's (a platform admin acting on another tenant). */
+  tenantId?: string | null;
 }
 
 export async function recordAudit(db: Db, actor: Actor | null, ip: string | null, e: AuditEntry): Promise<void> {
@@ -18,7 +20,7 @@ export async function recordAudit(db: Db, actor: Actor | null, ip: string | null
       actorId: actor?.userId ?? null,
       actorEmail: e.actorEmail ?? actor?.email ?? null,
       via: e.via ?? "session",
-      tenantId: actor?.tenantId ?? null,
+      tenantId: e.tenantId ?? actor?.tenantId ?? null,
       action: e.action,
       targetType: e.targetType,
       targetId: e.targetId ?? null,
