@@ -6,6 +6,7 @@ import { AppError } from "../../errors.ts";
 import { describeLastSeen, isNodeUp } from "../node/node-health.ts";
 import type { ConsoleSigner } from "./console-token.ts";
 import { visibleVms } from "../vm/vm-access.ts";
+import { BodyTooLarge, readCapped } from "../../lib/read-capped.ts";
 
 export const THUMBNAIL_FETCH_TIMEOUT_MS = 4_000;
 export const THUMBNAIL_MAX_BYTES = 2 * 1024 * 1024;
@@ -52,14 +53,14 @@ export async function fetchVmThumbnail(
     throw new AppError("INVALID_STATE", { message: `"${vm.name}" has no screen on its node yet` });
   }
   if (!res.ok) {
-    const reason = (await readCapped(res, 200).catch(() => Buffer.alloc(0))).toString("utf8");
+    const reason = (await readCappedResponse(res, 200).catch(() => Buffer.alloc(0))).toString("utf8");
     throw unavailable(`answered ${res.status}${reason ? ` (${reason})` : ""}`);
   }
   let png: Buffer;
   try {
-    png = await readCapped(res, THUMBNAIL_MAX_BYTES);
+    png = await readCappedResponse(res, THUMBNAIL_MAX_BYTES);
   } catch (err) {
-    throw unavailable((err as Error).message === "too large" ? `sent more than ${THUMBNAIL_MAX_BYTES} bytes` : "broke off the picture", err);
+    throw unavailable(err instanceof BodyTooLarge ? `sent more than ${THUMBNAIL_MAX_BYTES} bytes` : "broke off the picture", err);
   }
   if (!png.subarray(0, PNG_SIGNATURE.length).equals(PNG_SIGNATURE)) throw unavailable("sent something that is not a PNG");
   const at = Number(res.headers.get("x-thumbnail-at"));
@@ -67,25 +68,7 @@ export async function fetchVmThumbnail(
 }
 
 /** The body, refusing (and cancelling) past `max` bytes, whatever the node claims in content-length. */
-async function readCapped(res: Response, max: number): Promise<Buffer> {
-  const declared = Number(res.headers.get("content-length"));
-  if (declared > max) {
-    await res.body?.cancel();
-    throw new Error("too large");
-  }
-  if (!res.body) return Buffer.alloc(0);
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel();
-      throw new Error("too large");
-    }
-    parts.push(value);
-  }
-  return Buffer.concat(parts);
+/** A node's answer, at most `max` bytes. */
+function readCappedResponse(res: Response, max: number): Promise<Buffer> {
+  return readCapped(res.body, res.headers.get("content-length"), max);
 }
