@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { DesiredVm, VmReport } from "@vdi/api/client";
 import { writeFileAtomic } from "@vdi/api/atomic-write";
-import { killProcessesMentioning } from "./lib/processes.ts";
+import { killProcessesMentioning, processCommandLines } from "./lib/processes.ts";
 import { EngineError, snapshotDir, vmPaths, type Engine, type VmHandle, type VmPaths } from "./engines/engine.ts";
 
 /** An operation's argument from the portal (JSON; a bare id from older portals means a snapshot id). */
@@ -89,6 +89,8 @@ export class Reconciler {
 
   /** Re-discovers VMs from their folders and re-attaches to running engine processes. */
   async loadFromDisk(): Promise<void> {
+    // One look at the host's processes serves every VM's recovery (helpers left behind).
+    const procs = processCommandLines();
     for (const id of readdirSync(this.vmsDir)) {
       if (!VM_ID.test(id)) continue;
       const file = join(this.vmsDir, id, "state.json");
@@ -113,7 +115,7 @@ export class Reconciler {
       } else {
         vm.state = existsSync(vm.paths.saved) ? "saved" : engine?.isPrepared(vm.paths) ? "stopped" : "provisioning";
       }
-      if (engine) await this.recover(vm, engine);
+      if (engine) await this.recover(vm, engine, procs);
     }
   }
 
@@ -121,13 +123,13 @@ export class Reconciler {
    * After a restart: an operation that was in flight is marked failed with the reason (or, for
    * deletes, finished), and what it left half-made is removed. Earlier snapshots are untouched.
    */
-  private async recover(vm: LocalVm, engine: Engine): Promise<void> {
+  private async recover(vm: LocalVm, engine: Engine, procs: { pid: number; cmdline: string }[]): Promise<void> {
     const op = vm.spec.op;
     const interrupted = op && vm.lastOp?.id === op.id && vm.lastOp.status === "running" ? op : null;
     // Helpers the dead agent or QEMU left running (the shell behind a migration pipe, a qemu-img
     // copy) would go on writing into files that are about to be removed. Only at start-up: later,
     // another VM's operation (a clone copying this VM's disk) may legitimately name this folder.
-    const strays = killProcessesMentioning(`${vm.paths.dir}/`, [engine.runningPid(vm.paths)]);
+    const strays = killProcessesMentioning(`${vm.paths.dir}/`, [engine.runningPid(vm.paths)], procs);
     if (strays) this.log(`vm ${vm.id}: ended ${strays} helper process${strays > 1 ? "es" : ""} an interrupted operation left`);
     if (interrupted?.kind === "create") {
       if (engine.runningPid(vm.paths) !== null) await engine.stop(vm.paths, vm.handle);

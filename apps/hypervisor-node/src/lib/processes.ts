@@ -2,28 +2,37 @@
 // for a VM: the shell behind a migration pipe, a qemu-img copy), to wait for them or end them.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
-/** Pids of live processes whose command line contains `needle` (never this process). */
-export function processesMentioning(needle: string): number[] {
-  const out: number[] = [];
+/** Every live process's command line (never this process's; zombies have finished their work). */
+export function processCommandLines(): { pid: number; cmdline: string }[] {
+  const out: { pid: number; cmdline: string }[] = [];
   let entries: string[];
   try { entries = readdirSync("/proc"); } catch { return out; }
   for (const e of entries) {
     if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
     try {
-      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
-      if (/^\d+ \(.*\) Z/.test(stat)) continue; // a zombie has finished its work
-      if (readFileSync(`/proc/${e}/cmdline`, "utf8").includes(needle)) out.push(Number(e));
+      if (/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${e}/stat`, "utf8"))) continue;
+      out.push({ pid: Number(e), cmdline: readFileSync(`/proc/${e}/cmdline`, "utf8") });
     } catch { /* it ended while we looked */ }
   }
   return out;
 }
 
+/** Pids of live processes whose command line contains `needle` (from `procs`, or a fresh look). */
+export function processesMentioning(needle: string, procs = processCommandLines()): number[] {
+  return procs.filter((p) => p.cmdline.includes(needle)).map((p) => p.pid);
+}
+
 /** SIGKILLs what `processesMentioning` finds, except `keep`; returns how many it ended. */
-export function killProcessesMentioning(needle: string, keep: (number | null)[] = []): number {
+export function killProcessesMentioning(needle: string, keep: (number | null)[] = [], procs?: { pid: number; cmdline: string }[]): number {
   let n = 0;
-  for (const pid of processesMentioning(needle)) {
+  for (const pid of processesMentioning(needle, procs)) {
     if (keep.includes(pid)) continue;
-    try { process.kill(pid, "SIGKILL"); n++; } catch { /* gone */ }
+    try {
+      // Still that process (a snapshot of the table may be a while old: never a reused pid).
+      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle)) continue;
+      process.kill(pid, "SIGKILL");
+      n++;
+    } catch { /* gone */ }
   }
   return n;
 }
