@@ -1,5 +1,6 @@
 // The API's table of routers.
 import { router } from "./trpc.ts";
+import { registerAuditedInputs } from "./audit-trail.ts";
 import { authRouter } from "./routers/auth.ts";
 import { vmRouter } from "./routers/vm/index.ts";
 import { templateRouter } from "./routers/template.ts";
@@ -25,4 +26,5 @@ export const appRouter = router({
   tenant: tenantRouter,
   audit: auditRouter,
 });
+registerAuditedInputs(appRouter);
 export type AppRouter = typeof appRouter;

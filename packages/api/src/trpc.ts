@@ -3,7 +3,10 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
 import type { Context } from "./context.ts";
 import { APP_ERROR_CODES, isAppError } from "./errors.ts";
-import { auditCall } from "./audit-trail.ts";
+import type { Db } from "@vdi/db";
+import { isAudited, recordCall, recordCallAfter, validatedInput, type AuditedCall } from "./audit-trail.ts";
+import { holdingEmits } from "./lib/bus.ts";
+import { nestsDeeperThan, NESTED_TOO_DEEPLY } from "./lib/input-shape.ts";
 import { requiredScope } from "./services/api-token/scopes.ts";
 import { nodeCredentialsOf, secretMatches } from "./services/node/node-credentials.ts";
 
@@ -45,19 +48,61 @@ const mapErrors = t.middleware(async ({ next }) => {
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-/** Records every mutation, with its outcome, in the audit trail. */
-const audit = t.middleware(async ({ ctx, path, type, getRawInput, next }) => {
-  const res = await next();
-  if (type === "mutation") {
-    const input = await getRawInput().catch(() => undefined);
-    await auditCall(ctx as Context & { node?: { id: string } }, res.ok
-      ? { path, type, input, ok: true, result: res.data }
-      : { path, type, input, ok: false, errorCode: res.error.code, errorMessage: res.error.message });
-  }
-  return res;
+/** Refuses input that nests deeper than any procedure's (lib/input-shape.ts) before zod or the trail recurse into it. */
+const inputShape = t.middleware(async ({ getRawInput, next }) => {
+  if (nestsDeeperThan(await getRawInput())) throw new TRPCError({ code: "BAD_REQUEST", message: NESTED_TOO_DEEPLY });
+  return next();
 });
 
-export const publicProcedure = t.procedure.meta({ access: "public" }).use(audit).use(mapErrors);
+/**
+ * Procedures whose change Better Auth writes through its own connection, which cannot join ours
+ * (on SQLite it would wait for our transaction's lock): their line is written after the change.
+ */
+const OUTSIDE_TRANSACTION = (path: string) => path.startsWith("auth.") || path === "tenant.acceptInvitation";
+
+class Rollback extends Error {}
+
+/**
+ * Records every mutation, with its outcome, in the audit trail. A change and its line are one
+ * transaction: the procedure runs on a transaction client (services' own transactions nest in it as
+ * savepoints), the "ok" line is written in it, and if that write fails the change is rolled back.
+ * A refused or failed call's partial writes are rolled back too; its line is written afterwards.
+ */
+const audit = t.middleware(async ({ ctx, path, type, getRawInput, next }) => {
+  if (!isAudited(path, type)) return next();
+  const raw = await getRawInput().catch(() => undefined);
+  const input = nestsDeeperThan(raw) ? undefined : await validatedInput(path, raw);
+  const failed = (res: { error: TRPCError }): AuditedCall => ({ path, input, ok: false, errorCode: res.error.code, errorMessage: res.error.message });
+  if (OUTSIDE_TRANSACTION(path)) {
+    const res = await next();
+    await recordCallAfter(ctx.db, ctx, res.ok ? { path, input, ok: true, result: res.data } : failed(res));
+    return res;
+  }
+  let res: Awaited<ReturnType<typeof next>> | undefined;
+  let announce = () => {};
+  try {
+    await ctx.db.$transaction(async (tx) => {
+      const held = await holdingEmits(() => next({ ctx: { db: tx as unknown as Db } }));
+      res = held.value;
+      if (!res.ok) throw new Rollback();
+      await recordCall(tx as unknown as Db, ctx, { path, input, ok: true, result: res.data });
+      announce = held.announce;
+    }, { maxWait: 10_000, timeout: 30_000 });
+  } catch (e) {
+    if (!(e instanceof Rollback)) {
+      // Nothing was changed: the line (or the commit) failed, and the change went with it.
+      console.error(`audit: ${path} rolled back: ${(e as Error).message}`);
+      const error = res && !res.ok ? res.error : new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "Not done: the change could not be recorded", cause: e });
+      await recordCallAfter(ctx.db, ctx, failed({ error }));
+      throw error;
+    }
+  }
+  announce();
+  if (!res!.ok) await recordCallAfter(ctx.db, ctx, failed(res as { error: TRPCError }));
+  return res!;
+});
+
+export const publicProcedure = t.procedure.meta({ access: "public" }).use(audit).use(inputShape).use(mapErrors);
 
 /** API tokens reach only what their scopes name (services/api-token/scopes.ts); a path not listed there is refused. */
 const tokenScopes = t.middleware(({ ctx, path, type, next }) => {
