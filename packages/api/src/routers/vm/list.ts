@@ -1,4 +1,6 @@
 import { authedProcedure } from "../../trpc.ts";
 import { listVms } from "../../services/vm/list-vms.ts";
+import { listVmsSchema } from "./vm.schema.ts";
 
-export const list = authedProcedure.query(({ ctx }) => listVms(ctx, ctx.actor));
+/** One page of the VMs the caller may see, newest first (without input: the first page). */
+export const list = authedProcedure.input(listVmsSchema).query(({ ctx, input }) => listVms(ctx, ctx.actor, input ?? {}));

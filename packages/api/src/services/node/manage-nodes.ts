@@ -5,15 +5,22 @@ import { AppError } from "../../errors.ts";
 import { describeLastSeen, isNodeUp, parseCapabilities } from "./node-health.ts";
 
 export async function listAllNodes(deps: { db: Db; nodeDownAfterMs: number }) {
-  const nodes = await deps.db.node.findMany({ orderBy: { name: "asc" }, include: { vms: { select: { cpus: true, memoryMiB: true, desiredState: true } } } });
+  // Counted and summed by the database, per node: no node's VMs are loaded.
+  const [nodes, all, live] = await Promise.all([
+    deps.db.node.findMany({ orderBy: { name: "asc" } }),
+    deps.db.vm.groupBy({ by: ["nodeId"], _count: { _all: true } }),
+    deps.db.vm.groupBy({ by: ["nodeId"], where: { desiredState: { not: "deleted" } }, _sum: { cpus: true, memoryMiB: true } }),
+  ]);
+  const counts = new Map(all.map((g) => [g.nodeId, g._count._all]));
+  const sums = new Map(live.map((g) => [g.nodeId, g._sum]));
   return nodes.map((n) => {
-    const live = n.vms.filter((v) => v.desiredState !== "deleted");
+    const used = sums.get(n.id);
     return {
       id: n.id, name: n.name, apiUrl: n.apiUrl, consoleUrl: n.consoleUrl,
       up: isNodeUp(n, deps.nodeDownAfterMs), lastSeen: describeLastSeen(n), lastSeenAt: n.lastSeenAt,
       drained: n.drainedAt !== null, drainedAt: n.drainedAt,
       totalCpus: n.totalCpus, totalMemoryMiB: n.totalMemoryMiB,
-      vms: n.vms.length, usedCpus: live.reduce((s, v) => s + v.cpus, 0), usedMemoryMiB: live.reduce((s, v) => s + v.memoryMiB, 0),
+      vms: counts.get(n.id) ?? 0, usedCpus: used?.cpus ?? 0, usedMemoryMiB: used?.memoryMiB ?? 0,
       capabilities: parseCapabilities(n.capabilities),
       createdAt: n.createdAt,
     };

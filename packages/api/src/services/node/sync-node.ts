@@ -48,8 +48,17 @@ export interface DesiredVm {
 }
 
 async function desiredFor(db: Db, nodeId: string): Promise<{ vms: DesiredVm[]; etag: string }> {
-  const rows = await db.vm.findMany({ where: { nodeId }, include: { template: true }, orderBy: { id: "asc" } });
-  const vms = rows.map((v) => ({
+  // Two bounded reads, not an include: a relation include binds one parameter per VM (P2029 past
+  // ~999 VMs on SQLite). The templates are found by a filter on the node, whatever their number.
+  // VMs first: each one's template existed before it (a foreign key), so the second read has it.
+  const rows = await db.vm.findMany({ where: { nodeId }, orderBy: { id: "asc" } });
+  const templateRows = rows.length === 0 ? [] : await db.template.findMany({ where: { vms: { some: { nodeId } } }, select: { id: true, engine: true, image: true } });
+  const templates = new Map(templateRows.map((t) => [t.id, t]));
+  // (A VM deleted between the two reads, with the last VM of its template here, is left out.)
+  const vms = rows.flatMap((row) => {
+    const template = templates.get(row.templateId);
+    return template ? [{ ...row, template }] : [];
+  }).map((v) => ({
     id: v.id,
     name: v.name,
     generation: v.generation,
@@ -200,10 +209,20 @@ export async function syncNode(deps: { db: Db; consolePublicKeyPem: string }, no
     },
   });
   const touched = new Set<string>();
+  // What the node reports is mostly what the portal already knows (a heartbeat repeats every VM):
+  // two reads of the node's rows tell which reports change anything, so an unchanged VM costs no query.
+  const [known, openOps] = input.vms.length === 0 ? [new Map(), new Set<string>()] : await Promise.all([
+    db.vm.findMany({ where: { nodeId }, select: { id: true, actualState: true, stateReason: true } }).then((rows) => new Map(rows.map((v) => [v.id, v]))),
+    db.operation.findMany({ where: { status: { in: ["pending", "running"] }, vm: { nodeId } }, select: { id: true } }).then((rows) => new Set(rows.map((o) => o.id))),
+  ]);
   for (const r of input.vms) {
+    const vm = known.get(r.id);
+    if (!vm) continue;  // not ours (or already gone): the node is told nothing about it
+    const opOpen = !!r.op && openOps.has(r.op.id);
+    if (!opOpen && r.state !== "deleted" && vm.actualState === r.state && vm.stateReason === (r.reason ?? null)) continue;
     // Only an operation turning final changes several rows; progress and state reports (and the
     // same final status reported again at every sync) are single writes or none.
-    const finishing = !!r.op && r.op.status !== "running" && (await db.operation.count({ where: { id: r.op.id, status: { notIn: ["succeeded", "failed"] } } })) > 0;
+    const finishing = opOpen && r.op!.status !== "running";
     const tenantId = finishing ? await db.$transaction((tx) => applyReport(tx, nodeId, r)) : await applyReport(db, nodeId, r);
     if (tenantId) touched.add(tenantId);
   }

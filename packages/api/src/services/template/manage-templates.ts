@@ -4,14 +4,22 @@ import type { Db } from "@vdi/db";
 import { AppError } from "../../errors.ts";
 
 export async function listAllTemplates(db: Db) {
-  const rows = await db.template.findMany({
-    orderBy: [{ retiredAt: "asc" }, { title: "asc" }],
-    include: { tenant: { select: { slug: true, name: true } }, _count: { select: { vms: true } } },
-  });
-  return rows.map(({ _count, tenant, ...t }) => ({
+  // Three bounded reads, not includes (an include binds one parameter per template).
+  const [rows, tenantRows, uses] = await Promise.all([
+    db.template.findMany({ orderBy: [{ retiredAt: "asc" }, { title: "asc" }] }),
+    db.tenant.findMany({ where: { templates: { some: {} } }, select: { id: true, slug: true, name: true } }),
+    db.vm.groupBy({ by: ["templateId"], _count: { _all: true } }),
+  ]);
+  const tenants = new Map(tenantRows.map((t) => [t.id, t]));
+  const vmCounts = new Map(uses.map((u) => [u.templateId, u._count._all]));
+  const tenantOf = (id: string | null) => {
+    const t = id ? tenants.get(id) : undefined;
+    return t ? { slug: t.slug, name: t.name } : null;
+  };
+  return rows.map((t) => ({
     id: t.id, slug: t.slug, title: t.title, engine: t.engine, image: t.image, status: t.status, diskGiB: t.diskGiB,
-    tenantId: t.tenantId, tenant: tenant ? { slug: tenant.slug, name: tenant.name } : null, nodeId: t.nodeId,
-    retired: t.retiredAt !== null, retiredAt: t.retiredAt, vms: _count.vms, createdAt: t.createdAt,
+    tenantId: t.tenantId, tenant: tenantOf(t.tenantId), nodeId: t.nodeId,
+    retired: t.retiredAt !== null, retiredAt: t.retiredAt, vms: vmCounts.get(t.id) ?? 0, createdAt: t.createdAt,
   }));
 }
 

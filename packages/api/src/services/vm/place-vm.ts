@@ -4,10 +4,7 @@ import { AppError } from "../../errors.ts";
 import { describeLastSeen, isNodeUp, parseCapabilities } from "../node/node-health.ts";
 
 export async function placeVm(db: Db, downAfterMs: number, want: { engine: string; image: string; memoryMiB: number; onlyNodeId?: string | undefined }) {
-  const nodes = await db.node.findMany({
-    where: want.onlyNodeId ? { id: want.onlyNodeId } : {},
-    include: { vms: { select: { memoryMiB: true, desiredState: true } } },
-  });
+  const nodes = await db.node.findMany({ where: want.onlyNodeId ? { id: want.onlyNodeId } : {} });
   if (nodes.length === 0) throw new AppError("NODE_UNAVAILABLE", { message: "No hypervisor node is registered yet" });
   // A drained node takes nothing new, clones of its VMs included (they would have to run there).
   const open = nodes.filter((n) => n.drainedAt === null);
@@ -30,8 +27,14 @@ export async function placeVm(db: Db, downAfterMs: number, want: { engine: strin
   if (withImage.length === 0) {
     throw new AppError("NODE_UNAVAILABLE", { message: `The template image "${want.image}" is not present on any node` });
   }
-  const free = (n: (typeof withImage)[number]) =>
-    n.totalMemoryMiB - n.vms.filter((v) => v.desiredState !== "deleted").reduce((s, v) => s + v.memoryMiB, 0);
+  // Summed by the database: the candidates' VMs are never loaded (a node may hold thousands).
+  const used = await db.vm.groupBy({
+    by: ["nodeId"],
+    where: { desiredState: { not: "deleted" }, ...(want.onlyNodeId ? { nodeId: want.onlyNodeId } : {}) },
+    _sum: { memoryMiB: true },
+  });
+  const usedOn = new Map(used.map((u) => [u.nodeId, u._sum.memoryMiB ?? 0]));
+  const free = (n: (typeof withImage)[number]) => n.totalMemoryMiB - (usedOn.get(n.id) ?? 0);
   const best = withImage.map((n) => ({ n, free: free(n) })).sort((a, b) => b.free - a.free)[0]!;
   if (best.free < want.memoryMiB) {
     throw new AppError("NO_CAPACITY", { message: `No node has ${want.memoryMiB} MiB of memory free (most free: ${best.free} MiB)` });
