@@ -11,8 +11,23 @@ export interface Output {
 
 const ID_RE = /^[a-z0-9]+$/;
 
+/** The portal answers a page of VMs at a time; a page shorter than asked for is the last. */
+const VM_PAGE = 500;
+
+/** Every VM, page by page (or until `stop` says the one looked for has been seen). */
+async function allVms(portal: Portal, stop?: (vm: { id: string; name: string }) => boolean) {
+  const vms: Awaited<ReturnType<Portal["vm"]["list"]["query"]>> = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await portal.vm.list.query({ cursor, limit: VM_PAGE });
+    vms.push(...page);
+    if (page.length < VM_PAGE || (stop && page.some(stop))) return vms;
+    cursor = page.at(-1)!.cursor;
+  }
+}
+
 export async function listVms(portal: Portal): Promise<Output> {
-  const vms = await portal.vm.list.query();
+  const vms = await allVms(portal);
   if (vms.length === 0) return { json: vms, text: "No VMs." };
   const rows = vms.map((v) => [v.name, v.state, String(v.cpus), `${v.memoryMiB} MiB`, v.template.slug, v.node.up ? v.node.name : `${v.node.name} (down)`, v.id]);
   return { json: vms, text: renderTable(["NAME", "STATE", "CPUS", "MEMORY", "TEMPLATE", "NODE", "ID"], rows) };
@@ -29,7 +44,7 @@ export async function listTemplates(portal: Portal): Promise<Output> {
 async function findVm(portal: Portal, ref: string): Promise<{ id: string; name: string }> {
   let vms: { id: string; name: string }[];
   try {
-    vms = await portal.vm.list.query();
+    vms = await allVms(portal, (v) => v.id === ref || v.name === ref);
   } catch (err) {
     if (codeOf(err) === "FORBIDDEN" && ID_RE.test(ref)) return { id: ref, name: ref };
     throw err;
