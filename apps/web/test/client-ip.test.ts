@@ -67,7 +67,7 @@ describe("Better Auth's rate limit behind withClientIp", () => {
   it("records the believed address on the session a tRPC login makes", async () => {
     const user = await api.makeUser("acme");
     const req = withClientIp(new Request(`${BASE}/api/trpc/auth.login`, { method: "POST", headers: { [PEER]: "198.51.100.30", "x-forwarded-for": "1.2.3.4" } }), direct);
-    await logIn(api.deps.auth, { email: user.email, password: "password-123" }, req.headers, new Headers());
+    await logIn(api.deps, { email: user.email, password: "password-123" }, req.headers, new Headers());
     const session = await api.db.session.findFirstOrThrow({ where: { userId: user.userId } });
     expect(session.ipAddress).toBe("198.51.100.30");
   });

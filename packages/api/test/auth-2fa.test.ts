@@ -296,7 +296,7 @@ describe.each(providers)("TOTP second factor on %s", (provider) => {
     expect(session).not.toMatch(/;\s*Secure/i);
     const https = createAuth({ db: api.db, provider, secret: "x".repeat(32), baseURL: "https://vdi.example" });
     const res = new Headers();
-    await logIn(https, { email: user.email, password: PASSWORD }, new Headers(), res);
+    await logIn({ db: api.db, auth: https }, { email: user.email, password: PASSWORD }, new Headers(), res);
     const secure = res.getSetCookie().find((c) => c.startsWith("__Secure-vdi.session_token="))!;
     expect(secure).toMatch(/;\s*Secure/i);
     expect(secure).toMatch(/;\s*HttpOnly/i);

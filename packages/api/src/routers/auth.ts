@@ -7,9 +7,9 @@ import { signInProviders } from "../services/auth/sign-in-providers.ts";
 import { confirmTwoFactorSchema, logInSchema, passwordSchema, verifyBackupCodeSchema, verifyTotpSchema } from "./auth.schema.ts";
 
 export const authRouter = router({
-  login: publicProcedure.input(logInSchema).mutation(({ ctx, input }) => logIn(ctx.auth, input, ctx.headers, ctx.resHeaders)),
-  verifyTotp: publicProcedure.input(verifyTotpSchema).mutation(({ ctx, input }) => verifyTotp(ctx.auth, input, ctx.headers, ctx.resHeaders)),
-  verifyBackupCode: publicProcedure.input(verifyBackupCodeSchema).mutation(({ ctx, input }) => verifyBackupCode(ctx.auth, input, ctx.headers, ctx.resHeaders)),
+  login: publicProcedure.input(logInSchema).mutation(({ ctx, input }) => logIn(ctx, input, ctx.headers, ctx.resHeaders)),
+  verifyTotp: publicProcedure.input(verifyTotpSchema).mutation(({ ctx, input }) => verifyTotp(ctx, input, ctx.headers, ctx.resHeaders)),
+  verifyBackupCode: publicProcedure.input(verifyBackupCodeSchema).mutation(({ ctx, input }) => verifyBackupCode(ctx, input, ctx.headers, ctx.resHeaders)),
   logout: authedProcedure.mutation(({ ctx }) => logOut(ctx.auth, ctx.headers, ctx.resHeaders)),
   me: publicProcedure.query(({ ctx }) => ctx.actor),
   providers: publicProcedure.query(({ ctx }) => signInProviders(ctx.auth)),

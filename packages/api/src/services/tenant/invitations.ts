@@ -63,6 +63,6 @@ export async function acceptInvitation(deps: { db: Db; auth: Auth }, input: { to
   if (claimed.count === 0) throw new AppError("NOT_FOUND", { message: "This invitation is not valid (used, revoked or mistyped)" });
   if (await deps.db.user.findUnique({ where: { email: inv.email } })) throw new AppError("CONFLICT", { message: `${inv.email} already has an account` });
   const user = await ensureUser(deps, { email: inv.email, name: input.name, password: input.password, tenantId: inv.tenantId, role: inv.role === "tenant_admin" ? "tenant_admin" : "user" });
-  await logIn(deps.auth, { email: inv.email, password: input.password }, headers, resHeaders);
+  await logIn(deps, { email: inv.email, password: input.password }, headers, resHeaders);
   return { userId: user.id, tenantId: inv.tenantId };
 }
