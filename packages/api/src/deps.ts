@@ -4,6 +4,7 @@ import { migrate } from "@vdi/db/migrate";
 import type { ApiDeps } from "./context.ts";
 import { createAuth, type OidcConfig } from "./services/auth/auth.ts";
 import { createConsoleSigner } from "./services/console/console-token.ts";
+import { startPortalLagClock } from "./lib/portal-lag.ts";
 
 export interface ApiConfig {
   databaseUrl: string;
@@ -17,6 +18,8 @@ export interface ApiConfig {
 }
 
 export function createApiDeps(c: ApiConfig): ApiDeps {
+  // From boot: a node's health is judged net of the portal's own stalls (services/node/node-health.ts).
+  startPortalLagClock();
   const db = createDb(c.databaseUrl);
   return {
     db,

@@ -1,5 +1,6 @@
 // Whether a node is up, and what it can run, from its last sync.
 import { z } from "zod";
+import { stalledMsSince } from "../../lib/portal-lag.ts";
 
 export const nodeCapabilitiesSchema = z.object({
   engines: z.record(z.string().max(32), z.object({
@@ -20,8 +21,16 @@ export function parseCapabilities(json: string): NodeCapabilities {
   }
 }
 
-export function isNodeUp(node: { lastSeenAt: Date | null }, downAfterMs: number, now = Date.now()): boolean {
-  return node.lastSeenAt !== null && now - node.lastSeenAt.getTime() < downAfterMs;
+/**
+ * Up while its silence, less the time this portal itself stood still since it last heard from the
+ * node, is under the threshold: a heartbeat that waited behind our own busy event loop (a burst of
+ * user requests, a long query) is our lag, and must not turn every action into "node down".
+ */
+export function isNodeUp(node: { lastSeenAt: Date | null }, downAfterMs: number, now = Date.now(), stalled = stalledMsSince): boolean {
+  if (node.lastSeenAt === null) return false;
+  const seen = node.lastSeenAt.getTime();
+  const silence = now - seen;
+  return silence < downAfterMs || silence - stalled(seen, now) < downAfterMs;
 }
 
 export function describeLastSeen(node: { name: string; lastSeenAt: Date | null }, now = Date.now()): string {
