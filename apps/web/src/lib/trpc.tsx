@@ -26,7 +26,8 @@ export function Providers({ children }: { children: ReactNode }) {
         splitLink({
           condition: (op) => op.type === "subscription",
           true: httpSubscriptionLink({ url: "/api/trpc" }),
-          false: httpBatchLink({ url: "/api/trpc" }),
+          // Within the endpoint's limits (server/request-limits.ts): longer batches are split.
+          false: httpBatchLink({ url: "/api/trpc", maxItems: 10, maxURLLength: 4000 }),
         }),
       ],
     }),
