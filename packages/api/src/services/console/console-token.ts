@@ -3,6 +3,7 @@
 // console each (single use); "thumb" tokens only read a screen thumbnail and may be reused.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from "node:crypto";
 import { z } from "zod";
+import { decodeBase64url } from "../../lib/base64url.ts";
 
 export const CONSOLE_TOKEN_TTL_MS = 60_000;
 export const CONSOLE_TOKEN_MAX_LENGTH = 2048;
@@ -50,16 +51,20 @@ export function verifyConsoleToken(token: string, publicKey: KeyObject | string,
   const parts = token.split(".");
   if (parts.length !== 2 || !parts[0] || !parts[1]) return { ok: false, reason: "malformed token" };
   const [body, sig] = parts as [string, string];
+  // Strictly decoded (lib/base64url.ts): Node's decoder would accept "sig==" as "sig".
+  const sigBytes = decodeBase64url(sig);
+  const bodyBytes = decodeBase64url(body);
+  if (!sigBytes || !bodyBytes) return { ok: false, reason: "malformed token" };
   let good = false;
   try {
-    good = verify(null, Buffer.from(body), typeof publicKey === "string" ? createPublicKey(publicKey) : publicKey, Buffer.from(sig, "base64url"));
+    good = verify(null, Buffer.from(body), typeof publicKey === "string" ? createPublicKey(publicKey) : publicKey, sigBytes);
   } catch {
     good = false;
   }
   if (!good) return { ok: false, reason: "bad signature" };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(body, "base64url").toString("utf8"));
+    parsed = JSON.parse(bodyBytes.toString("utf8"));
   } catch {
     return { ok: false, reason: "malformed claims" };
   }
