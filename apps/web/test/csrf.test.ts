@@ -40,3 +40,14 @@ describe("crossSiteRefusal", () => {
     expect(verdict({ ...COOKIE, authorization: "Bearer ", "sec-fetch-site": "cross-site" })).not.toBeNull();
   });
 });
+
+describe("crossSiteRefusal and the request context agree on what a bearer token is", () => {
+  it("lets through only an API token, which the context then uses instead of the cookie", () => {
+    const cross = { ...COOKIE, "sec-fetch-site": "cross-site", origin: "https://evil.example" };
+    // Not an API token: the context would fall back to the cookie, so the guard must check the request.
+    for (const authorization of ["Bearer junk", "Bearer node.n1.abcdefghijklmnopqrstuvwxyz", "Bearer x"]) {
+      expect(verdict({ ...cross, authorization }), authorization).toMatch(/^Cross-site request refused/);
+    }
+    expect(verdict({ ...cross, authorization: "Bearer vdi_0123456789ab_secret" })).toBeNull();
+  });
+});

@@ -4,6 +4,7 @@ import type { Auth } from "./services/auth/auth.ts";
 import type { ConsoleSigner } from "./services/console/console-token.ts";
 import { verifyApiToken } from "./services/api-token/verify-api-token.ts";
 import { CLIENT_IP_HEADER } from "./lib/client-ip.ts";
+import { apiTokenBearer } from "./lib/api-token-bearer.ts";
 
 export interface ApiDeps {
   db: Db;
@@ -36,7 +37,6 @@ export interface Context extends ApiDeps {
   authError?: string | null;
 }
 
-const API_TOKEN_BEARER = /^Bearer\s+(vdi_\S*)$/i;
 
 export async function createContext(deps: ApiDeps, opts: { headers: Headers; resHeaders: Headers }): Promise<Context> {
   const { headers, resHeaders } = opts;
@@ -45,10 +45,10 @@ export async function createContext(deps: ApiDeps, opts: { headers: Headers; res
   const ip = headers.get(CLIENT_IP_HEADER);
   let actor: Actor | null = null;
   let authError: string | null = null;
-  const bearer = API_TOKEN_BEARER.exec(headers.get("authorization")?.trim() ?? "");
+  const bearer = apiTokenBearer(headers.get("authorization"));
   if (bearer) {
     // An explicit token wins over any cookie the script happens to send.
-    const check = await verifyApiToken(deps.db, bearer[1]!);
+    const check = await verifyApiToken(deps.db, bearer);
     if (check.ok) actor = check.actor;
     else authError = check.reason;
   } else if (headers.get("cookie")) {

@@ -2,6 +2,8 @@
 // browser sends from another site is refused. Pure, so the rule can be tested on its own.
 // Layers and reasons: docs/auth.md.
 
+import { apiTokenBearer } from "@vdi/api/api-token-bearer";
+
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export interface RequestFacts {
@@ -16,9 +18,11 @@ export function crossSiteRefusal(req: RequestFacts, publicUrl: string): string |
   // Queries and subscriptions change nothing (tRPC runs mutations only for POST).
   if (SAFE_METHODS.has(req.method.toUpperCase())) return null;
   const h = req.headers;
-  // Scripts send a token; a page on another site cannot make a browser add an Authorization
-  // header (that takes a CORS preflight, which the portal never approves).
-  if (/^Bearer\s+\S/i.test(h.get("authorization")?.trim() ?? "")) return null;
+  // Scripts send an API token; a page on another site cannot make a browser add an Authorization
+  // header (that takes a CORS preflight, which the portal never approves). Only an API token: with
+  // any other bearer the request context uses the cookie, so the checks below apply (one rule,
+  // @vdi/api/api-token-bearer).
+  if (apiTokenBearer(h.get("authorization"))) return null;
   // Without a cookie there is no session to ride on.
   if (!h.get("cookie")) return null;
   // Browsers since 2020-2023 say where a request comes from; trust it when present.
