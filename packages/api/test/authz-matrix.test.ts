@@ -32,7 +32,7 @@ const OBJECT_FIELDS = ["vmId", "snapshotId", "operationId", "templateId", "userI
 const NO_OBJECT = [
   "auth.logout", "auth.twoFactorStatus", "auth.enableTwoFactor", "auth.confirmTwoFactor", "auth.disableTwoFactor",
   "vm.list", "vm.changes", "template.list", "node.list",
-  "tenant.usage", "tenant.invite", "tenant.invitations", "apiToken.list", "apiToken.create",
+  "tenant.usage", "tenant.invitations", "apiToken.list", "apiToken.create",
 ];
 
 /** What a user of tenant A who does not own the private VM may not name: the VM, its snapshot and operation, the owner's token. */

@@ -20,7 +20,8 @@ export const tenantRouter = router({
     .mutation(({ ctx, input }) => setMemberLimits(ctx.db, ctx.actor, input)),
   setAccess: tenantAdminProcedure.input(z.object({ userId: id, enabled: z.boolean() })).mutation(({ ctx, input }) => setMemberAccess(ctx.db, ctx.actor, input)),
   invite: tenantAdminProcedure
-    .input(z.object({ email: z.string().trim().toLowerCase().email("Enter an email address").max(254), role: z.enum(["user", "tenant_admin"]).default("user") }))
+    // tenantId: platform admins only, to give a tenant its first admin (the service refuses others).
+    .input(z.object({ email: z.string().trim().toLowerCase().email("Enter an email address").max(254), role: z.enum(["user", "tenant_admin"]).default("user"), tenantId: id.optional() }))
     .mutation(({ ctx, input }) => invite(ctx.db, ctx.actor, input)),
   invitations: tenantAdminProcedure.query(({ ctx }) => listInvitations(ctx.db, ctx.actor)),
   revokeInvitation: tenantAdminProcedure.input(z.object({ invitationId: id })).mutation(({ ctx, input }) => revokeInvitation(ctx.db, ctx.actor, input.invitationId)),

@@ -24,3 +24,20 @@ export async function ensureUser(
   else await db.account.create({ data: { userId: user.id, providerId: "credential", accountId: user.id, password } });
   return user;
 }
+
+/**
+ * Creates a new user with a password login; never touches an existing one (the email is unique, so
+ * a second create of the same email fails with Prisma's P2002 and nothing is written).
+ */
+export async function createUser(
+  deps: { db: Db; auth: Auth },
+  input: { email: string; name: string; password: string; tenantId: string; role: "tenant_admin" | "user" },
+) {
+  const email = input.email.toLowerCase();
+  const password = await hashPassword(deps.auth, input.password);
+  return deps.db.$transaction(async (tx) => {
+    const user = await tx.user.create({ data: { email, name: input.name, role: input.role, tenantId: input.tenantId, emailVerified: true } });
+    await tx.account.create({ data: { userId: user.id, providerId: "credential", accountId: user.id, password } });
+    return user;
+  });
+}
