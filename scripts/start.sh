@@ -14,7 +14,7 @@ cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 # Through portal-server.mjs, not `next start`: it hands the portal each request's socket address,
 # so rate limits and the audit trail see the real client (docs/auth.md, "Client address").
-node scripts/portal-server.mjs --port "$PORT" & pids+=($!)
+node scripts/portal-server.mjs --port "$PORT" --hostname "${VDI_LISTEN_HOST:-127.0.0.1}" & pids+=($!)
 node -e 'const u=process.argv[1];(async()=>{for(let i=0;i<100;i++){try{if((await fetch(u)).ok)return}catch{}await new Promise(r=>setTimeout(r,200))}})()' "http://127.0.0.1:$PORT/login"
 # The console gateway accepts WebSockets only from pages of this portal.
 export VDI_NODE_ALLOWED_ORIGINS=${VDI_NODE_ALLOWED_ORIGINS:-$VDI_PUBLIC_URL,http://localhost:$PORT,http://127.0.0.1:$PORT}
