@@ -1,8 +1,11 @@
 // [VM] A tenant creates a microVM desktop (our own VMM), types into it, and sees the text arrive.
 import { test, expect } from "@playwright/test";
-import { DEMO, canvasInk, serialLog, typeLikeAUser } from "../helpers/portal.ts";
+import { DEMO, canvasInk, microvmSkipReason, serialLog, typeLikeAUser } from "../helpers/portal.ts";
 
+const skipReason = microvmSkipReason();
+if (skipReason) console.warn(`[skip] [VM] microVM desktop e2e: ${skipReason}`);
 test("[VM] demo user creates a microVM desktop and types into its window", async ({ page }) => {
+  test.skip(skipReason !== null, skipReason ?? "");
   const name = `desk-${Date.now().toString(36)}`;
   await page.goto("/login");
   await page.getByLabel("Email").fill(DEMO.email);
@@ -30,4 +33,21 @@ test("[VM] demo user creates a microVM desktop and types into its window", async
   await page.getByRole("button", { name: "Delete" }).click();
   await page.waitForURL(/\/vms$/);
   await expect(page.locator(`tr[data-vm="${name}"]`)).toHaveCount(0, { timeout: 30_000 });
+});
+
+// The other path: on a node without KVM (or with VDI_KVM_DEVICE hiding it) the user learns why at once.
+test("[VM] without KVM, the microVM desktop is refused at once with the reason", async ({ page }) => {
+  test.skip(skipReason === null, "this machine has KVM: the refusal path is not reachable");
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(DEMO.email);
+  await page.getByLabel("Password").fill(DEMO.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByRole("heading", { name: "Virtual machines" })).toBeVisible();
+  await page.getByLabel("Template").selectOption({ label: "microVM desktop" });
+  await page.getByLabel("Name").fill(`nokvm-${Date.now().toString(36)}`);
+  const t0 = Date.now();
+  await page.getByRole("button", { name: "Create" }).click();
+  await expect(page.getByRole("alert")).toContainText("kvm is not available on any node", { timeout: 10_000 });
+  expect(Date.now() - t0).toBeLessThan(10_000);
+  await expect(page).toHaveURL(/\/vms$/);
 });

@@ -1,6 +1,9 @@
 // The native core as the node agent sees it: where the microVM VMM (vdi-vmm, one process per
 // VM, built by `make -C native`) and its guests are, and whether this host's KVM can run them.
 import { accessSync, constants, existsSync } from "node:fs";
+import { kvmDevice } from "./env.ts";
+
+export { kvmDevice, DEFAULT_KVM_DEVICE } from "./env.ts";
 
 export interface KvmProbe {
   /** /dev/kvm can be opened read-write. */
@@ -10,11 +13,13 @@ export interface KvmProbe {
   reason: string;
 }
 
-export function probeKvm(): KvmProbe {
+/** Whether `device` (VDI_KVM_DEVICE, else /dev/kvm) is a KVM this host can run guests on. */
+export function probeKvm(device: string = kvmDevice()): KvmProbe {
   try {
-    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
+    accessSync(device, constants.R_OK | constants.W_OK);
   } catch (err) {
-    return { usable: false, softwareNested: false, reason: `/dev/kvm is not usable (${(err as NodeJS.ErrnoException).code ?? "error"})` };
+    const hidden = device !== "/dev/kvm" ? ` (VDI_KVM_DEVICE=${device})` : "";
+    return { usable: false, softwareNested: false, reason: `${device} is not usable${hidden}: ${(err as NodeJS.ErrnoException).code ?? "error"}` };
   }
   // kvm_pvm: a software KVM that emulates guest supervisor mode instruction by instruction.
   if (existsSync("/sys/module/kvm_pvm")) {
