@@ -115,7 +115,7 @@ export interface ConsoleClient {
   handshake(): Promise<void>;
 }
 
-export function openConsole(url: string, vm: string, opts: { user?: string; autoPong?: boolean; sendHandshake?: boolean } = {}): ConsoleClient {
+export function openConsole(url: string, vm: string, opts: { user?: string; autoPong?: boolean; sendHandshake?: boolean; handshake?: Buffer } = {}): ConsoleClient {
   const { token } = signer.sign({ vm, node: "node1", user: opts.user ?? "u1", proto: "vnc" });
   const ws = new WebSocket(`${url}?token=${encodeURIComponent(token)}`, { origin: ORIGIN, autoPong: opts.autoPong ?? true });
   const received: Buffer[] = [];
@@ -123,7 +123,7 @@ export function openConsole(url: string, vm: string, opts: { user?: string; auto
   ws.on("message", (d: Buffer) => { received.push(d); length += d.length; });
   ws.on("error", () => undefined);
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() })));
-  if (opts.sendHandshake ?? true) ws.on("open", () => ws.send(CLIENT_HANDSHAKE));
+  if (opts.sendHandshake ?? true) ws.on("open", () => ws.send(opts.handshake ?? CLIENT_HANDSHAKE));
   return {
     ws, received, closed,
     receivedLength: () => length,

@@ -17,6 +17,11 @@ export class ConsoleAccessTable {
     this.known = true;
   }
 
+  /** Whether the portal lists `userId` as the VM's owner. */
+  isOwner(vmId: string, userId: string): boolean {
+    return this.vms.get(vmId)?.owner === userId;
+  }
+
   /**
    * The rule of the portal's vm-access.ts: a tenant's admins open every VM of the tenant, its users
    * their own and the shared ones; nobody from another tenant. "unknown" until the portal has

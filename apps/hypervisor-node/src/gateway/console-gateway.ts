@@ -28,6 +28,10 @@ export const CLOSE = {
   SLOW_CLIENT: 4430,
   PONG_TIMEOUT: 4431,
   HANDSHAKE_TIMEOUT: 4432,
+  /** Refused: the VM has as many consoles of other users than its owner as it takes. */
+  VM_CONSOLES_FULL: 4433,
+  /** Closed: the same user opened one console too many on this VM; the newest stays. */
+  REPLACED: 4434,
   NOT_READY: 4503,
 } as const;
 
@@ -40,6 +44,8 @@ export interface GatewayOptions {
   displayOf: (vmId: string) => string | null;
   /** May this user open this VM's console (console-access.ts)? "unknown" is refused too. */
   mayOpen: (vmId: string, userId: string) => AccessVerdict;
+  /** Whether `userId` owns the VM (the owner always gets a console; console-access.ts). */
+  isOwner?: (vmId: string, userId: string) => boolean;
   /** Asks the portal again at once: a VM created a moment ago is not in the last answer yet. */
   refreshAccess?: () => Promise<void>;
   /** Origins whose pages may open consoles; "any" turns the check off (VDI_NODE_ALLOWED_ORIGINS=*). */
@@ -52,6 +58,8 @@ export interface GatewayOptions {
 interface OpenConsole {
   vmId: string;
   userId: string;
+  owner: boolean;
+  openedAt: number;
   finish(code: number, reason: string): void;
 }
 
@@ -106,7 +114,10 @@ export function createConsoleGateway(opts: GatewayOptions) {
       const socketPath = opts.displayOf(claims.vm);
       if (!socketPath) return refuse(ws, CLOSE.NOT_RUNNING, "VM is not running on this node");
       if (!replay.claim(claims.jti, claims.exp)) return refuse(ws, CLOSE.REPLAYED, "token already used");
-      relay(ws, claims.vm, claims.user, socketPath);
+      const owner = opts.isOwner?.(claims.vm, claims.user) ?? false;
+      const room = makeRoom(claims.vm, claims.user, owner);
+      if (room) return refuse(ws, CLOSE.VM_CONSOLES_FULL, room);
+      relay(ws, claims.vm, claims.user, owner, socketPath);
     };
     const verdict = opts.mayOpen(claims.vm, claims.user);
     if (verdict !== "unknown" || !opts.refreshAccess) return admit(verdict);
@@ -124,7 +135,24 @@ export function createConsoleGateway(opts: GatewayOptions) {
     });
   });
 
-  function relay(ws: WebSocket, vmId: string, userId: string, socketPath: string) {
+  /**
+   * The per-VM console caps (the display itself takes 32 viewers at most): a user's consoles past
+   * `consolesPerUser` close oldest first (the newest stays: the user moved on); others than the
+   * owner are refused once they hold `consolesPerVm - consolesPerUser`, so the owner's share is
+   * always free and the owner always gets in. Returns why the console is refused, or null.
+   */
+  function makeRoom(vmId: string, userId: string, owner: boolean): string | null {
+    const onVm = [...consoles].filter((c) => c.vmId === vmId).sort((a, b) => a.openedAt - b.openedAt);
+    const mine = onVm.filter((c) => c.userId === userId);
+    for (const c of mine.slice(0, Math.max(0, mine.length - limits.consolesPerUser + 1))) {
+      c.finish(CLOSE.REPLACED, `a newer console of the same user took its place (at most ${limits.consolesPerUser} per user)`);
+    }
+    if (owner) return null;
+    const others = onVm.filter((c) => consoles.has(c) && !c.owner).length;
+    return others >= limits.consolesPerVm - limits.consolesPerUser ? `this VM has ${others} consoles open, the most it takes besides its owner's` : null;
+  }
+
+  function relay(ws: WebSocket, vmId: string, userId: string, owner: boolean, socketPath: string) {
     const vnc = connect(socketPath);
     const messages = new TokenBucket(limits.messagesPerSecond, limits.messageBurst);
     const bytes = new TokenBucket(limits.bytesPerSecond, limits.byteBurst);
@@ -133,9 +161,7 @@ export function createConsoleGateway(opts: GatewayOptions) {
     let paused = false;
     let drainPoll: NodeJS.Timeout | undefined;
     let pongDeadline: NodeJS.Timeout | undefined;
-    /** Client bytes before its ProtocolVersion is complete (12 bytes; the watch caps it). */
-    const held: Buffer[] = [];
-    const entry: OpenConsole = { vmId, userId, finish };
+    const entry: OpenConsole = { vmId, userId, owner, openedAt: performance.now(), finish };
     consoles.add(entry);
 
     function finish(code: number, reason: string) {
@@ -154,9 +180,21 @@ export function createConsoleGateway(opts: GatewayOptions) {
 
     const handshakeTimer = setTimeout(() => finish(CLOSE.HANDSHAKE_TIMEOUT, "RFB handshake timeout"), limits.handshakeMs);
     const watch = new RfbRelayWatch({
-      done: () => clearTimeout(handshakeTimer),
+      done: () => {
+        clearTimeout(handshakeTimer);
+        if (watch.askedExclusive) opts.log(`console of vm ${vmId}: the client asked for exclusive access; it shares the display`);
+      },
       fail: (reason) => finish(CLOSE.PROTOCOL_ERROR, reason),
     });
+    /** What the watch has read of the client goes to the display, with backpressure. */
+    function toDisplay() {
+      for (let out = watch.takeForDisplay(); out && !closed; out = watch.takeForDisplay()) {
+        if (!vnc.write(out)) {
+          ws.pause();
+          vnc.once("drain", () => ws.resume());
+        }
+      }
+    }
 
     let idleTimer = setTimeout(checkIdle, limits.idleMs);
     function checkIdle() {
@@ -203,7 +241,10 @@ export function createConsoleGateway(opts: GatewayOptions) {
 
     vnc.on("data", (chunk: Buffer) => {
       ws.send(chunk);
-      if (!watch.settled) watch.fromServer(chunk);
+      if (!watch.settled) {
+        watch.fromServer(chunk);
+        toDisplay();  // client bytes that waited for this answer of the display
+      }
       if (!paused && !closed && ws.bufferedAmount > limits.sendHighWaterBytes) waitForDrain();
     });
     vnc.on("error", () => finish(CLOSE.DISPLAY_GONE, "display unavailable"));
@@ -213,19 +254,11 @@ export function createConsoleGateway(opts: GatewayOptions) {
       if (!isBinary) return finish(1003, "binary frames only");
       if (!messages.take(1)) return finish(CLOSE.RATE_LIMITED, "rate limit: messages");
       if (!bytes.take(data.length)) return finish(CLOSE.RATE_LIMITED, "rate limit: bytes");
-      // The watch sees the bytes first, and the display nothing before a valid ProtocolVersion:
-      // a client that does not speak RFB never reaches it.
+      // The watch reads the bytes first, and the display gets only what it has read: a client that
+      // does not speak RFB never reaches it, and ClientInit always asks for a shared display.
       if (watch.fromClient(data)) lastInputAt = Date.now();
       if (closed) return;
-      if (!watch.clientVersionAccepted) {
-        held.push(data);
-        return;
-      }
-      if (held.length > 0) data = Buffer.concat([...held.splice(0), data]);
-      if (!vnc.write(data)) {
-        ws.pause();
-        vnc.once("drain", () => ws.resume());
-      }
+      toDisplay();
     });
     ws.on("close", () => finish(1000, "client closed"));
     ws.on("error", () => finish(1011, "socket error"));

@@ -23,6 +23,10 @@ export interface ConsoleLimits {
   slowClientMs: number;
   /** After a close frame, how long the browser has to answer before its socket is dropped. */
   closeGraceMs: number;
+  /** Consoles open on one VM at once (QEMU's VNC server takes 32 viewers; thumbnails need some). */
+  consolesPerVm: number;
+  /** Consoles one user may have open on one VM; the owner's share is kept free of others. */
+  consolesPerUser: number;
 }
 
 export const DEFAULT_CONSOLE_LIMITS: Readonly<ConsoleLimits> = {
@@ -38,6 +42,8 @@ export const DEFAULT_CONSOLE_LIMITS: Readonly<ConsoleLimits> = {
   sendHighWaterBytes: 4 * 1024 * 1024,
   slowClientMs: 10_000,
   closeGraceMs: 2_000,
+  consolesPerVm: 16,
+  consolesPerUser: 4,
 };
 
 export function consoleLimits(overrides: Partial<ConsoleLimits> = {}): ConsoleLimits {
@@ -45,6 +51,7 @@ export function consoleLimits(overrides: Partial<ConsoleLimits> = {}): ConsoleLi
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isFinite(value) || value <= 0) throw new RangeError(`console limit ${name} must be a positive number, not ${value}`);
   }
+  if (limits.consolesPerUser >= limits.consolesPerVm) throw new RangeError("console limit consolesPerUser must be below consolesPerVm (the owner's share is kept free)");
   if (limits.byteBurst < limits.maxMessageBytes) throw new RangeError("console limit byteBurst must hold at least one message of maxMessageBytes");
   return limits;
 }

@@ -1,10 +1,12 @@
-// Follows a relayed RFB conversation without changing a byte: the handshake on both sides
-// (RFC 6143 §7.1–§7.3), so the gateway knows when it is over and refuses a client that does not
-// speak RFB before its bytes reach the display; then the client's message boundaries (§7.5), so
-// only user input (keys, pointer, clipboard, resize) counts against the idle timeout.
+// Follows a relayed RFB conversation: the handshake on both sides (RFC 6143 §7.1–§7.3), so the
+// gateway knows when it is over and refuses a client that does not speak RFB before its bytes
+// reach the display; then the client's message boundaries (§7.5), so only user input (keys,
+// pointer, clipboard, resize) counts against the idle timeout. The display gets the client's
+// bytes only as the watch has read them (takeForDisplay), unchanged but for one: ClientInit's
+// shared-flag is always 1, so no viewer can make the display drop the others (§7.3.1).
 import { ByteQueue } from "../thumbnail/rfb-snapshot.ts";
 import {
-  CLIENT_INIT_LENGTH, CLIENT_MESSAGE, PROTOCOL_VERSION_LENGTH, QEMU_AUDIO_OPERATION, QEMU_CLIENT_MESSAGE,
+  CLIENT_INIT_LENGTH, CLIENT_INIT_SHARED, CLIENT_MESSAGE, PROTOCOL_VERSION_LENGTH, QEMU_AUDIO_OPERATION, QEMU_CLIENT_MESSAGE,
   SECURITY_RESULT_LENGTH, SECURITY_RESULT_OK, SECURITY_TYPE, SERVER_INIT_HEADER_LENGTH, VNC_AUTH_CHALLENGE_LENGTH,
 } from "../thumbnail/rfb-constants.ts";
 
@@ -62,7 +64,11 @@ export class RfbRelayWatch {
   private offered: number[] = [];
   private nameLeft = 0;
   private readonly messages = new RfbClientMessages();
+  /** Client bytes read and cleared for the display, in order. */
+  private readonly forDisplay: Buffer[] = [];
   error: string | null = null;
+  /** The client's ClientInit asked for exclusive access (shared-flag 0); it was sent on as shared. */
+  askedExclusive = false;
 
   constructor(private readonly events: RfbRelayEvents) {}
 
@@ -85,10 +91,19 @@ export class RfbRelayWatch {
     return this.client.length + this.server.length + this.messages.buffered;
   }
 
+  /** The next client bytes the display may have (null when none is cleared yet). */
+  takeForDisplay(): Buffer | null {
+    if (this.forDisplay.length === 0) return null;
+    return this.forDisplay.length === 1 ? this.forDisplay.pop()! : Buffer.concat(this.forDisplay.splice(0));
+  }
+
   /** Feeds client bytes; returns whether they held user input (always true once framing is lost). */
   fromClient(chunk: Buffer): boolean {
     if (this.phase === "failed") return false;
-    if (this.clientHandshakeOver()) return this.messages.feed(chunk);
+    if (this.clientHandshakeOver()) {
+      this.forDisplay.push(chunk);
+      return this.messages.feed(chunk);
+    }
     this.client.push(chunk);
     this.run();
     const input = this.clientMessagesQueued();
@@ -107,7 +122,9 @@ export class RfbRelayWatch {
   /** What the client sent after ClientInit (in the same chunk, or ahead of the display) is messages. */
   private clientMessagesQueued(): boolean {
     if (this.phase === "failed" || !this.clientHandshakeOver() || this.client.length === 0) return false;
-    return this.messages.feed(this.client.take(this.client.length));
+    const rest = this.client.take(this.client.length);
+    this.forDisplay.push(rest);
+    return this.messages.feed(rest);
   }
 
   private clientHandshakeOver(): boolean {
@@ -120,6 +137,7 @@ export class RfbRelayWatch {
     this.error = reason;
     this.client.skip(this.client.length);
     this.server.skip(this.server.length);
+    this.forDisplay.length = 0;
     this.events.fail(reason);
   }
 
@@ -150,10 +168,12 @@ export class RfbRelayWatch {
       }
       case "clientVersion": {
         if (q.length < PROTOCOL_VERSION_LENGTH) return false;
-        const v = parseVersion(q.take(PROTOCOL_VERSION_LENGTH));
+        const bytes = q.take(PROTOCOL_VERSION_LENGTH);
+        const v = parseVersion(bytes);
         if (!v || v.major !== 3 || ![3, 7, 8].includes(v.minor)) return this.failed("not an RFB client");
         if (v.minor > this.serverMinor) return this.failed(`client asked for RFB 3.${v.minor}; the display offers 3.${this.serverMinor}`);
         this.minor = v.minor;
+        this.forDisplay.push(bytes);
         this.to("securityTypes");
         return true;
       }
@@ -181,7 +201,9 @@ export class RfbRelayWatch {
       }
       case "securityChoice": {
         if (q.length < 1) return false;
-        const type = q.take(1)[0]!;
+        const choice = q.take(1);
+        const type = choice[0]!;
+        this.forDisplay.push(choice);
         if (!this.offered.includes(type)) return this.failed(`client chose security type ${type}, which the display did not offer`);
         if (type === SECURITY_TYPE.VncAuthentication) this.to("vncAuthChallenge");
         // §7.1.3: RFB 3.7 sends no SecurityResult for None.
@@ -193,7 +215,8 @@ export class RfbRelayWatch {
       case "vncAuthChallenge":
       case "vncAuthResponse": {
         if (q.length < VNC_AUTH_CHALLENGE_LENGTH) return false;
-        q.take(VNC_AUTH_CHALLENGE_LENGTH);
+        const bytes = q.take(VNC_AUTH_CHALLENGE_LENGTH);
+        if (this.phase === "vncAuthResponse") this.forDisplay.push(bytes);
         this.to(this.phase === "vncAuthChallenge" ? "vncAuthResponse" : "securityResult");
         return true;
       }
@@ -206,7 +229,9 @@ export class RfbRelayWatch {
       // §7.3 Initialisation
       case "clientInit": {
         if (q.length < CLIENT_INIT_LENGTH) return false;
-        q.take(CLIENT_INIT_LENGTH);
+        // §7.3.1 ClientInit: shared-flag 0 asks the display to disconnect every other viewer.
+        this.askedExclusive = q.take(CLIENT_INIT_LENGTH)[0] === 0;
+        this.forDisplay.push(Buffer.from([CLIENT_INIT_SHARED]));
         this.to("serverInit");
         return true;
       }

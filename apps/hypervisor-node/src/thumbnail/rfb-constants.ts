@@ -15,6 +15,8 @@ export const SECURITY_RESULT_LENGTH = 4;
 
 /** §7.3.1 ClientInit: one shared-flag byte. */
 export const CLIENT_INIT_LENGTH = 1;
+/** §7.3.1 ClientInit shared-flag: non-zero leaves other viewers connected. */
+export const CLIENT_INIT_SHARED = 1;
 
 /**
  * §7.5 Client-to-server message types, and the registered extensions (§7.5 "other registered
