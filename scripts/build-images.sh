@@ -40,7 +40,7 @@ mkdir -p "$IMAGES"
 build_microvm
 # Bump when the kernel/initramfs recipe changes: an older image gets a new kernel and initramfs,
 # and keeps its base disk (the VMs' disks are overlays on it: it must never change).
-GUEST_VERSION=2
+GUEST_VERSION=3
 [ -f "$OUT/template.json" ] && [ "$(cat "$OUT/guest-version" 2>/dev/null)" = "$GUEST_VERSION" ] && exit 0
 
 need() { dpkg -s "$1" >/dev/null 2>&1 || missing+=("$1"); }
@@ -142,6 +142,7 @@ cat > "$WORK/template.json" <<JSON
   "initrd": "initrd.img",
   "disk": "disk.qcow2",
   "cmdline": "console=ttyS0,115200 console=tty1 quiet loglevel=3 panic=-1",
+  "egress": "nat",
   "kernelVersion": "$KVER",
   "defaultCpus": 1,
   "maxCpus": 4,

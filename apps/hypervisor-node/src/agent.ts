@@ -12,6 +12,9 @@ import { Reconciler } from "./reconciler.ts";
 import { createConsoleGateway } from "./gateway/console-gateway.ts";
 import { ConsoleAccessTable, pollConsoleAccess } from "./gateway/console-access.ts";
 import { createThumbnailEndpoint } from "./thumbnail/thumbnail-endpoint.ts";
+import { connectionLimits, limitConnections, openFileLimit } from "./lib/connection-limits.ts";
+import { Backoff } from "./lib/backoff.ts";
+import { ensureGuestEgress } from "./network/guest-egress.ts";
 import { createPortalClient, isUnauthorized, loadCredentials, nodeBearer, saveCredentials, storedCredentials, type NodeCredentials } from "./portal-client.ts";
 
 const LONG_POLL_MS = 10_000;
@@ -20,10 +23,12 @@ const RESYNC_MS = 3_000;
 
 export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) => console.log(`[node ${env.VDI_NODE_NAME}] ${m}`)) {
   mkdirSync(env.dataDir, { recursive: true });
-  const kvm = probeKvm();
+  const kvm = probeKvm(env.VDI_KVM_DEVICE);
   const qemu = await probeQemu({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, accel: env.VDI_QEMU_ACCEL, kvmUsable: kvm.usable, kvmSoftware: kvm.softwareNested, kvmReason: kvm.reason });
   log(`qemu: ${qemu.available ? `${qemu.version}, ${qemu.reason}` : qemu.reason}`);
-  const qemuEngine = new QemuEngine({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, imageDir: env.imageDir, accel: qemu.accel });
+  const egress = await ensureGuestEgress(env.dataDir, env.egressDeny, log);
+  log(`guest egress: ${egress.reason}`);
+  const qemuEngine = new QemuEngine({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, imageDir: env.imageDir, accel: qemu.accel, egress });
   // Our own VMM runs its guests mostly in user mode, so it works even on software-nested KVM.
   const vmmBuilt = existsSync(vmmPaths().vmm);
   const microvm = {
@@ -54,6 +59,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     publicKeyPem: () => creds?.consolePublicKeyPem ?? null,
     displayOf: (vmId) => reconciler.displayOf(vmId),
     mayOpen: (vmId, userId) => consoleAccess.verdict(vmId, userId),
+    isOwner: (vmId, userId) => consoleAccess.isOwner(vmId, userId),
     refreshAccess: () => accessPoll.refresh(),
     allowedOrigins: env.allowedOrigins,
     limits: { idleMs: env.VDI_CONSOLE_IDLE_MINUTES * 60_000 },
@@ -69,10 +75,12 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     displayOf: (vmId) => reconciler.displayOf(vmId),
     log,
   });
-  const server: Server = createServer((req, res) => {
+  const limits = connectionLimits(openFileLimit(), { maxConnections: env.VDI_NODE_MAX_CONNECTIONS, maxPerAddress: env.VDI_NODE_MAX_CONNECTIONS_PER_ADDRESS });
+  // Timeouts are checked every second (Node's default is 30 s: a flood of half-sent upgrades would pile up).
+  const server: Server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
     if (req.url === "/healthz") {
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ ok: true, registered: !!creds, consoles: gateway.activeConnections() }));
+      res.end(JSON.stringify({ ok: true, registered: !!creds, consoles: gateway.activeConnections(), connections: connections.stats() }));
       return;
     }
     if (new URL(req.url ?? "/", "http://x").pathname === "/thumbnail") {
@@ -81,6 +89,8 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     }
     res.writeHead(404).end();
   });
+  const connections = limitConnections(server, limits, log);
+  log(`connection limits: ${limits.maxConnections} in all, ${limits.maxPerAddress} per address, ${limits.reservedFds} file descriptors kept for the agent`);
   server.on("upgrade", (req, socket, head) => {
     if (new URL(req.url ?? "/", "http://x").pathname === "/console") gateway.handleUpgrade(req, socket, head);
     else socket.destroy();
@@ -163,17 +173,22 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   }
 
   // Long-poll loop: learns the desired state as soon as it changes.
+  // Both loops back off on failure (1 s doubling to 30 s, with jitter) and log a failure streak at
+  // 1, 2, 4 … tries: a portal that is down, or a node out of file descriptors, costs no busy loop.
+  const watchBackoff = new Backoff(1_000, 30_000);
   const watchLoop = (async () => {
     while (!stopped) {
       try {
         await syncOnce(LONG_POLL_MS, false);
+        watchBackoff.succeeded((n) => log(`sync works again after ${n} failures`));
       } catch (err) {
         if (stopped) break;
-        log(`sync failed: ${(err as Error).message}`);
-        await new Promise((r) => setTimeout(r, 1000));
+        const wait = watchBackoff.failed((n) => log(`sync failed (${n}× in a row): ${(err as Error).message}`));
+        await new Promise((r) => setTimeout(r, wait));
       }
     }
   })();
+  const reportBackoff = new Backoff(250, 30_000);
   // Report loop: pushes state changes at once, and a heartbeat otherwise.
   const reportLoop = (async () => {
     while (!stopped) {
@@ -189,7 +204,14 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
       const changed = dirty && JSON.stringify(reconciler.report()) !== lastSent;
       if (!changed) dirty = false;  // nothing new to say (and no busy loop on a stale flag)
       if (!changed && Date.now() - lastSentAt < HEARTBEAT_MS) continue;
-      await syncOnce(0, true).catch((err: Error) => { if (!stopped) log(`report failed: ${err.message}`); });
+      try {
+        await syncOnce(0, true);
+        reportBackoff.succeeded((n) => log(`reports go through again after ${n} failures`));
+      } catch (err) {
+        if (stopped) break;
+        const wait = reportBackoff.failed((n) => log(`report failed (${n}× in a row): ${(err as Error).message}`));
+        await new Promise<void>((r) => { const t = setTimeout(r, wait); abort.signal.addEventListener("abort", () => { clearTimeout(t); r(); }, { once: true }); });
+      }
     }
   })();
   // Who may open which VM's console, as the portal says now: tokens for anyone else are refused.

@@ -16,6 +16,8 @@ const schema = z.object({
   VDI_QEMU_BINARY: z.string().default("qemu-system-x86_64"),
   VDI_QEMU_IMG_BINARY: z.string().default("qemu-img"),
   VDI_QEMU_ACCEL: z.enum(["auto", "kvm", "tcg"]).default("auto"),
+  /** The KVM device node; a path that does not exist (/nonexistent) hides KVM from the node, its engines and the tests. */
+  VDI_KVM_DEVICE: z.string().min(1).max(4096).default("/dev/kvm"),
   VDI_NODE_CPUS: z.coerce.number().int().positive().default(cpus().length),
   VDI_NODE_MEMORY_MIB: z.coerce.number().int().positive().default(Math.floor(totalmem() / 1048576)),
   /**
@@ -24,6 +26,12 @@ const schema = z.object({
    * browsers reach the portal under names the node cannot list).
    */
   VDI_NODE_ALLOWED_ORIGINS: z.string().max(4000).optional(),
+  /** Comma-separated IPv4 ranges guests with outbound access may not reach (the node's own addresses never are). */
+  VDI_EGRESS_DENY: z.string().max(4000).regex(/^\s*(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?\s*(,\s*|$))*$/, "IPv4 ranges like 192.168.0.0/16, comma-separated").default(""),
+  /** Connections the node's server holds at once (all addresses; also capped by the open-file limit). */
+  VDI_NODE_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  /** Connections one remote address may hold at once. */
+  VDI_NODE_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).optional(),
   /** A console with no keyboard, pointer or clipboard input for this long is closed. */
   VDI_CONSOLE_IDLE_MINUTES: z.coerce.number().positive().default(30),
   /** Tests only: "<op kind>:<step>[:engine]" kills this agent (or the VM's engine) at that step. */
@@ -44,6 +52,7 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     imageDir: resolve(e.VDI_IMAGE_DIR),
     consoleUrl: e.VDI_NODE_CONSOLE_URL ?? `ws://${e.VDI_NODE_HOST}:${e.VDI_NODE_PORT}`,
     allowedOrigins: allowedOriginsOf(e.VDI_NODE_ALLOWED_ORIGINS, e.VDI_PORTAL_URL),
+    egressDeny: e.VDI_EGRESS_DENY.split(",").map((s) => s.trim()).filter(Boolean),
   };
 }
 

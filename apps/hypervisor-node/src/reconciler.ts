@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { DesiredVm, VmReport } from "@vdi/api/client";
 import { writeFileAtomic } from "@vdi/api/atomic-write";
-import { killProcessesMentioning, processCommandLines } from "./lib/processes.ts";
-import { EngineError, snapshotDir, vmPaths, type Engine, type VmHandle, type VmPaths } from "./engines/engine.ts";
+import { killProcessesMentioning, processCommandLines, processesMentioning } from "./lib/processes.ts";
+import { EngineError, EngineLookupError, snapshotDir, vmPaths, type Engine, type VmHandle, type VmPaths } from "./engines/engine.ts";
 
 /** An operation's argument from the portal (JSON; a bare id from older portals means a snapshot id). */
 const opArgSchema = z.object({
@@ -23,6 +23,16 @@ export function parseOpArg(arg: string | null | undefined): OpArg {
   const r = opArgSchema.safeParse(JSON.parse(arg));
   if (!r.success) throw new EngineError("The operation's argument is invalid");
   return r.data;
+}
+
+/** The number in a pid file, or null (missing, unreadable, not a number). */
+function readPid(file: string): number | null {
+  try {
+    const n = Number.parseInt(readFileSync(file, "utf8").trim(), 10);
+    return Number.isInteger(n) ? n : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Kinds whose interruption is finished on restart rather than failed: the user wanted the thing gone. */
@@ -63,6 +73,8 @@ interface LocalVm extends LocalRecord {
   stopping: boolean;
   queue: Promise<void>;
   opStartedAt: number;
+  /** Engine look-ups that failed in a row (EngineLookupError): the VM is left alone meanwhile. */
+  lookupFailures: number;
 }
 
 export class Reconciler {
@@ -106,7 +118,22 @@ export class Reconciler {
       const vm = this.newLocal(id, rec.data);
       this.vms.set(id, vm);
       const engine = this.engines[vm.spec.engine];
-      if (engine && engine.runningPid(vm.paths) !== null) {
+      let pid: number | null;
+      try {
+        pid = engine ? engine.runningPid(vm.paths) : null;
+      } catch (e) {
+        // Unknown is not stopped: nothing is cleaned, killed or started until a look succeeds.
+        vm.state = "error";
+        vm.reason = (e as Error).message;
+        this.log(`vm ${id}: ${vm.reason}; leaving it alone until it can be looked up`);
+        continue;
+      }
+      if (engine && pid !== null) {
+        // Found by its control socket with no (or a wrong) pid file: the pid file says so again.
+        if (readPid(vm.paths.pidFile) !== pid) {
+          writeFileAtomic(vm.paths.pidFile, `${pid}\n`);
+          this.log(`vm ${id}: its engine (pid ${pid}) had lost its pid file; adopted`);
+        }
         await this.attach(vm, engine).catch((e: Error) => this.log(`vm ${id}: engine runs but its control socket failed: ${e.message}`));
         // The running VM is newer than any saved state next to it (a save interrupted after its rename).
         if (existsSync(vm.paths.saved)) rmSync(vm.paths.saved, { recursive: true, force: true });
@@ -129,7 +156,10 @@ export class Reconciler {
     // Helpers the dead agent or QEMU left running (the shell behind a migration pipe, a qemu-img
     // copy) would go on writing into files that are about to be removed. Only at start-up: later,
     // another VM's operation (a clone copying this VM's disk) may legitimately name this folder.
-    const strays = killProcessesMentioning(`${vm.paths.dir}/`, [engine.runningPid(vm.paths)], procs);
+    // The engine itself names the folder too: whatever holds the VM's control socket is spared,
+    // pid file or not.
+    const engines = processesMentioning(vm.paths.controlSock, procs);
+    const strays = killProcessesMentioning(`${vm.paths.dir}/`, [engine.runningPid(vm.paths), ...engines], procs);
     if (strays) this.log(`vm ${vm.id}: ended ${strays} helper process${strays > 1 ? "es" : ""} an interrupted operation left`);
     if (interrupted?.kind === "create") {
       if (engine.runningPid(vm.paths) !== null) await engine.stop(vm.paths, vm.handle);
@@ -187,7 +217,7 @@ export class Reconciler {
   }
 
   private newLocal(id: string, rec: LocalRecord): LocalVm {
-    return { ...rec, id, paths: vmPaths(join(this.vmsDir, id)), state: "provisioning", reason: null, handle: null, stopping: false, queue: Promise.resolve(), opStartedAt: Date.now() };
+    return { ...rec, id, paths: vmPaths(join(this.vmsDir, id)), state: "provisioning", reason: null, handle: null, stopping: false, queue: Promise.resolve(), opStartedAt: Date.now(), lookupFailures: 0 };
   }
 
   private persist(vm: LocalVm): void {
@@ -228,7 +258,7 @@ export class Reconciler {
       // Gone from the portal: a failed create (nothing left here) or a confirmed delete is forgotten;
       // a VM with a disk is left untouched (the portal's database may have been restored).
       const engine = this.engines[vm.spec.engine];
-      const idle = !engine || (!engine.isPrepared(vm.paths) && engine.runningPid(vm.paths) === null);
+      const idle = !engine || (!engine.isPrepared(vm.paths) && this.surelyStopped(vm, engine));
       if (!wanted.has(vm.id) && (vm.state === "deleted" || idle)) {
         rmSync(vm.paths.dir, { recursive: true, force: true });
         this.vms.delete(vm.id);
@@ -242,7 +272,25 @@ export class Reconciler {
   }
 
   private schedule(vm: LocalVm): void {
-    vm.queue = vm.queue.then(() => this.reconcile(vm)).catch((e: Error) => this.log(`vm ${vm.id}: ${e.message}`));
+    vm.queue = vm.queue.then(() => this.reconcile(vm)).then(() => { vm.lookupFailures = 0; }, (e: Error) => {
+      if (!(e instanceof EngineLookupError)) return this.log(`vm ${vm.id}: ${e.message}`);
+      // The VM is left exactly as it is; the portal sees why, and the log is not flooded (1, 2, 4 … failures).
+      vm.lookupFailures++;
+      if ((vm.lookupFailures & (vm.lookupFailures - 1)) === 0) this.log(`vm ${vm.id}: ${e.message} (${vm.lookupFailures}×; left alone)`);
+      if (vm.reason !== e.message) {
+        vm.reason = e.message;
+        this.onChange();
+      }
+    });
+  }
+
+  /** True only when the engine definitely does not run (a failed look is not "stopped"). */
+  private surelyStopped(vm: LocalVm, engine: Engine): boolean {
+    try {
+      return engine.runningPid(vm.paths) === null;
+    } catch {
+      return false;
+    }
   }
 
   private setOp(vm: LocalVm, status: OpReport["status"], progress: number, error?: string, bytes?: number): void {
@@ -529,7 +577,7 @@ export class Reconciler {
   displayOf(vmId: string): string | null {
     const vm = this.vms.get(vmId);
     const engine = vm && this.engines[vm.spec.engine];
-    if (!vm || !engine || (vm.state !== "running" && vm.state !== "paused") || engine.runningPid(vm.paths) === null) return null;
+    if (!vm || !engine || (vm.state !== "running" && vm.state !== "paused") || this.surelyStopped(vm, engine)) return null;
     return vm.paths.vncSock;
   }
 

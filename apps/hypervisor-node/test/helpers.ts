@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import WebSocket from "ws";
 import { afterAll, beforeAll, expect } from "vitest";
 import type { TestApi } from "@vdi/api/testing";
+import { removeGuestEgress } from "../src/network/guest-egress.ts";
 
 export const REPO = resolve(import.meta.dirname, "../../..");
 export const IMAGES = process.env.VDI_IMAGE_DIR ?? join(REPO, "var/images");
@@ -14,8 +15,10 @@ export const JOIN = "test-join-token-0123456789";
 /** The Origin the test "portal pages" open consoles from; agents under test allow only it. */
 export const PAGE_ORIGIN = "http://portal.test";
 
-export function startAgent(portalUrl: string, dataDir: string, extra: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "apps/hypervisor-node/src/main.ts")], {
+/** `wrap`: a command the agent runs under, e.g. ["prlimit", "--nofile=1024", "--"]. */
+export function startAgent(portalUrl: string, dataDir: string, extra: Record<string, string> = {}, wrap: string[] = []): ChildProcess {
+  const argv = [process.execPath, "--import", "tsx", join(REPO, "apps/hypervisor-node/src/main.ts")];
+  const child = spawn(wrap[0] ?? argv[0]!, [...wrap.slice(1), ...(wrap.length ? argv : argv.slice(1))], {
     env: { ...process.env, VDI_PORTAL_URL: portalUrl, VDI_NODE_JOIN_TOKEN: JOIN, VDI_NODE_PORT: "0", VDI_NODE_DATA_DIR: dataDir, VDI_IMAGE_DIR: IMAGES, VDI_NODE_NAME: "itest", VDI_NODE_ALLOWED_ORIGINS: PAGE_ORIGIN, ...extra },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -127,6 +130,7 @@ export function agentFixture(templateFile: string, prefix: string) {
   afterAll(async () => {
     f.agent?.kill("SIGKILL");
     if (f.dataDir) killVms(f.dataDir);
+    if (f.dataDir) await removeGuestEgress(f.dataDir);
     await f.close?.();
     if (f.dataDir) rmSync(f.dataDir, { recursive: true, force: true });
   });

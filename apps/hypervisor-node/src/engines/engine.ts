@@ -1,5 +1,7 @@
 // What the reconciler needs from an engine (QEMU, or our own microVM VMM).
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { processesMentioningStrict } from "../lib/processes.ts";
 
 export interface EngineVmSpec { id: string; name: string; cpus: number; memoryMiB: number; diskGiB: number; macAddress: string; image: string }
 
@@ -107,20 +109,78 @@ export function checkSocketPaths(paths: VmPaths): void {
   }
 }
 
-/** The pid in the VM's pid file if that process is alive and is this VM's engine (not a reused pid). */
-export function pidOfVm(paths: VmPaths, readFile: (p: string) => string): number | null {
-  let pid: number;
+/**
+ * The engine could not be looked up (EMFILE, EACCES, EIO…): nobody knows whether the VM runs. Never
+ * read as "stopped": a VM taken for stopped is started twice, and its pid file and sockets go.
+ */
+export class EngineLookupError extends EngineError {}
+
+/** Only these say for sure that a process (or its pid file) is not there. */
+const GONE = new Set(["ENOENT", "ESRCH"]);
+const errCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? "error";
+
+export interface ProcessTable {
+  readFile(path: string): string;
+  /** Live processes whose command line mentions `needle`; throws (not []) when /proc cannot be read. */
+  mentioning(needle: string): number[];
+}
+
+/**
+ * The pid of the VM's engine, null only when it definitely does not run. The engine is known by
+ * what it holds: its command line names the VM's control socket (QMP, or the VMM's `--control`).
+ * The pid file is the quick way to it; when it is missing or names another program, the host's
+ * processes are searched for the socket's holder, so a lost pid file never makes a running VM
+ * look stopped. Any I/O error on the way throws EngineLookupError.
+ */
+export function pidOfVm(paths: VmPaths, procs: ProcessTable): number | null {
+  let pid = Number.NaN;
   try {
-    pid = Number.parseInt(readFile(paths.pidFile).trim(), 10);
-  } catch {
-    return null;
+    pid = Number.parseInt(procs.readFile(paths.pidFile).trim(), 10);
+  } catch (e) {
+    if (!GONE.has(errCode(e))) throw new EngineLookupError(`Cannot tell whether the VM runs: reading its pid file failed (${errCode(e)})`);
   }
-  if (!Number.isInteger(pid) || pid <= 1) return null;
+  if (Number.isInteger(pid) && pid > 1) {
+    try {
+      if (procs.readFile(`/proc/${pid}/cmdline`).includes(paths.controlSock)) return pid;
+    } catch (e) {
+      if (!GONE.has(errCode(e))) throw new EngineLookupError(`Cannot tell whether the VM runs: reading /proc/${pid} failed (${errCode(e)})`);
+    }
+  }
+  // No engine behind the pid file. Without a control socket on disk none ever started (or it left
+  // cleanly); with one, whoever holds it is the engine.
   try {
-    return readFile(`/proc/${pid}/cmdline`).includes(paths.controlSock) ? pid : null;
-  } catch {
-    return null;
+    statSync(paths.controlSock);
+  } catch (e) {
+    if (GONE.has(errCode(e))) return null;
+    throw new EngineLookupError(`Cannot tell whether the VM runs: ${paths.controlSock}: ${errCode(e)}`);
   }
+  let holders: number[];
+  try {
+    holders = procs.mentioning(paths.controlSock);
+  } catch (e) {
+    throw new EngineLookupError(`Cannot tell whether the VM runs: the process table cannot be read (${errCode(e)})`);
+  }
+  return holders[0] ?? null;
+}
+
+/** The host's process table, read strictly: an error is an error, not an empty table. */
+export const hostProcesses: ProcessTable = {
+  readFile: (p) => readFileSync(p, "utf8"),
+  mentioning: (needle) => processesMentioningStrict(needle),
+};
+
+/**
+ * Before a start clears the VM's sockets and pid file: no process may hold this VM's control
+ * socket (a full search, not the pid file alone), so a VM never runs twice.
+ */
+export function assertNotRunning(paths: VmPaths, procs: ProcessTable = hostProcesses): void {
+  let pids: number[];
+  try {
+    pids = procs.mentioning(paths.controlSock);
+  } catch (e) {
+    throw new EngineLookupError(`Cannot tell whether the VM runs: the process table cannot be read (${errCode(e)})`);
+  }
+  if (pids.length > 0) throw new EngineError(`The VM's engine already runs (pid ${pids.join(", ")}): it is never started twice`);
 }
 
 export async function waitGone(isRunning: () => boolean, ms: number): Promise<boolean> {

@@ -13,6 +13,11 @@ export const imageManifestSchema = z.object({
   initrd: file.optional(),
   disk: file.optional(),
   cmdline: z.string().max(2000).optional(),
+  /**
+   * The guest's way out (docs/guest-network.md). Guests never reach the host's own addresses;
+   * "nat": outbound connections elsewhere, through the node's egress namespace; "none": nothing.
+   */
+  egress: z.enum(["none", "nat"]).default("none"),
 }).passthrough();
 export type ImageManifest = z.infer<typeof imageManifestSchema> & { dir: string };
 

@@ -17,6 +17,28 @@ export function processCommandLines(): { pid: number; cmdline: string }[] {
   return out;
 }
 
+/**
+ * Pids of live processes whose command line contains `needle`, from a fresh look that throws when
+ * /proc cannot be read (EMFILE…): "no such process" must be a real answer, never a failed look.
+ */
+export function processesMentioningStrict(needle: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    let stat: string, cmdline: string;
+    try {
+      stat = readFileSync(`/proc/${e}/stat`, "utf8");
+      cmdline = readFileSync(`/proc/${e}/cmdline`, "utf8");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ESRCH") continue;  // it ended while we looked
+      throw err;
+    }
+    if (!/^\d+ \(.*\) Z/.test(stat) && cmdline.includes(needle)) out.push(Number(e));
+  }
+  return out;
+}
+
 /** Pids of live processes whose command line contains `needle` (from `procs`, or a fresh look). */
 export function processesMentioning(needle: string, procs = processCommandLines()): number[] {
   return procs.filter((p) => p.cmdline.includes(needle)).map((p) => p.pid);

@@ -6,7 +6,7 @@ import { connect, type Socket } from "node:net";
 import { basename, dirname, join } from "node:path";
 import { vmmPaths } from "../../native.ts";
 import { readManifest } from "../image-manifest.ts";
-import { checkSocketPaths, EngineError, pidOfVm, waitGone, type CloneSource, type Engine, type EngineVmSpec, type SnapshotOptions, type VmHandle, type VmPaths } from "../engine.ts";
+import { assertNotRunning, checkSocketPaths, EngineError, hostProcesses, pidOfVm, waitGone, type CloneSource, type Engine, type EngineVmSpec, type SnapshotOptions, type VmHandle, type VmPaths } from "../engine.ts";
 
 const MAX_REPLY = 4096;
 
@@ -100,6 +100,7 @@ export class KvmEngine implements Engine {
     if (!existsSync(vmm)) throw new EngineError(`The microVM engine is not built on this node (${vmm} is missing)`);
     const m = readManifest(this.opts.imageDir, spec.image);
     checkSocketPaths(paths);
+    assertNotRunning(paths);
     for (const p of [paths.controlSock, paths.vncSock, paths.pidFile]) rmSync(p, { force: true });
     const log = openSync(paths.engineLog, "a");
     // A restore takes memory size and state from the snapshot; the identity (MAC, id) is this VM's.
@@ -125,7 +126,7 @@ export class KvmEngine implements Engine {
   }
 
   runningPid(paths: VmPaths): number | null {
-    return pidOfVm(paths, (p) => readFileSync(p, "utf8"));
+    return pidOfVm(paths, hostProcesses);
   }
 
   attach(paths: VmPaths): Promise<VmHandle> {

@@ -1,18 +1,23 @@
 // Runs one QEMU process per VM: daemonized (so VMs outlive the agent), QMP and VNC on unix
 // sockets in the VM's folder, disk as a qcow2 overlay on the template's base image.
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import type { GuestEgress } from "../../network/guest-egress.ts";
 import { fsyncDir, fsyncFile, writeFileAtomic } from "@vdi/api/atomic-write";
 import { runCommand } from "../../lib/run-command.ts";
 import { killProcessesMentioning, processesMentioning, readPositionOf } from "../../lib/processes.ts";
 import { readManifest } from "../image-manifest.ts";
-import { checkSocketPaths, EngineError, pidOfVm, waitGone, type CloneSource, type Engine, type EngineVmSpec, type ImageExport, type SnapshotOptions, type VmHandle, type VmPaths } from "../engine.ts";
+import { assertNotRunning, checkSocketPaths, EngineError, hostProcesses, pidOfVm, waitGone, type CloneSource, type Engine, type EngineVmSpec, type ImageExport, type SnapshotOptions, type VmHandle, type VmPaths } from "../engine.ts";
 import { activeDisk, allocatedBytes, collectGarbage, newLayerPath, QemuImg, readSnapshotMeta, setActiveDisk, type SnapshotMeta } from "./disk-layers.ts";
 import { QmpClient } from "./qmp-client.ts";
 
 const GiB = 1024 ** 3;
 
-export interface QemuEngineOptions { qemuBinary: string; qemuImgBinary: string; imageDir: string; accel: "kvm" | "tcg" }
+export interface QemuEngineOptions {
+  qemuBinary: string; qemuImgBinary: string; imageDir: string; accel: "kvm" | "tcg";
+  /** Where guests with outbound access run (null or unavailable: every guest runs restricted). */
+  egress?: GuestEgress | null;
+}
 
 class QmpHandle implements VmHandle {
   private shutdownByGuest = false;
@@ -33,6 +38,11 @@ export class QemuEngine implements Engine {
   private readonly img: QemuImg;
   constructor(private readonly opts: QemuEngineOptions) {
     this.img = new QemuImg(opts.qemuImgBinary);
+  }
+
+  /** Whether this template's guests get outbound access here (it asks, and the node can give it). */
+  private outbound(m: { egress: "none" | "nat" }): boolean {
+    return m.egress === "nat" && !!this.opts.egress?.available;
   }
 
   get accel() {
@@ -88,7 +98,7 @@ export class QemuEngine implements Engine {
       "-initrd", join(m.dir, m.initrd),
       "-append", `${m.cmdline ?? ""} vdi.hostname=${spec.name}`,
       "-drive", `file=${activeDisk(paths)},if=virtio,id=disk0,format=qcow2,discard=unmap`,
-      "-nic", `user,model=virtio-net-pci,mac=${spec.macAddress}`,
+      "-nic", userNetwork(spec.macAddress, this.outbound(m)),
       "-smbios", `type=1,serial=${spec.id}`,
       "-vga", "std",
       "-display", "none",
@@ -106,16 +116,18 @@ export class QemuEngine implements Engine {
   /** Starts QEMU; resolves once it has daemonized (its start-up errors come back as EngineError). */
   async start(spec: EngineVmSpec, paths: VmPaths, restoreDir?: string, incoming?: string): Promise<void> {
     if (restoreDir) throw new EngineError("QEMU VMs go back to a snapshot through revert()");
+    assertNotRunning(paths);
     for (const p of [paths.controlSock, paths.vncSock, paths.pidFile]) rmSync(p, { force: true });
     const args = [...this.args(spec, paths), ...(incoming ? ["-incoming", `exec:cat ${incoming}`] : [])];
-    const r = await runCommand(this.opts.qemuBinary, args, 60_000).catch((e: NodeJS.ErrnoException) => {
+    const argv = this.outbound(readManifest(this.opts.imageDir, spec.image)) ? this.opts.egress!.wrap([this.opts.qemuBinary, ...args]) : [this.opts.qemuBinary, ...args];
+    const r = await runCommand(argv[0]!, argv.slice(1), 60_000).catch((e: NodeJS.ErrnoException) => {
       throw new EngineError(e.code === "ENOENT" ? `QEMU is not installed on this node (${this.opts.qemuBinary} not found)` : `Cannot run QEMU: ${e.message}`);
     });
     if (r.code !== 0) throw new EngineError(`QEMU failed to start: ${r.stderr.trim().split("\n").slice(-3).join(" ") || `exit ${r.code}`}`);
   }
 
   runningPid(paths: VmPaths): number | null {
-    return pidOfVm(paths, (p) => readFileSync(p, "utf8"));
+    return pidOfVm(paths, hostProcesses);
   }
 
   async attach(paths: VmPaths): Promise<VmHandle> {
@@ -484,9 +496,20 @@ export class QemuEngine implements Engine {
 
 export interface EngineProbe { available: boolean; version?: string; accel?: string; reason?: string }
 
+/**
+ * QEMU's user network for one guest. Without outbound access: restrict=on, the guest reaches
+ * nothing (10.0.2.2 would be the host's loopback: the node, the portal, PostgreSQL). With it, QEMU
+ * runs in the node's egress namespace (guest-egress.ts), where that loopback is empty.
+ */
+export function userNetwork(mac: string, outbound: boolean): string {
+  return `user,model=virtio-net-pci,mac=${mac}${outbound ? "" : ",restrict=on"}`;
+}
+
 /** What this host can run: QEMU present, its version, and whether KVM can really boot guests. */
 export async function probeQemu(opts: { qemuBinary: string; qemuImgBinary: string; accel: "auto" | "kvm" | "tcg"; kvmUsable: boolean; kvmSoftware: boolean; kvmReason: string }): Promise<EngineProbe & { accel: "kvm" | "tcg" }> {
   const accel = opts.accel === "auto" ? (opts.kvmUsable && !opts.kvmSoftware ? "kvm" : "tcg") : opts.accel;
+  // Asked for KVM where there is none (or it is hidden with VDI_KVM_DEVICE): every start would fail.
+  if (accel === "kvm" && !opts.kvmUsable) return { available: false, accel, reason: `VDI_QEMU_ACCEL=kvm, but ${opts.kvmReason}` };
   for (const bin of [opts.qemuBinary, opts.qemuImgBinary]) {
     const r = await runCommand(bin, ["--version"], 10_000).catch(() => null);
     if (!r || r.code !== 0) return { available: false, accel, reason: `${bin} not found: install qemu-system-x86 and qemu-utils` };
