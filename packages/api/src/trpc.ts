@@ -9,6 +9,7 @@ import { holdingEmits } from "./lib/bus.ts";
 import { nestsDeeperThan, NESTED_TOO_DEEPLY } from "./lib/input-shape.ts";
 import { requiredScope } from "./services/api-token/scopes.ts";
 import { nodeCredentialsOf, secretMatches } from "./services/node/node-credentials.ts";
+import { noteNodeHeard } from "./services/node/node-health.ts";
 
 /** Who may call a procedure; the authorization matrix test reads it from every procedure. */
 export type Access = "public" | "user" | "tenant_admin" | "admin" | "node";
@@ -137,5 +138,7 @@ export const nodeProcedure = publicProcedure.meta({ access: "node" }).use(async 
   if (!node || !secretMatches(node.secretHash, presented.secret)) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "Unknown node or wrong secret" });
   }
+  // Heard now, whatever its writes wait for next (services/node/node-health.ts).
+  noteNodeHeard(node.id);
   return next({ ctx: { ...ctx, node } });
 });

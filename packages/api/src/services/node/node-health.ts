@@ -21,20 +21,42 @@ export function parseCapabilities(json: string): NodeCapabilities {
   }
 }
 
+// When this process last authenticated each node's request, stamped on arrival (nodeProcedure),
+// before the request's writes wait for SQLite's one writing connection: a heartbeat queued behind
+// user mutations has still been heard. On globalThis: one table per process, whatever bundle
+// loads this module. Several portals (PostgreSQL) each know their own; the row's lastSeenAt is
+// what they share, and the later of the two counts.
+const HEARD_KEY = Symbol.for("vdi.node-heard-at");
+const heard = ((globalThis as unknown as Record<symbol, Map<string, number> | undefined>)[HEARD_KEY] ??= new Map<string, number>());
+
+/** Records that a node's authenticated request arrived now (before any of its work is queued). */
+export function noteNodeHeard(nodeId: string, at = Date.now()): void {
+  if ((heard.get(nodeId) ?? 0) < at) heard.set(nodeId, at);
+}
+
+/** The last time this node was heard from: its row's lastSeenAt, or a later arrival this process saw. */
+export function lastHeardAt(node: { id?: string; lastSeenAt: Date | null }): Date | null {
+  const arrived = node.id === undefined ? undefined : heard.get(node.id);
+  if (arrived === undefined) return node.lastSeenAt;
+  return node.lastSeenAt && node.lastSeenAt.getTime() >= arrived ? node.lastSeenAt : new Date(arrived);
+}
+
 /**
  * Up while its silence, less the time this portal itself stood still since it last heard from the
  * node, is under the threshold: a heartbeat that waited behind our own busy event loop (a burst of
  * user requests, a long query) is our lag, and must not turn every action into "node down".
  */
-export function isNodeUp(node: { lastSeenAt: Date | null }, downAfterMs: number, now = Date.now(), stalled = stalledMsSince): boolean {
-  if (node.lastSeenAt === null) return false;
-  const seen = node.lastSeenAt.getTime();
+export function isNodeUp(node: { id?: string; lastSeenAt: Date | null }, downAfterMs: number, now = Date.now(), stalled = stalledMsSince): boolean {
+  const lastSeenAt = lastHeardAt(node);
+  if (lastSeenAt === null) return false;
+  const seen = lastSeenAt.getTime();
   const silence = now - seen;
   return silence < downAfterMs || silence - stalled(seen, now) < downAfterMs;
 }
 
-export function describeLastSeen(node: { name: string; lastSeenAt: Date | null }, now = Date.now()): string {
-  if (!node.lastSeenAt) return `node ${node.name} has never reported`;
-  const s = Math.round((now - node.lastSeenAt.getTime()) / 1000);
+export function describeLastSeen(node: { id?: string; name: string; lastSeenAt: Date | null }, now = Date.now()): string {
+  const lastSeenAt = lastHeardAt(node);
+  if (!lastSeenAt) return `node ${node.name} has never reported`;
+  const s = Math.round((now - lastSeenAt.getTime()) / 1000);
   return `node ${node.name} last seen ${s < 120 ? `${s} s` : `${Math.round(s / 60)} min`} ago`;
 }
