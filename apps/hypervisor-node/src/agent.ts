@@ -14,7 +14,7 @@ import { ConsoleAccessTable, pollConsoleAccess } from "./gateway/console-access.
 import { createThumbnailEndpoint } from "./thumbnail/thumbnail-endpoint.ts";
 import { connectionLimits, limitConnections, openFileLimit } from "./lib/connection-limits.ts";
 import { Backoff } from "./lib/backoff.ts";
-import { ensureGuestEgress } from "./network/guest-egress.ts";
+import { ensureGuestEgress, type GuestEgress } from "./network/guest-egress.ts";
 import { createPortalClient, isUnauthorized, loadCredentials, nodeBearer, saveCredentials, storedCredentials, type NodeCredentials } from "./portal-client.ts";
 
 const LONG_POLL_MS = 10_000;
@@ -26,8 +26,10 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   const kvm = probeKvm(env.VDI_KVM_DEVICE);
   const qemu = await probeQemu({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, accel: env.VDI_QEMU_ACCEL, kvmUsable: kvm.usable, kvmSoftware: kvm.softwareNested, kvmReason: kvm.reason });
   log(`qemu: ${qemu.available ? `${qemu.version}, ${qemu.reason}` : qemu.reason}`);
-  const egress = await ensureGuestEgress(env.dataDir, env.egressDeny, log);
-  log(`guest egress: ${egress.reason}`);
+  // The egress namespace is made when the first guest that wants outbound access starts (nothing on
+  // the host changes for a node that never runs one), once; its outcome is logged.
+  let egressSetup: Promise<GuestEgress> | null = null;
+  const egress = () => (egressSetup ??= ensureGuestEgress(env.dataDir, env.egressDeny, log).then((e) => { log(`guest egress: ${e.reason}`); return e; }));
   const qemuEngine = new QemuEngine({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, imageDir: env.imageDir, accel: qemu.accel, egress });
   // Our own VMM runs its guests mostly in user mode, so it works even on software-nested KVM.
   const vmmBuilt = existsSync(vmmPaths().vmm);

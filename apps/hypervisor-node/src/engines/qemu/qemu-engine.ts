@@ -15,8 +15,8 @@ const GiB = 1024 ** 3;
 
 export interface QemuEngineOptions {
   qemuBinary: string; qemuImgBinary: string; imageDir: string; accel: "kvm" | "tcg";
-  /** Where guests with outbound access run (null or unavailable: every guest runs restricted). */
-  egress?: GuestEgress | null;
+  /** Where guests with outbound access run, made at the first such start (absent or unavailable: every guest runs restricted). */
+  egress?: () => Promise<GuestEgress>;
 }
 
 class QmpHandle implements VmHandle {
@@ -40,9 +40,11 @@ export class QemuEngine implements Engine {
     this.img = new QemuImg(opts.qemuImgBinary);
   }
 
-  /** Whether this template's guests get outbound access here (it asks, and the node can give it). */
-  private outbound(m: { egress: "none" | "nat" }): boolean {
-    return m.egress === "nat" && !!this.opts.egress?.available;
+  /** Where this template's guests run: the egress namespace when it asks for outbound access and the node can give it. */
+  private async egressFor(m: { egress: "none" | "nat" }): Promise<GuestEgress | null> {
+    if (m.egress !== "nat" || !this.opts.egress) return null;
+    const egress = await this.opts.egress();
+    return egress.available ? egress : null;
   }
 
   get accel() {
@@ -84,7 +86,7 @@ export class QemuEngine implements Engine {
     fsyncDir(paths.dir);
   }
 
-  args(spec: EngineVmSpec, paths: VmPaths): string[] {
+  args(spec: EngineVmSpec, paths: VmPaths, outbound = false): string[] {
     const m = readManifest(this.opts.imageDir, spec.image);
     if (!m.initrd) throw new EngineError(`The template image "${spec.image}" has no initrd`);
     checkSocketPaths(paths);
@@ -98,7 +100,7 @@ export class QemuEngine implements Engine {
       "-initrd", join(m.dir, m.initrd),
       "-append", `${m.cmdline ?? ""} vdi.hostname=${spec.name}`,
       "-drive", `file=${activeDisk(paths)},if=virtio,id=disk0,format=qcow2,discard=unmap`,
-      "-nic", userNetwork(spec.macAddress, this.outbound(m)),
+      "-nic", userNetwork(spec.macAddress, outbound),
       "-smbios", `type=1,serial=${spec.id}`,
       "-vga", "std",
       "-display", "none",
@@ -118,8 +120,9 @@ export class QemuEngine implements Engine {
     if (restoreDir) throw new EngineError("QEMU VMs go back to a snapshot through revert()");
     assertNotRunning(paths);
     for (const p of [paths.controlSock, paths.vncSock, paths.pidFile]) rmSync(p, { force: true });
-    const args = [...this.args(spec, paths), ...(incoming ? ["-incoming", `exec:cat ${incoming}`] : [])];
-    const argv = this.outbound(readManifest(this.opts.imageDir, spec.image)) ? this.opts.egress!.wrap([this.opts.qemuBinary, ...args]) : [this.opts.qemuBinary, ...args];
+    const egress = await this.egressFor(readManifest(this.opts.imageDir, spec.image));
+    const args = [...this.args(spec, paths, !!egress), ...(incoming ? ["-incoming", `exec:cat ${incoming}`] : [])];
+    const argv = egress ? egress.wrap([this.opts.qemuBinary, ...args]) : [this.opts.qemuBinary, ...args];
     const r = await runCommand(argv[0]!, argv.slice(1), 60_000).catch((e: NodeJS.ErrnoException) => {
       throw new EngineError(e.code === "ENOENT" ? `QEMU is not installed on this node (${this.opts.qemuBinary} not found)` : `Cannot run QEMU: ${e.message}`);
     });
