@@ -5,6 +5,7 @@ import type { ConsoleSigner } from "./services/console/console-token.ts";
 import { verifyApiToken } from "./services/api-token/verify-api-token.ts";
 import { CLIENT_IP_HEADER } from "./lib/client-ip.ts";
 import { apiTokenBearer } from "./lib/api-token-bearer.ts";
+import { callerCache } from "./services/auth/caller-cache.ts";
 
 export interface ApiDeps {
   db: Db;
@@ -38,6 +39,33 @@ export interface Context extends ApiDeps {
 }
 
 
+/** The signed-in user a session cookie stands for, unless the session is gone or the user disabled. */
+async function sessionActor(deps: ApiDeps, headers: Headers): Promise<{ actor: Actor; expiresAt: Date } | null> {
+  const found = await deps.auth.api.getSession({ headers });
+  if (!found) return null;
+  const u = found.user as typeof found.user & { role?: string; tenantId?: string };
+  // A disabled user is logged out everywhere at once, whatever sessions they still hold.
+  const live = u.tenantId ? await deps.db.user.findUnique({ where: { id: u.id }, select: { disabledAt: true } }) : null;
+  if (!u.tenantId || !live || live.disabledAt) return null;
+  return {
+    actor: {
+      userId: u.id,
+      tenantId: u.tenantId,
+      role: u.role === "admin" || u.role === "tenant_admin" ? u.role : "user",
+      email: u.email,
+      name: u.name,
+      via: "session",
+      scopes: null,
+    },
+    expiresAt: found.session.expiresAt,
+  };
+}
+
+/**
+ * The caller is remembered per credential for at most CALLER_CACHE_MS (services/auth/caller-cache.ts):
+ * a revocation, a disabled user or a role change made through this process applies at once, one made
+ * elsewhere within that bound.
+ */
 export async function createContext(deps: ApiDeps, opts: { headers: Headers; resHeaders: Headers }): Promise<Context> {
   const { headers, resHeaders } = opts;
   // Set by the portal's route handlers from the socket and the trusted proxies (lib/client-ip.ts);
@@ -46,29 +74,17 @@ export async function createContext(deps: ApiDeps, opts: { headers: Headers; res
   let actor: Actor | null = null;
   let authError: string | null = null;
   const bearer = apiTokenBearer(headers.get("authorization"));
+  const cookie = headers.get("cookie");
   if (bearer) {
     // An explicit token wins over any cookie the script happens to send.
-    const check = await verifyApiToken(deps.db, bearer);
-    if (check.ok) actor = check.actor;
-    else authError = check.reason;
-  } else if (headers.get("cookie")) {
-    const found = await deps.auth.api.getSession({ headers });
-    if (found) {
-      const u = found.user as typeof found.user & { role?: string; tenantId?: string };
-      // A disabled user is logged out everywhere at once, whatever sessions they still hold.
-      const live = u.tenantId ? await deps.db.user.findUnique({ where: { id: u.id }, select: { disabledAt: true } }) : null;
-      if (u.tenantId && live && !live.disabledAt) {
-        actor = {
-          userId: u.id,
-          tenantId: u.tenantId,
-          role: u.role === "admin" || u.role === "tenant_admin" ? u.role : "user",
-          email: u.email,
-          name: u.name,
-          via: "session",
-          scopes: null,
-        };
-      }
-    }
+    actor = await callerCache().actorFor(`bearer:${bearer}`, async () => {
+      const check = await verifyApiToken(deps.db, bearer);
+      if (check.ok) return { actor: check.actor, expiresAt: check.expiresAt };
+      authError = check.reason;
+      return null;
+    });
+  } else if (cookie) {
+    actor = await callerCache().actorFor(`cookie:${cookie}`, () => sessionActor(deps, headers));
   }
   return { ...deps, headers, resHeaders, ip, actor, authError };
 }

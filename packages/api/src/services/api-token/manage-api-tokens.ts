@@ -4,6 +4,7 @@ import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { API_TOKEN_SCOPES, type ApiTokenScope } from "./scopes.ts";
 import { newApiToken } from "./token-format.ts";
+import { credentialsChanged } from "../auth/caller-cache.ts";
 
 export const MAX_ACTIVE_API_TOKENS = 20;
 export const MAX_API_TOKEN_DAYS = 365;
@@ -81,6 +82,7 @@ export async function revokeApiToken(db: Db, actor: Actor, tokenId: string, now 
   if (!row) throw new AppError("NOT_FOUND", { message: "API token not found" });
   if (row.revokedAt) return { tokenId: row.id, revokedAt: row.revokedAt };
   await db.apiToken.updateMany({ where: { id: row.id, revokedAt: null }, data: { revokedAt: now } });
+  credentialsChanged();
   const after = await db.apiToken.findUniqueOrThrow({ where: { id: row.id }, select: { revokedAt: true } });
   return { tokenId: row.id, revokedAt: after.revokedAt ?? now };
 }

@@ -7,7 +7,7 @@ import { hashTokenSecret, parseApiToken, sameSecretHash } from "./token-format.t
 /** lastUsedAt is a hint for the owner, not a log: one write a minute per token at most. */
 const LAST_USED_EVERY_MS = 60_000;
 
-export type ApiTokenCheck = { ok: true; actor: Actor } | { ok: false; reason: string };
+export type ApiTokenCheck = { ok: true; actor: Actor; expiresAt: Date } | { ok: false; reason: string };
 
 export async function verifyApiToken(db: Db, raw: string, now = new Date()): Promise<ApiTokenCheck> {
   const parsed = parseApiToken(raw);
@@ -35,6 +35,7 @@ export async function verifyApiToken(db: Db, raw: string, now = new Date()): Pro
   const u = row.user;
   return {
     ok: true,
+    expiresAt: row.expiresAt,
     actor: {
       userId: u.id,
       tenantId: u.tenantId,

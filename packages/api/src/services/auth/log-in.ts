@@ -6,6 +6,7 @@ import type { Auth } from "./auth.ts";
 import { postToAuth } from "./auth-endpoint.ts";
 import { reserveLoginTry } from "./login-guard.ts";
 import { AppError, isAppError } from "../../errors.ts";
+import { credentialsChanged } from "./caller-cache.ts";
 
 export type LogInResult = { twoFactorRequired: false; userId: string } | { twoFactorRequired: true };
 
@@ -40,6 +41,7 @@ export async function logIn(deps: { db: Db; auth: Auth }, input: { email: string
 
 export async function logOut(auth: Auth, headers: Headers, resHeaders: Headers) {
   const res = await auth.api.signOut({ headers, returnHeaders: true });
+  credentialsChanged();
   for (const cookie of res.headers.getSetCookie()) resHeaders.append("set-cookie", cookie);
 }
 

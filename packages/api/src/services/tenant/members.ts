@@ -6,6 +6,7 @@ import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { bus, nodeTopic } from "../../lib/bus.ts";
 import { memberLimitsOf, memberUsage, membersUsage, tenantUsage } from "./quota.ts";
+import { credentialsChanged } from "../auth/caller-cache.ts";
 
 /** Tenant admins act inside their tenant; platform admins in any (they name it). */
 function scopeTenant(actor: Actor, tenantId?: string | undefined): string {
@@ -38,6 +39,7 @@ export async function setMemberRole(db: Db, actor: Actor, input: { userId: strin
   const u = await memberOf(db, actor, input.userId);
   if (u.id === actor.userId) throw new AppError("INVALID_INPUT", { message: "You cannot change your own role" });
   await db.user.update({ where: { id: u.id }, data: { role: input.role } });
+  credentialsChanged();
   return { userId: u.id, role: input.role };
 }
 
@@ -51,6 +53,7 @@ export async function setMemberAccess(db: Db, actor: Actor, input: { userId: str
       await tx.apiToken.updateMany({ where: { userId: u.id, revokedAt: null }, data: { revokedAt: new Date() } });
     }
   });
+  credentialsChanged();
   // Nodes close the user's consoles on their next sync: wake them now.
   if (!input.enabled) for (const n of await db.node.findMany({ select: { id: true } })) bus().emit(nodeTopic(n.id));
   return { userId: u.id, enabled: input.enabled };

@@ -1,0 +1,3 @@
+-- CreateIndex
+CREATE INDEX "Vm_tenantId_createdAt_id_idx" ON "Vm"("tenantId", "createdAt", "id");
+
