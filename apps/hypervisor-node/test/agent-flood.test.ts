@@ -8,7 +8,7 @@ import { spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
-import { IMAGES, agentFixture, guestDriver, pidAlive, qemuSkipReason, startAgent, until } from "./helpers.ts";
+import { IMAGES, agentFixture, guestDriver, pidAlive, qemuSkipReason, rfbHandshake, startAgent, until } from "./helpers.ts";
 
 const TEMPLATE = join(IMAGES, "debian-shell", "template.json");
 const prlimit = spawnSync("prlimit", ["--version"]).status === 0;
@@ -62,6 +62,7 @@ function halfOpenUpgrade(port: number, from: string): Promise<Socket> {
 
 describe.skipIf(skipReason !== null)("connection flood on the node's port (QEMU)", () => {
   const f = agentFixture(TEMPLATE, "vdi-flood-");
+  let vmId = "";
 
   it("keeps the VM running with the same pid through a flood and an agent restart, answers /healthz, and recovers in seconds", async () => {
     const { api, server, alice, templateId, dataDir } = f;
@@ -71,7 +72,9 @@ describe.skipIf(skipReason !== null)("connection flood on the node's port (QEMU)
     const agent = () => (f.agent = startAgent(server.url, dataDir, { VDI_NODE_PORT: String(port) }, ["prlimit", `--nofile=${NOFILE}:${NOFILE}`, "--"]));
     agent();
     await until("node up", async () => (await c.node.list()).find((n) => n.up && n.engines.qemu?.available));
-    const { vmId, operationId } = await c.vm.create({ templateId, name: "flood-1" });
+    const created = await c.vm.create({ templateId, name: "flood-1" });
+    vmId = created.vmId;
+    const operationId = created.operationId;
     await g.opDone(operationId);
     await g.ready(vmId, "flood-1");
     const pidFile = join(g.vmDir(vmId), "engine.pid");
@@ -127,4 +130,22 @@ describe.skipIf(skipReason !== null)("connection flood on the node's port (QEMU)
       await g.say(vmId, `echo SAME-VM-${lost ? "B" : "A"}`, `SAME-VM-${lost ? "B" : "A"}`);
     }
   }, 240_000);
+
+  it("keeps every viewer of a real QEMU display when one asks for exclusive access", async () => {
+    expect(vmId).not.toBe("");
+    const c = f.api.caller(f.alice);
+    const first = await rfbHandshake((await c.console.open({ vmId })).url);
+    let firstClosed: number | null = null;
+    first.ws.removeAllListeners("close");
+    first.ws.on("close", (code) => { firstClosed = code; });
+    // QEMU honours shared-flag 0 by dropping every other client; through the gateway it must not.
+    const exclusive = await rfbHandshake((await c.console.open({ vmId })).url, false);
+    expect(exclusive.width).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(firstClosed).toBeNull();
+    expect(first.ws.readyState).toBe(first.ws.OPEN);
+    exclusive.ws.removeAllListeners("close");
+    exclusive.ws.close();
+    first.ws.close();
+  }, 60_000);
 });

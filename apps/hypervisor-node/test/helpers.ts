@@ -43,8 +43,8 @@ export async function until<T>(what: string, fn: () => Promise<T | null | undefi
   throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
 }
 
-/** Opens the console through the gateway and completes the RFB 3.8 handshake up to ServerInit. */
-export function rfbHandshake(url: string): Promise<{ width: number; height: number; name: string; ws: WebSocket }> {
+/** Opens the console through the gateway and completes the RFB 3.8 handshake up to ServerInit (`shared`: ClientInit's flag). */
+export function rfbHandshake(url: string, shared = true): Promise<{ width: number; height: number; name: string; ws: WebSocket }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { origin: PAGE_ORIGIN });
     let buf = Buffer.alloc(0);
@@ -69,7 +69,7 @@ export function rfbHandshake(url: string): Promise<{ width: number; height: numb
       if (stage === 2 && buf.length >= 4) {
         if (buf.readUInt32BE(0) !== 0) return reject(new Error("security failed"));
         buf = buf.subarray(4);
-        ws.send(Buffer.from([1])); // ClientInit, shared
+        ws.send(Buffer.from([shared ? 1 : 0])); // ClientInit
         stage = 3;
       }
       if (stage === 3 && buf.length >= 24 && buf.length >= 24 + buf.readUInt32BE(20)) {
