@@ -87,6 +87,7 @@ function start(c) {
   c.proc = proc;
   log(`${c.name} started (pid ${proc.pid})`);
   writeFileSync(join(spec.runDir, `${c.name}.pid`), `${proc.pid}\n`);
+  proc.on("error", (e) => log(`${c.name} could not be started: ${e.message} (is setpriv, from util-linux, installed?)`));
   proc.on("exit", (code, signal) => {
     c.proc = null;
     if (stopping) return;

@@ -142,7 +142,8 @@ export class Reconciler {
       } else {
         vm.state = existsSync(vm.paths.saved) ? "saved" : engine?.isPrepared(vm.paths) ? "stopped" : "provisioning";
       }
-      if (engine) await this.recover(vm, engine, procs);
+      // A look that fails midway leaves this VM to the next resync; it never stops the agent's start.
+      if (engine) await this.recover(vm, engine, procs).catch((e: Error) => this.log(`vm ${id}: recovery left for later: ${e.message}`));
     }
   }
 
@@ -451,6 +452,8 @@ export class Reconciler {
         if (fromSnapshot) writeFileAtomic(cloneMarker, "1\n");
         await this.attach(vm, engine);
       } catch (e) {
+        // Could not tell whether it already runs: not a failed start, the VM is left as it is.
+        if (e instanceof EngineLookupError) throw e;
         const msg = e instanceof EngineError ? e.message : `The VM failed to start: ${(e as Error).message}`;
         vm.stoppedGeneration = spec.generation;
         vm.stopReason = msg;
