@@ -3,8 +3,8 @@ import { test, expect } from "@playwright/test";
 import { DEMO, canvasInk, microvmSkipReason, serialLog, typeLikeAUser } from "../helpers/portal.ts";
 
 const skipReason = microvmSkipReason();
-if (skipReason) console.warn(`[skip] [VM] microVM desktop e2e: ${skipReason}`);
 test("[VM] demo user creates a microVM desktop and types into its window", async ({ page }) => {
+  if (skipReason !== null) console.warn(`[skip] [VM] microVM desktop e2e: ${skipReason}`);
   test.skip(skipReason !== null, skipReason ?? "");
   const name = `desk-${Date.now().toString(36)}`;
   await page.goto("/login");
@@ -37,6 +37,7 @@ test("[VM] demo user creates a microVM desktop and types into its window", async
 
 // The other path: on a node without KVM (or with VDI_KVM_DEVICE hiding it) the user learns why at once.
 test("[VM] without KVM, the microVM desktop is refused at once with the reason", async ({ page }) => {
+  if (skipReason === null) console.warn("[skip] [VM] no-KVM refusal e2e: this machine has KVM, the refusal path is not reachable (VDI_KVM_DEVICE=/nonexistent runs it)");
   test.skip(skipReason === null, "this machine has KVM: the refusal path is not reachable");
   await page.goto("/login");
   await page.getByLabel("Email").fill(DEMO.email);

@@ -6,6 +6,7 @@ import { verifyApiToken } from "./services/api-token/verify-api-token.ts";
 import { CLIENT_IP_HEADER } from "./lib/client-ip.ts";
 import { apiTokenBearer } from "./lib/api-token-bearer.ts";
 import { callerCache } from "./services/auth/caller-cache.ts";
+import { actorOfUser } from "./services/auth/actor-of-user.ts";
 
 export interface ApiDeps {
   db: Db;
@@ -47,18 +48,7 @@ async function sessionActor(deps: ApiDeps, headers: Headers): Promise<{ actor: A
   // A disabled user is logged out everywhere at once, whatever sessions they still hold.
   const live = u.tenantId ? await deps.db.user.findUnique({ where: { id: u.id }, select: { disabledAt: true } }) : null;
   if (!u.tenantId || !live || live.disabledAt) return null;
-  return {
-    actor: {
-      userId: u.id,
-      tenantId: u.tenantId,
-      role: u.role === "admin" || u.role === "tenant_admin" ? u.role : "user",
-      email: u.email,
-      name: u.name,
-      via: "session",
-      scopes: null,
-    },
-    expiresAt: found.session.expiresAt,
-  };
+  return { actor: actorOfUser({ ...u, tenantId: u.tenantId }, "session", null), expiresAt: found.session.expiresAt };
 }
 
 /**

@@ -2,41 +2,31 @@
 // for a VM: the shell behind a migration pipe, a qemu-img copy), to wait for them or end them.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
-/** Every live process's command line (never this process's; zombies have finished their work). */
-export function processCommandLines(): { pid: number; cmdline: string }[] {
+/**
+ * Every live process's command line (never this process's; zombies have finished their work).
+ * `strict`: an unreadable /proc (EMFILE…) throws instead of giving a short table, so "no such
+ * process" is a real answer; a process that ends while we look is skipped either way.
+ */
+export function processCommandLines(strict = false): { pid: number; cmdline: string }[] {
   const out: { pid: number; cmdline: string }[] = [];
   let entries: string[];
-  try { entries = readdirSync("/proc"); } catch { return out; }
+  try { entries = readdirSync("/proc"); } catch (err) { if (strict) throw err; return out; }
   for (const e of entries) {
     if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
     try {
       if (/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${e}/stat`, "utf8"))) continue;
       out.push({ pid: Number(e), cmdline: readFileSync(`/proc/${e}/cmdline`, "utf8") });
-    } catch { /* it ended while we looked */ }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (strict && code !== "ENOENT" && code !== "ESRCH") throw err;
+    }
   }
   return out;
 }
 
-/**
- * Pids of live processes whose command line contains `needle`, from a fresh look that throws when
- * /proc cannot be read (EMFILE…): "no such process" must be a real answer, never a failed look.
- */
+/** Pids of live processes whose command line contains `needle`, from a strict fresh look (throws on a failed one). */
 export function processesMentioningStrict(needle: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    let stat: string, cmdline: string;
-    try {
-      stat = readFileSync(`/proc/${e}/stat`, "utf8");
-      cmdline = readFileSync(`/proc/${e}/cmdline`, "utf8");
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" || code === "ESRCH") continue;  // it ended while we looked
-      throw err;
-    }
-    if (!/^\d+ \(.*\) Z/.test(stat) && cmdline.includes(needle)) out.push(Number(e));
-  }
-  return out;
+  return processesMentioning(needle, processCommandLines(true));
 }
 
 /** Pids of live processes whose command line contains `needle` (from `procs`, or a fresh look). */

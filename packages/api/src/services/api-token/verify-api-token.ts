@@ -2,6 +2,7 @@
 import type { Db } from "@vdi/db";
 import type { Actor } from "../../context.ts";
 import { API_TOKEN_SCOPES } from "./scopes.ts";
+import { actorOfUser } from "../auth/actor-of-user.ts";
 import { hashTokenSecret, parseApiToken, sameSecretHash } from "./token-format.ts";
 
 /** lastUsedAt is a hint for the owner, not a log: one write a minute per token at most. */
@@ -32,18 +33,5 @@ export async function verifyApiToken(db: Db, raw: string, now = new Date()): Pro
     });
   }
   const stored = new Set(row.scopes.split(" "));
-  const u = row.user;
-  return {
-    ok: true,
-    expiresAt: row.expiresAt,
-    actor: {
-      userId: u.id,
-      tenantId: u.tenantId,
-      role: u.role === "admin" || u.role === "tenant_admin" ? u.role : "user",
-      email: u.email,
-      name: u.name,
-      via: "token",
-      scopes: API_TOKEN_SCOPES.filter((s) => stored.has(s)),
-    },
-  };
+  return { ok: true, expiresAt: row.expiresAt, actor: actorOfUser(row.user, "token", API_TOKEN_SCOPES.filter((s) => stored.has(s))) };
 }
