@@ -138,7 +138,11 @@ export const nodeProcedure = publicProcedure.meta({ access: "node" }).use(async 
   if (!node || !secretMatches(node.secretHash, presented.secret)) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "Unknown node or wrong secret" });
   }
-  // Heard now, whatever its writes wait for next (services/node/node-health.ts).
-  noteNodeHeard(node.id);
-  return next({ ctx: { ...ctx, node } });
+  // Heard now, whatever its writes wait for next, until this request is done (services/node/node-health.ts).
+  const done = noteNodeHeard(node.id);
+  try {
+    return await next({ ctx: { ...ctx, node } });
+  } finally {
+    done();
+  }
 });

@@ -21,22 +21,39 @@ export function parseCapabilities(json: string): NodeCapabilities {
   }
 }
 
-// When this process last authenticated each node's request, stamped on arrival (nodeProcedure),
-// before the request's writes wait for SQLite's one writing connection: a heartbeat queued behind
-// user mutations has still been heard. On globalThis: one table per process, whatever bundle
-// loads this module. Several portals (PostgreSQL) each know their own; the row's lastSeenAt is
-// what they share, and the later of the two counts.
-const HEARD_KEY = Symbol.for("vdi.node-heard-at");
-const heard = ((globalThis as unknown as Record<symbol, Map<string, number> | undefined>)[HEARD_KEY] ??= new Map<string, number>());
+// Node requests this process has authenticated but not yet finished, by arrival time: a heartbeat
+// queued behind user mutations (SQLite has one writing connection) has still been heard, from the
+// moment it arrived until its own write of lastSeenAt lands. Once a request is done its arrival is
+// forgotten and the row speaks alone, so a node that has gone quiet is judged by what it last
+// wrote, never by an old request. On globalThis: one table per process, whatever bundle loads this
+// module. Several portals (PostgreSQL) each know their own arrivals; the row is what they share.
+const HEARD_KEY = Symbol.for("vdi.node-heard-in-flight");
+const inFlight = ((globalThis as unknown as Record<symbol, Map<string, number[]> | undefined>)[HEARD_KEY] ??= new Map<string, number[]>());
 
-/** Records that a node's authenticated request arrived now (before any of its work is queued). */
-export function noteNodeHeard(nodeId: string, at = Date.now()): void {
-  if ((heard.get(nodeId) ?? 0) < at) heard.set(nodeId, at);
+/**
+ * Records that a node's authenticated request arrived now (before any of its work is queued);
+ * call the returned function when that request is done, whatever its outcome.
+ */
+export function noteNodeHeard(nodeId: string, at = Date.now()): () => void {
+  const list = inFlight.get(nodeId) ?? [];
+  list.push(at);
+  inFlight.set(nodeId, list);
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    const cur = inFlight.get(nodeId);
+    if (!cur) return;
+    const i = cur.indexOf(at);
+    if (i >= 0) cur.splice(i, 1);
+    if (cur.length === 0) inFlight.delete(nodeId);
+  };
 }
 
-/** The last time this node was heard from: its row's lastSeenAt, or a later arrival this process saw. */
+/** The last time this node was heard from: its row's lastSeenAt, or a later arrival still in flight here. */
 export function lastHeardAt(node: { id?: string; lastSeenAt: Date | null }): Date | null {
-  const arrived = node.id === undefined ? undefined : heard.get(node.id);
+  const list = node.id === undefined ? undefined : inFlight.get(node.id);
+  const arrived = list && list.length ? Math.max(...list) : undefined;
   if (arrived === undefined) return node.lastSeenAt;
   return node.lastSeenAt && node.lastSeenAt.getTime() >= arrived ? node.lastSeenAt : new Date(arrived);
 }
