@@ -24,10 +24,20 @@ export default tseslint.config(
     { group: ["@vdi/db", "@vdi/db/*", "**/prisma/**"], message: "apps/web goes through @vdi/api (routers → services → Prisma)." },
     { group: ["@vdi/native", "**/native/**"], message: "Only apps/hypervisor-node uses native/." },
   ]) } },
-  // The node agent talks to the portal over tRPC, never to its database; native only via src/native.ts.
+  // The node agent talks to the portal over the wire contract (@vdi/node-protocol), never to its
+  // database or its services; native only via src/native.ts. Its tests may start a portal API in-process.
   { files: ["apps/hypervisor-node/**"], ignores: ["apps/hypervisor-node/src/native.ts"], rules: { "no-restricted-imports": restrict([
     { group: ["@vdi/db", "@vdi/db/*", "**/prisma/**"], message: "The node agent has no database; it syncs with the portal." },
     { group: ["@vdi/native", "**/native/**"], message: "Import native code through apps/hypervisor-node/src/native.ts." },
+  ]) } },
+  { files: ["apps/hypervisor-node/src/**"], ignores: ["apps/hypervisor-node/src/native.ts"], rules: { "no-restricted-imports": restrict([
+    { group: ["@vdi/db", "@vdi/db/*", "**/prisma/**"], message: "The node agent has no database; it syncs with the portal." },
+    { group: ["@vdi/native", "**/native/**"], message: "Import native code through apps/hypervisor-node/src/native.ts." },
+    { group: ["@vdi/api", "@vdi/api/*", "**/packages/api/**"], message: "The node imports only the wire (@vdi/node-protocol) and @vdi/durable-file of the packages." },
+  ]) } },
+  // The wire and the durable writes are leaves: no API, no database, no apps.
+  { files: ["packages/node-protocol/**", "packages/durable-file/**"], rules: { "no-restricted-imports": restrict([
+    { group: ["@vdi/api", "@vdi/api/*", "@vdi/db", "@vdi/db/*", "**/apps/**", "@vdi/native", "**/native/**", "@trpc/*"], message: "The wire package stands alone: both sides import it." },
   ]) } },
   // Routers stay thin: they call services and never touch Prisma.
   { files: ["packages/api/src/routers/**"], rules: { "no-restricted-imports": restrict([

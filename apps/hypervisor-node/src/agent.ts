@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import { mkdirSync, readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
-import type { NodeCapabilities, VmReport } from "@vdi/api/client";
+import type { NodeCapabilities, VmReport } from "@vdi/node-protocol";
 import type { NodeEnv } from "./env.ts";
 import { probeKvm, vmmPaths } from "./native.ts";
 import { probeQemu, QemuEngine } from "./engines/qemu/qemu-engine.ts";
@@ -112,7 +112,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   const portal = createPortalClient(env.VDI_PORTAL_URL, () => nodeBearer(creds ?? presentable()));
 
   async function register(): Promise<void> {
-    const r = await portal.nodeAgent.register.mutate({
+    const r = await portal.call("register", {
       joinToken: env.VDI_NODE_JOIN_TOKEN, name: env.VDI_NODE_NAME, apiUrl, consoleUrl,
       totalCpus: env.VDI_NODE_CPUS, totalMemoryMiB: env.VDI_NODE_MEMORY_MIB, capabilities: capabilities(),
     });
@@ -144,8 +144,8 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
       const request = new AbortController();
       const cancel = () => request.abort();
       abort.signal.addEventListener("abort", cancel, { once: true });
-      const res = await portal.nodeAgent.sync
-        .mutate({ vms, capabilities: capabilities(), endpoints: { apiUrl, consoleUrl }, etag, waitMs }, { signal: request.signal })
+      const res = await portal
+        .call("sync", { vms, capabilities: capabilities(), endpoints: { apiUrl, consoleUrl }, etag, waitMs }, { signal: request.signal })
         .finally(() => abort.signal.removeEventListener("abort", cancel));
       if (withReports) {
         lastSent = sent;
@@ -219,7 +219,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   // Who may open which VM's console, as the portal says now: tokens for anyone else are refused.
   const accessPoll = pollConsoleAccess({
     // A portal that hangs must not freeze the table (undici would wait 300 s).
-    fetch: async () => (creds ? portal.nodeAgent.consoleAccess.query(undefined, { signal: AbortSignal.timeout(10_000) }) : null),
+    fetch: async () => (creds ? portal.call("consoleAccess", undefined, { signal: AbortSignal.timeout(10_000) }) : null),
     table: consoleAccess,
     changed: () => gateway.recheckAccess(),
     intervalMs: RESYNC_MS,

@@ -1,26 +1,83 @@
-// Talks to the portal: registers with the join token, then syncs with its own credentials.
+// Talks to the portal: registers with the join token, then syncs with its own credentials. The
+// procedures and their schemas are the wire contract (@vdi/node-protocol); every answer is checked
+// against it, so a portal of another version, or a proxy's error page, is a clear error here.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 import { z } from "zod";
-import type { AppRouter } from "@vdi/api/client";
-import { writeFileAtomic } from "@vdi/api/atomic-write";
+import { nodeWire, type NodeWire, type WireInput, type WireOutput } from "@vdi/node-protocol";
+import { writeFileAtomic } from "@vdi/durable-file";
+
+export { nodeBearer } from "@vdi/node-protocol";
 
 const credentialsSchema = z.object({ nodeId: z.string(), secret: z.string(), consolePublicKeyPem: z.string(), portalUrl: z.string() });
 export type NodeCredentials = z.infer<typeof credentialsSchema>;
 
-export function createPortalClient(portalUrl: string, auth: () => string | null) {
-  return createTRPCClient<AppRouter>({
-    links: [httpLink({
-      url: `${portalUrl.replace(/\/$/, "")}/api/trpc`,
-      headers: () => {
-        const a = auth();
-        return a ? { authorization: a } : {};
-      },
-    })],
-  });
+/** The largest answer read from the portal (a desired set of many VMs is a few MiB). */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+/** A refused or failed call: the portal's tRPC code (UNAUTHORIZED, CONFLICT …) and its message. */
+export class PortalCallError extends Error {
+  constructor(readonly path: string, readonly code: string, readonly httpStatus: number, message: string) {
+    super(message);
+  }
 }
-export type PortalClient = ReturnType<typeof createPortalClient>;
+
+const errorBodySchema = z.object({
+  error: z.object({ message: z.string().max(10_000), data: z.object({ code: z.string().max(64).optional(), httpStatus: z.number().optional() }).partial().optional() }),
+});
+
+export interface PortalClient {
+  call<K extends keyof NodeWire>(name: K, input: WireInput<K>, opts?: { signal?: AbortSignal }): Promise<WireOutput<K>>;
+}
+
+export function createPortalClient(portalUrl: string, auth: () => string | null, fetchImpl: typeof fetch = fetch): PortalClient {
+  const base = `${portalUrl.replace(/\/$/, "")}/api/trpc`;
+  return {
+    async call(name, input, opts = {}) {
+      const p = nodeWire[name];
+      const a = auth();
+      const headers: Record<string, string> = { ...(a ? { authorization: a } : {}) };
+      const url = p.kind === "query" ? `${base}/${p.path}${input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify(input))}`}` : `${base}/${p.path}`;
+      const res = await fetchImpl(url, {
+        method: p.kind === "query" ? "GET" : "POST",
+        headers: p.kind === "mutation" ? { ...headers, "content-type": "application/json" } : headers,
+        ...(p.kind === "mutation" ? { body: JSON.stringify(input ?? null) } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      const text = await readCapped(res, MAX_ANSWER_BYTES);
+      let body: unknown;
+      try { body = JSON.parse(text); } catch {
+        throw new PortalCallError(p.path, "BAD_ANSWER", res.status, `${p.path}: the portal answered HTTP ${res.status} with no JSON (${text.slice(0, 120).replace(/\s+/g, " ")})`);
+      }
+      if (!res.ok) {
+        const err = errorBodySchema.safeParse(body);
+        if (!err.success) throw new PortalCallError(p.path, "BAD_ANSWER", res.status, `${p.path}: HTTP ${res.status} without a tRPC error`);
+        throw new PortalCallError(p.path, err.data.error.data?.code ?? "UNKNOWN", res.status, err.data.error.message);
+      }
+      const data = (body as { result?: { data?: unknown } } | null)?.result?.data;
+      const out = p.output.safeParse(data);
+      if (!out.success) {
+        const why = out.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+        throw new PortalCallError(p.path, "BAD_ANSWER", res.status, `${p.path}: the portal's answer does not match the wire contract (${why})`);
+      }
+      return out.data as WireOutput<typeof name>;
+    },
+  };
+}
+
+async function readCapped(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (declared > max) throw new PortalCallError("", "BAD_ANSWER", res.status, `The portal's answer is larger than ${max} bytes`);
+  if (!res.body) return "";
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > max) throw new PortalCallError("", "BAD_ANSWER", res.status, `The portal's answer is larger than ${max} bytes`);
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
 
 export function loadCredentials(dataDir: string, portalUrl: string): NodeCredentials | null {
   const stored = storedCredentials(dataDir);
@@ -37,14 +94,10 @@ export function storedCredentials(dataDir: string): NodeCredentials | null {
   return parsed.success ? parsed.data : null;
 }
 
-export function nodeBearer(creds: Pick<NodeCredentials, "nodeId" | "secret"> | null): string | null {
-  return creds ? `Bearer node.${creds.nodeId}.${creds.secret}` : null;
-}
-
 export function saveCredentials(dataDir: string, creds: NodeCredentials): void {
   writeFileAtomic(join(dataDir, "credentials.json"), JSON.stringify(creds), 0o600);
 }
 
 export function isUnauthorized(err: unknown): boolean {
-  return err instanceof TRPCClientError && (err.data as { code?: string } | undefined)?.code === "UNAUTHORIZED";
+  return err instanceof PortalCallError && err.code === "UNAUTHORIZED";
 }

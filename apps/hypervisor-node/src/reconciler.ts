@@ -3,26 +3,15 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import type { DesiredVm, VmReport } from "@vdi/api/client";
-import { writeFileAtomic } from "@vdi/api/atomic-write";
+import { tryDecodeOperation, type DesiredVm, type Operation, type VmReport } from "@vdi/node-protocol";
+import { writeFileAtomic } from "@vdi/durable-file";
 import { killProcessesMentioning, processCommandLines, processesMentioning } from "./lib/processes.ts";
 import { EngineError, EngineLookupError, snapshotDir, vmPaths, type Engine, type VmHandle, type VmPaths } from "./engines/engine.ts";
 
-/** An operation's argument from the portal (JSON; a bare id from older portals means a snapshot id). */
-const opArgSchema = z.object({
-  snapshotId: z.string().regex(/^[a-z0-9]{1,64}$/).optional(),
-  withRam: z.boolean().optional(),
-  diskGiB: z.number().int().min(1).max(65_536).optional(),
-  image: z.string().regex(/^[a-z0-9-]{1,64}$/).optional(),
-  title: z.string().max(200).optional(),
-});
-type OpArg = z.infer<typeof opArgSchema>;
-export function parseOpArg(arg: string | null | undefined): OpArg {
-  if (!arg) return {};
-  if (!arg.startsWith("{")) return { snapshotId: arg, withRam: true };
-  const r = opArgSchema.safeParse(JSON.parse(arg));
-  if (!r.success) throw new EngineError("The operation's argument is invalid");
-  return r.data;
+/** The snapshot an operation names, if its kind names one. */
+function snapshotOf(op: Operation | null): string | null {
+  if (!op) return null;
+  return op.kind === "snapshot" || op.kind === "restore" || op.kind === "snapshot-delete" || op.kind === "template" ? op.arg.snapshotId ?? null : null;
 }
 
 /** The number in a pid file, or null (missing, unreadable, not a number). */
@@ -115,6 +104,12 @@ export class Reconciler {
         this.log(`vm ${id}: unreadable state.json, leaving it alone`);
         continue;
       }
+      // Records written before the wire carried decoded operations hold the argument as text.
+      const stored = rec.data.spec.op as { id: string; kind: string; arg: unknown } | null;
+      if (stored) {
+        rec.data.spec.op = tryDecodeOperation(stored);
+        if (!rec.data.spec.op) this.log(`vm ${id}: the operation in state.json (${String(stored.kind).slice(0, 40)}) cannot be read; the portal's next answer says what is wanted`);
+      }
       const vm = this.newLocal(id, rec.data);
       this.vms.set(id, vm);
       const engine = this.engines[vm.spec.engine];
@@ -175,14 +170,13 @@ export class Reconciler {
       this.log(`vm ${vm.id}: cleanup failed: ${(e as Error).message}`);
     }
     if (!interrupted || ROLL_FORWARD.has(interrupted.kind)) return;
-    let arg: OpArg = {};
-    try { arg = parseOpArg(interrupted.arg); } catch { /* failed below */ }
-    const dir = arg.snapshotId ? snapshotDir(vm.paths, arg.snapshotId) : null;
+    const snapshotId = snapshotOf(interrupted);
+    const dir = snapshotId ? snapshotDir(vm.paths, snapshotId) : null;
     const running = engine.runningPid(vm.paths) !== null;
     if (interrupted.kind === "snapshot" && dir && existsSync(dir)) {
       // It completed (the folder takes its name last); only the report was lost.
       vm.lastOp = { id: interrupted.id, status: "succeeded", progress: 100, bytes: engine.snapshotBytes?.(vm.paths, dir) ?? dirBytes(dir) };
-    } else if (interrupted.kind === "template" && arg.image && engine.hasImage?.(arg.image)) {
+    } else if (interrupted.kind === "template" && engine.hasImage?.(interrupted.arg.image)) {
       vm.lastOp = { id: interrupted.id, status: "succeeded", progress: 100 };
     } else {
       // A revert may have switched the disk before the restart: say only what is sure.
@@ -378,7 +372,7 @@ export class Reconciler {
     // Revert first, so a stopped VM is not booted only to be stopped again.
     if (this.opPending(vm) && spec.op?.kind === "restore") {
       try {
-        const dir = snapshotDir(vm.paths, parseOpArg(spec.op.arg).snapshotId ?? "");
+        const dir = snapshotDir(vm.paths, spec.op.arg.snapshotId);
         engine.checkRevert?.(spec, vm.paths, dir);  // a revert that cannot work leaves the VM running
         this.setOp(vm, "running", 20);
         this.setState(vm, "starting");
@@ -487,28 +481,27 @@ export class Reconciler {
         vm.stopping = false;
       }
     }
-    if (this.opPending(vm) && spec.op && ["snapshot", "snapshot-delete", "template", "resize"].includes(spec.op.kind)) {
-      const kind = spec.op.kind;
+    const op = spec.op;
+    if (this.opPending(vm) && op && (op.kind === "snapshot" || op.kind === "snapshot-delete" || op.kind === "template" || op.kind === "resize")) {
       try {
-        const arg = parseOpArg(spec.op.arg);
         const progress = (p: number) => this.setOp(vm, "running", Math.max(5, Math.min(99, p)));
         progress(5);
         if (running && (!vm.handle || vm.handle.isClosed)) await this.attach(vm, engine);
-        const dir = arg.snapshotId ? snapshotDir(vm.paths, arg.snapshotId) : null;
+        const snapshotId = snapshotOf(op);
+        const dir = snapshotId ? snapshotDir(vm.paths, snapshotId) : null;
         let bytes: number | undefined;
-        if (kind === "snapshot") {
-          bytes = await engine.snapshot(vm.paths, vm.handle, dir!, { withRam: arg.withRam ?? true, progress, fault: (step) => this.fault("snapshot", step, vm, engine), size: { cpus: spec.cpus, memoryMiB: spec.memoryMiB } });
-        } else if (kind === "snapshot-delete") {
+        if (op.kind === "snapshot") {
+          bytes = await engine.snapshot(vm.paths, vm.handle, dir!, { withRam: op.arg.withRam, progress, fault: (step) => this.fault("snapshot", step, vm, engine), size: { cpus: spec.cpus, memoryMiB: spec.memoryMiB } });
+        } else if (op.kind === "snapshot-delete") {
           this.fault("snapshot-delete", "before", vm, engine);
           await engine.deleteSnapshot(vm.paths, dir!, vm.handle, progress);
-        } else if (kind === "template") {
-          if (!arg.image) throw new EngineError("The template operation names no image");
-          bytes = await engine.exportImage(spec, vm.paths, dir, { image: arg.image, title: arg.title ?? arg.image }, (p) => {
+        } else if (op.kind === "template") {
+          bytes = await engine.exportImage(spec, vm.paths, dir, { image: op.arg.image, title: op.arg.title }, (p) => {
             this.fault("template", "during-copy", vm, engine);
             progress(p);
           });
-        } else if (arg.diskGiB !== undefined) {
-          await engine.growDisk(vm.paths, vm.handle, arg.diskGiB);
+        } else if (op.arg.diskGiB !== undefined) {
+          await engine.growDisk(vm.paths, vm.handle, op.arg.diskGiB);
         }
         this.setOp(vm, "succeeded", 100, undefined, bytes);
       } catch (e) {

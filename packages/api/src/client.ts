@@ -1,7 +1,5 @@
 // Types for clients (pages, node agent), without server code.
 export type { AppRouter } from "./root.ts";
-export type { DesiredVm, VmReport } from "./services/node/sync-node.ts";
-export type { NodeCapabilities } from "./services/node/node-health.ts";
-export type { ConsoleAccess } from "./services/node/console-access.ts";
+export type { DesiredVm, VmReport, NodeCapabilities, ConsoleAccess } from "@vdi/node-protocol";
 // The scope list is plain data (no server code), so pages can render it.
 export { API_TOKEN_SCOPES, API_TOKEN_SCOPE_DESCRIPTIONS, type ApiTokenScope } from "./services/api-token/scopes.ts";

@@ -1,7 +1,7 @@
 // What every procedure receives: the database, auth, keys and the caller.
 import type { Db } from "@vdi/db";
 import type { Auth } from "./services/auth/auth.ts";
-import type { ConsoleSigner } from "./services/console/console-token.ts";
+import type { ConsoleSigner } from "@vdi/node-protocol/capability-token";
 import { verifyApiToken } from "./services/api-token/verify-api-token.ts";
 import { CLIENT_IP_HEADER } from "./lib/client-ip.ts";
 import { apiTokenBearer } from "./lib/api-token-bearer.ts";

@@ -3,7 +3,7 @@ import { createDb, providerOf } from "@vdi/db";
 import { migrate } from "@vdi/db/migrate";
 import type { ApiDeps } from "./context.ts";
 import { createAuth, type OidcConfig } from "./services/auth/auth.ts";
-import { createConsoleSigner } from "./services/console/console-token.ts";
+import { createConsoleSigner } from "@vdi/node-protocol/capability-token";
 import { startPortalLagClock } from "./lib/portal-lag.ts";
 
 export interface ApiConfig {

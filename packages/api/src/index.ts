@@ -4,7 +4,7 @@ export { createContext, type ApiDeps, type Context, type Actor } from "./context
 export { createCallerFactory } from "./trpc.ts";
 export { AppError, isAppError, type AppErrorCode } from "./errors.ts";
 export { createAuth, type Auth } from "./services/auth/auth.ts";
-export { createConsoleSigner, generateConsoleKeyPem } from "./services/console/console-token.ts";
+export { createConsoleSigner, generateConsoleKeyPem } from "@vdi/node-protocol/capability-token";
 export { fetchVmThumbnail, type VmThumbnail } from "./services/console/vm-thumbnail.ts";
 export { API_TOKEN_SCOPES, THUMBNAIL_SCOPE, hasScope, type ApiTokenScope } from "./services/api-token/scopes.ts";
 export { seed, imageTemplateSchema, type ImageTemplate } from "./services/seed/seed.ts";

@@ -3,8 +3,8 @@
 // with junk appended to its signature used to verify.
 import { describe, it, expect } from "vitest";
 import { createConsoleSigner, generateConsoleKeyPem } from "../src/index.ts";
-import { verifyConsoleToken } from "../src/services/console/console-token.ts";
-import { decodeBase64url } from "../src/lib/base64url.ts";
+import { verifyConsoleToken } from "@vdi/node-protocol/capability-token";
+import { decodeBase64url } from "@vdi/node-protocol/base64url";
 
 describe("console token signatures", () => {
   const signer = createConsoleSigner(generateConsoleKeyPem());

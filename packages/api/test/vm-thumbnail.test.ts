@@ -5,7 +5,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { openTestApi, providers, type TestApi } from "./harness.ts";
 import { fetchVmThumbnail, isAppError, seed, type Actor } from "../src/index.ts";
-import { verifyConsoleToken } from "../src/services/console/console-token.ts";
+import { verifyConsoleToken } from "@vdi/node-protocol/capability-token";
 
 const caps = { engines: { qemu: { available: true, version: "7.2", accel: "tcg" } }, images: ["debian-shell"] };
 const template = { name: "debian-shell", title: "Debian shell", engine: "qemu" as const, defaultMemoryMiB: 256, minMemoryMiB: 128, maxMemoryMiB: 1024, defaultCpus: 1, maxCpus: 2, diskSizeGiB: 1 };

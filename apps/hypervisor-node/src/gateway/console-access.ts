@@ -1,7 +1,7 @@
 // Which users may open the console of which VM here, as the portal last said (nodeAgent.consoleAccess,
 // polled every few seconds). The gateway checks each console token's user against it, so a token
 // naming a user the VM is not open to is refused even though the portal's key signed it.
-import type { ConsoleAccess } from "@vdi/api/client";
+import type { ConsoleAccess } from "@vdi/node-protocol";
 
 export type AccessVerdict = "allowed" | "denied" | "unknown";
 

@@ -6,7 +6,7 @@ import type { IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
-import { ReplayGuard, verifyConsoleToken } from "@vdi/api/console-token";
+import { ReplayGuard, verifyConsoleToken } from "@vdi/node-protocol/capability-token";
 import { portalKey } from "../lib/portal-key.ts";
 import { consoleLimits, TokenBucket, type ConsoleLimits } from "./console-limits.ts";
 import { RfbRelayWatch } from "./rfb-relay-watch.ts";

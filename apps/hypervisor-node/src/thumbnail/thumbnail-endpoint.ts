@@ -1,7 +1,7 @@
 // GET /thumbnail?token=…: a PNG of a VM's screen for a portal-signed "thumb" token. Thumbnail
 // tokens are read-only and short-lived, so unlike console tokens they may be used more than once.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { verifyConsoleToken } from "@vdi/api/console-token";
+import { verifyConsoleToken } from "@vdi/node-protocol/capability-token";
 import { portalKey } from "../lib/portal-key.ts";
 import type { RfbFrame } from "./rfb-snapshot.ts";
 import { createThumbnailCache, ThumbnailBusyError } from "./thumbnail.ts";

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createApiDeps, generateConsoleKeyPem, type ApiDeps } from "@vdi/api";
-import { writeFileAtomic } from "@vdi/api/atomic-write";
+import { writeFileAtomic } from "@vdi/durable-file";
 import { env } from "../env";
 
 /** The console-token signing key: from the environment (several portals), else a file made once. */

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } f
 import { spawn } from "node:child_process";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { fsyncDir, fsyncFile, writeFileAtomic } from "@vdi/api/atomic-write";
+import { fsyncDir, fsyncFile, writeFileAtomic } from "@vdi/durable-file";
 import { runCommand } from "../../lib/run-command.ts";
 import { EngineError, type VmPaths } from "../engine.ts";
 

@@ -3,7 +3,7 @@
 import { existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { GuestEgress } from "../../network/guest-egress.ts";
-import { fsyncDir, fsyncFile, writeFileAtomic } from "@vdi/api/atomic-write";
+import { fsyncDir, fsyncFile, writeFileAtomic } from "@vdi/durable-file";
 import { runCommand } from "../../lib/run-command.ts";
 import { killProcessesMentioning, processesMentioning, readPositionOf } from "../../lib/processes.ts";
 import { readManifest } from "../image-manifest.ts";

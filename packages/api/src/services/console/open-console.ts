@@ -3,7 +3,7 @@ import type { Db } from "@vdi/db";
 import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { describeLastSeen, isNodeUp } from "../node/node-health.ts";
-import type { ConsoleSigner } from "./console-token.ts";
+import type { ConsoleSigner } from "@vdi/node-protocol/capability-token";
 import { visibleVms } from "../vm/vm-access.ts";
 
 export async function openConsole(

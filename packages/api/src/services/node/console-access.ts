@@ -2,13 +2,9 @@
 // against (defense in depth: the portal checks too, when it signs a token). Also how an open console
 // ends when its user loses the VM: unshared, moved out of the tenant, demoted, deleted, disabled.
 import type { Db } from "@vdi/db";
+import type { ConsoleAccess } from "@vdi/node-protocol";
 
-export interface ConsoleAccess {
-  /** Every VM placed on the node: its tenant, owner, and whether it is shared within the tenant. */
-  vms: Array<{ id: string; tenant: string; owner: string; shared: boolean }>;
-  /** For each of those tenants, its active users: admins (every VM of the tenant) and the rest. */
-  tenants: Array<{ id: string; admins: string[]; users: string[] }>;
-}
+export type { ConsoleAccess };
 
 /** The rule of services/vm/vm-access.ts (visibleVms), as data a node can evaluate. */
 export async function consoleAccessFor(db: Db, nodeId: string): Promise<ConsoleAccess> {

@@ -1,17 +1,8 @@
 // Whether a node is up, and what it can run, from its last sync.
-import { z } from "zod";
+import { nodeCapabilitiesSchema, type NodeCapabilities } from "@vdi/node-protocol";
 import { stalledMsSince } from "../../lib/portal-lag.ts";
 
-export const nodeCapabilitiesSchema = z.object({
-  engines: z.record(z.string().max(32), z.object({
-    available: z.boolean(),
-    version: z.string().max(200).optional(),
-    accel: z.string().max(32).optional(),
-    reason: z.string().max(500).optional(),
-  })).refine((engines) => Object.keys(engines).length <= 16, "At most 16 engines").default({}),
-  images: z.array(z.string().max(64)).max(1000).default([]),
-});
-export type NodeCapabilities = z.infer<typeof nodeCapabilitiesSchema>;
+export { nodeCapabilitiesSchema, type NodeCapabilities } from "@vdi/node-protocol";
 
 export function parseCapabilities(json: string): NodeCapabilities {
   try {

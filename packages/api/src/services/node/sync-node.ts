@@ -2,49 +2,18 @@
 // what should be. Long-polls until the desired set changes, so actions reach nodes at once.
 import { createHash } from "node:crypto";
 import type { Db } from "@vdi/db";
-import { z } from "zod";
 import { bus, nodeTopic, tenantTopic, waitFor } from "../../lib/bus.ts";
-import { nodeCapabilitiesSchema } from "./node-health.ts";
+import { tryDecodeOperation, type DesiredVm, type SyncInput, type VmReport } from "@vdi/node-protocol";
+import { finishOperation } from "../operation/rooms.ts";
 
-export const vmReportSchema = z.object({
-  id: z.string().min(1).max(64),
-  state: z.enum(["provisioning", "stopped", "starting", "running", "paused", "saving", "saved", "stopping", "deleting", "deleted", "error"]),
-  reason: z.string().max(1000).nullish(),
-  op: z
-    .object({
-      id: z.string().min(1).max(64),
-      status: z.enum(["running", "succeeded", "failed"]),
-      progress: z.number().int().min(0).max(100),
-      error: z.string().max(2000).nullish(),
-      bytes: z.number().int().min(0).max(2 ** 50).nullish(),  // what a snapshot takes on disk
-    })
-    .nullish(),
-});
-export const syncInputSchema = z.object({
-  vms: z.array(vmReportSchema).max(10_000),
-  capabilities: nodeCapabilitiesSchema.optional(),
-  /** Where the agent listens now (it may have moved since it registered). */
-  endpoints: z.object({ apiUrl: z.string().url().max(500), consoleUrl: z.string().max(500).regex(/^wss?:\/\//) }).optional(),
-  etag: z.string().max(64).nullish(),
-  waitMs: z.number().int().min(0).max(20_000).default(0),
-});
-export type SyncInput = z.infer<typeof syncInputSchema>;
-export type VmReport = z.infer<typeof vmReportSchema>;
+export { syncInputSchema, type SyncInput, type VmReport, type DesiredVm } from "@vdi/node-protocol";
 
-export interface DesiredVm {
-  id: string;
-  name: string;
-  generation: number;
-  desiredState: "running" | "paused" | "saved" | "stopped" | "deleted";
-  cpus: number;
-  memoryMiB: number;
-  diskGiB: number;
-  macAddress: string;
-  engine: string;
-  image: string;
-  op: { id: string; kind: string; arg: string | null } | null;
-  /** A clone is made from another VM on the same node (or from its snapshot). */
-  cloneOf: { vmId: string; snapshotId: string | null; mode: "memory" | "linked" | "full" } | null;
+/** A row's operation as the wire carries it (decoded once, services/operation rooms write it). */
+function operationOf(v: { id: string; lastOpId: string | null; lastOpKind: string | null; lastOpArg: string | null }): DesiredVm["op"] {
+  const op = tryDecodeOperation({ id: v.lastOpId!, kind: v.lastOpKind!, arg: v.lastOpArg });
+  // Only a row written outside the portal's rooms can fail here: the node is not asked to act on it.
+  if (!op) console.error(`vm ${v.id}: operation ${v.lastOpId} (${v.lastOpKind}) has an argument that cannot be read; not sent to the node`);
+  return op;
 }
 
 async function desiredFor(db: Db, nodeId: string): Promise<{ vms: DesiredVm[]; etag: string }> {
@@ -69,7 +38,7 @@ async function desiredFor(db: Db, nodeId: string): Promise<{ vms: DesiredVm[]; e
     macAddress: v.macAddress,
     engine: v.template.engine,
     image: v.template.image,
-    op: v.lastOpId && v.lastOpKind ? { id: v.lastOpId, kind: v.lastOpKind, arg: v.lastOpArg } : null,
+    op: v.lastOpId && v.lastOpKind ? operationOf(v) : null,
     cloneOf: v.cloneOfVmId
       ? { vmId: v.cloneOfVmId, snapshotId: v.cloneOfSnapshotId, mode: (v.cloneMode ?? (v.template.engine === "kvm" ? "memory" : "linked")) as "memory" | "linked" | "full" }
       : null,
@@ -78,52 +47,7 @@ async function desiredFor(db: Db, nodeId: string): Promise<{ vms: DesiredVm[]; e
   return { vms, etag };
 }
 
-/**
- * What a finished operation changes besides its row. Snapshots and templates are recorded as
- * ready only once the node has them complete on disk; a failed one goes. A failed operation
- * leaves the VM as it is: its desired state follows the state the node reports, so the node
- * does not try again behind the user's back.
- */
 type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
-
-async function finishOperation(db: Tx, vm: { id: string; lastOpArg: string | null; desiredState: string; cpus: number }, kind: string, report: VmReport) {
-  const ok = report.op!.status === "succeeded";
-  let arg: { snapshotId?: string; templateId?: string; diskGiB?: number; fromGiB?: number } = {};
-  try { arg = vm.lastOpArg?.startsWith("{") ? JSON.parse(vm.lastOpArg) : { snapshotId: vm.lastOpArg ?? undefined }; } catch { /* none */ }
-  const bytes = BigInt(report.op!.bytes ?? 0);
-  if (kind === "snapshot" && arg.snapshotId) {
-    if (ok) {
-      await db.snapshot.updateMany({ where: { id: arg.snapshotId, vmId: vm.id }, data: { status: "ready", sizeBytes: bytes } });
-      await db.vm.update({ where: { id: vm.id }, data: { currentSnapshotId: arg.snapshotId } });
-    } else {
-      await db.snapshot.deleteMany({ where: { id: arg.snapshotId, vmId: vm.id, status: "creating" } });
-    }
-  } else if (kind === "snapshot-delete" && arg.snapshotId) {
-    if (ok) {
-      const snap = await db.snapshot.findFirst({ where: { id: arg.snapshotId, vmId: vm.id } });
-      if (snap) {
-        // Children move up to the deleted snapshot's parent; the VM's position too.
-        await db.snapshot.updateMany({ where: { parentId: snap.id }, data: { parentId: snap.parentId } });
-        await db.vm.updateMany({ where: { id: vm.id, currentSnapshotId: snap.id }, data: { currentSnapshotId: snap.parentId } });
-        await db.snapshot.delete({ where: { id: snap.id } });
-      }
-    } else {
-      await db.snapshot.updateMany({ where: { id: arg.snapshotId, vmId: vm.id, status: "deleting" }, data: { status: "ready" } });
-    }
-  } else if (kind === "restore" && ok && arg.snapshotId) {
-    await db.vm.update({ where: { id: vm.id }, data: { currentSnapshotId: arg.snapshotId } });
-  } else if (kind === "template" && arg.templateId) {
-    if (ok) await db.template.updateMany({ where: { id: arg.templateId, status: "creating" }, data: { status: "ready" } });
-    else await db.template.deleteMany({ where: { id: arg.templateId, status: "creating" } });
-  } else if (kind === "resize" && !ok && arg.fromGiB) {
-    await db.vm.update({ where: { id: vm.id }, data: { diskGiB: arg.fromGiB } });
-  }
-  const stateOps = ["start", "stop", "pause", "resume", "save", "restore", "reboot"];
-  if (!ok && stateOps.includes(kind)) {
-    const now = report.state === "running" || report.state === "paused" || report.state === "saved" ? report.state : report.state === "stopped" || report.state === "error" ? "stopped" : null;
-    if (now && now !== vm.desiredState) await db.vm.update({ where: { id: vm.id }, data: { desiredState: now, generation: { increment: 1 } } });
-  }
-}
 
 /**
  * One VM's report, applied in one transaction: an operation's final status and what it changes
@@ -155,11 +79,11 @@ async function applyReport(db: Tx, nodeId: string, report: VmReport): Promise<st
       });
       if (moved.count > 0) {
         changed = true;
-        if (final && current) await finishOperation(db, current, op.kind, report);
-        // A create that failed leaves nothing behind: the node has removed its files; drop the row.
-        if (op.kind === "create" && report.op.status === "failed") {
-          await db.vm.delete({ where: { id: vm.id } });
-          return vm.tenantId;
+        // What the operation changes besides its row: its kind's room (services/operation/).
+        const decoded = final && current ? tryDecodeOperation({ id: op.id, kind: op.kind, arg: current.lastOpArg }) : null;
+        if (decoded) {
+          const done = { ok: report.op.status === "succeeded", report, bytes: BigInt(report.op.bytes ?? 0) };
+          if ((await finishOperation(db, current!, decoded, done)) === "removed") return vm.tenantId;
         }
       }
     }

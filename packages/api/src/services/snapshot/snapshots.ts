@@ -5,8 +5,9 @@ import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { changeVmState } from "../vm/change-vm-state.ts";
 import { createVm } from "../vm/create-vm.ts";
-import { lockTenantQuota } from "../tenant/quota.ts";
-import { nameVms, visibleVms } from "../vm/vm-access.ts";
+import { visibleVms } from "../vm/vm-access.ts";
+import { snapshotIntent } from "../operation/snapshot.ts";
+import { snapshotDeleteIntent } from "../operation/snapshot-delete.ts";
 
 type Deps = { db: Db; nodeDownAfterMs: number; ip: string | null };
 
@@ -56,17 +57,9 @@ export async function takeSnapshot(deps: Deps, actor: Actor, input: { vmId: stri
   }
   let snapshotId = "";
   const r = await changeVmState(deps, actor, { vmId: input.vmId, action: "snapshot" }, async (tx, v) => {
-    if (await tx.snapshot.findFirst({ where: { vmId: v.id, name: input.name }, select: { id: true } })) {
-      throw new AppError("CONFLICT", { message: `"${v.name}" already has a snapshot named "${input.name}"` });
-    }
-    const tenant = await lockTenantQuota(tx, v.tenantId);
-    const count = await tx.snapshot.count({ where: { tenantId: v.tenantId } });
-    if (count >= tenant.maxSnapshots) throw new AppError("QUOTA_EXCEEDED", { message: `Quota reached: at most ${tenant.maxSnapshots} snapshots` });
-    const snap = await tx.snapshot.create({
-      data: { vmId: v.id, tenantId: v.tenantId, name: input.name, description: input.description ?? "", includesRam: withRam, parentId: v.currentSnapshotId },
-    });
-    snapshotId = snap.id;
-    return JSON.stringify({ snapshotId: snap.id, withRam });
+    const arg = await snapshotIntent(tx, v, { name: input.name, description: input.description, withRam });
+    snapshotId = arg.snapshotId;
+    return arg;
   });
   return { ...r, snapshotId };
 }
@@ -81,29 +74,12 @@ export async function restoreSnapshot(deps: Deps, actor: Actor, snapshotId: stri
     });
   }
   return changeVmState(deps, actor, { vmId: snap.vmId, action: "restore", desired: snap.includesRam ? "running" : "stopped" },
-    async () => JSON.stringify({ snapshotId: snap.id }));
+    async () => ({ snapshotId: snap.id }));
 }
 
 export async function deleteSnapshot(deps: Deps, actor: Actor, snapshotId: string) {
   const snap = await requireSnapshot(deps.db, actor, snapshotId);
-  return changeVmState(deps, actor, { vmId: snap.vmId, action: "snapshot-delete" }, async (tx, v) => {
-    // Under the tenant's lock, as clones are created: a linked clone cannot slip in meanwhile.
-    await lockTenantQuota(tx, v.tenantId);
-    const dependents = await tx.vm.findMany({
-      where: { cloneOfSnapshotId: snap.id, desiredState: { not: "deleted" }, OR: [{ cloneMode: "linked" }, { actualState: "provisioning" }] },
-      select: { name: true, cloneMode: true, ownerId: true, tenantId: true, shared: true },
-    });
-    if (dependents.length) {
-      // Other members' private VMs are counted, not named.
-      const named = nameVms(actor, dependents, (d) => `${d.cloneMode === "linked" ? "linked clone" : "clone"} "${d.name}"`);
-      throw new AppError("INVALID_STATE", {
-        message: `Snapshot "${snap.name}" is the base of ${named}: delete ${dependents.length > 1 ? "them" : "it"} first (or make full clones)`,
-      });
-    }
-    const marked = await tx.snapshot.updateMany({ where: { id: snap.id, status: "ready" }, data: { status: "deleting" } });
-    if (marked.count === 0) throw new AppError("CONFLICT", { message: `Snapshot "${snap.name}" changed at the same moment: try again` });
-    return JSON.stringify({ snapshotId: snap.id });
-  });
+  return changeVmState(deps, actor, { vmId: snap.vmId, action: "snapshot-delete" }, (tx, v) => snapshotDeleteIntent(tx, v, actor, snap));
 }
 
 /**

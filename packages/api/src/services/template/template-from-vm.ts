@@ -5,6 +5,7 @@ import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { changeVmState } from "../vm/change-vm-state.ts";
 import { mayManage, visibleVms } from "../vm/vm-access.ts";
+import { templateIntent } from "../operation/template.ts";
 
 export async function templateFromVm(
   deps: { db: Db; nodeDownAfterMs: number; ip: string | null },
@@ -27,30 +28,9 @@ export async function templateFromVm(
   }
   let templateId = "";
   const r = await changeVmState(deps, actor, { vmId: vm.id, action: "template" }, async (tx) => {
-    if (await tx.template.findFirst({ where: { title: input.title, OR: [{ tenantId: null }, { tenantId: actor.tenantId }] }, select: { id: true } })) {
-      throw new AppError("CONFLICT", { message: `A template named "${input.title}" already exists` });
-    }
-    const t = vm.template;
-    const created = await tx.template.create({
-      data: {
-        slug: `vm-${vm.id.slice(-8)}-${Date.now().toString(36)}`,
-        title: input.title,
-        description: `Made from a VM${input.snapshotId ? " snapshot" : ""}, based on ${t.title}`,  // the VM itself may be private
-        engine: "qemu",
-        image: "pending",
-        defaultCpus: vm.cpus, maxCpus: t.maxCpus,
-        defaultMemoryMiB: vm.memoryMiB, minMemoryMiB: t.minMemoryMiB, maxMemoryMiB: t.maxMemoryMiB,
-        diskGiB: vm.diskGiB,
-        status: "creating",
-        nodeId: vm.nodeId,
-        sourceVmId: vm.id,
-        tenantId: input.scope === "tenant" ? actor.tenantId : null,
-      },
-    });
-    const image = `tpl-${created.id}`;
-    await tx.template.update({ where: { id: created.id }, data: { image } });
-    templateId = created.id;
-    return JSON.stringify({ templateId: created.id, image, title: input.title, ...(input.snapshotId ? { snapshotId: input.snapshotId } : {}) });
+    const arg = await templateIntent(tx, actor, { title: input.title, scope: input.scope, snapshotId: input.snapshotId, vm, base: vm.template });
+    templateId = arg.templateId;
+    return arg;
   });
   return { ...r, templateId };
 }

@@ -7,23 +7,23 @@ import { describeLastSeen, isNodeUp } from "../node/node-health.ts";
 import { allowedActions, DESIRED_AFTER, type VmAction } from "./vm-state.ts";
 import { mayManage, nameVms, visibleVms } from "./vm-access.ts";
 import { lockTenantQuota } from "../tenant/quota.ts";
-
-function parseArg(arg: string | null): { snapshotId?: string; templateId?: string } {
-  if (!arg) return {};
-  try { return arg.startsWith("{") ? (JSON.parse(arg) as { snapshotId?: string; templateId?: string }) : { snapshotId: arg }; } catch { return {}; }
-}
+import { encodeOperationArg, tryDecodeOperation, type OperationArg } from "@vdi/node-protocol";
+import { supersedeOperation } from "../operation/rooms.ts";
+import type { IntentVm, Tx } from "../operation/room.ts";
 
 export type VmStateAction = Exclude<VmAction, "console">;
-type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
 
-/** Extra work inside the same transaction (e.g. recording a snapshot); returns the op's argument. */
-export type PrepareOp = (tx: Tx, vm: { id: string; name: string; tenantId: string; templateId: string; actualState: string; currentSnapshotId: string | null }) => Promise<string | null>;
+/**
+ * The operation's intent (its kind's room, services/operation/): what the action records in its
+ * transaction (a snapshot row, say), returning the operation's argument.
+ */
+export type PrepareOp<K extends VmStateAction> = (tx: Tx, vm: IntentVm) => Promise<OperationArg<K>>;
 
-export async function changeVmState(
+export async function changeVmState<K extends VmStateAction>(
   deps: { db: Db; nodeDownAfterMs: number; ip: string | null },
   actor: Actor,
-  input: { vmId: string; action: VmStateAction; desired?: "running" | "stopped" },
-  prepare?: PrepareOp,
+  input: { vmId: string; action: K; desired?: "running" | "stopped" },
+  prepare?: PrepareOp<K>,
 ) {
   const { db } = deps;
   const result = await db.$transaction(async (tx) => {
@@ -51,11 +51,9 @@ export async function changeVmState(
         where: { id: last!.id },
         data: { status: "failed", error: `Superseded by ${input.action}`, finishedAt: new Date() },
       });
-      // What the superseded operation would have recorded on success goes with it.
-      const arg = vm.lastOpId === last!.id ? parseArg(vm.lastOpArg) : {};
-      if (last!.kind === "snapshot" && arg.snapshotId) await tx.snapshot.deleteMany({ where: { id: arg.snapshotId, status: "creating" } });
-      if (last!.kind === "template" && arg.templateId) await tx.template.deleteMany({ where: { id: arg.templateId, status: "creating" } });
-      if (last!.kind === "snapshot-delete" && arg.snapshotId) await tx.snapshot.updateMany({ where: { id: arg.snapshotId, status: "deleting" }, data: { status: "ready" } });
+      // What the superseded operation would have recorded on success goes with it (its room).
+      const superseded = vm.lastOpId === last!.id ? tryDecodeOperation({ id: last!.id, kind: last!.kind, arg: vm.lastOpArg }) : null;
+      if (superseded) await supersedeOperation(tx, vm.id, superseded);
     }
     if (input.action !== "delete") {
       // A full clone of the VM's current disk reads it right now: nothing may change it meanwhile.
@@ -76,7 +74,7 @@ export async function changeVmState(
         throw new AppError("INVALID_STATE", { message: `Cannot delete "${vm.name}": linked clone${clones.length > 1 ? "s" : ""} ${nameVms(actor, clones, (c) => `"${c.name}"`)} use${clones.length > 1 ? "" : "s"} its disk; delete ${clones.length > 1 ? "them" : "it"} first` });
       }
     }
-    const arg = prepare ? await prepare(tx, vm) : null;
+    const arg = prepare ? encodeOperationArg(input.action, await prepare(tx, vm)) : null;
     const op = await tx.operation.create({
       data: { kind: input.action, status: "pending", vmId: vm.id, vmName: vm.name, tenantId: actor.tenantId, userId: actor.userId, nodeId: vm.nodeId },
     });

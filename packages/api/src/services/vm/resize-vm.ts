@@ -3,7 +3,7 @@ import type { Db } from "@vdi/db";
 import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { changeVmState } from "./change-vm-state.ts";
-import { checkVmQuota, lockTenantQuota } from "../tenant/quota.ts";
+import { resizeIntent } from "../operation/resize.ts";
 import { visibleVms } from "./vm-access.ts";
 
 export const MAX_DISK_GIB = 1024;
@@ -34,23 +34,6 @@ export async function resizeVm(
     if (diskGiB < vm.diskGiB) throw new AppError("INVALID_INPUT", { message: `Disks can only grow: "${vm.name}" has ${vm.diskGiB} GiB (shrinking would cut the file system)` });
     if (diskGiB > MAX_DISK_GIB) throw new AppError("INVALID_INPUT", { message: `Disks are at most ${MAX_DISK_GIB} GiB` });
   }
-  return changeVmState(deps, actor, { vmId: vm.id, action: "resize" }, async (tx, v) => {
-    // The checks above read the VM before this transaction: a resize that committed in between
-    // (a disk grown meanwhile, say) would make them stale and let this one shrink the disk. The
-    // generation compare-and-set of changeVmState now holds the row, so this read is current.
-    const now = await tx.vm.findUniqueOrThrow({ where: { id: v.id }, select: { cpus: true, memoryMiB: true, diskGiB: true, ownerId: true } });
-    if (now.cpus !== vm.cpus || now.memoryMiB !== vm.memoryMiB || now.diskGiB !== vm.diskGiB) {
-      throw new AppError("CONFLICT", { message: `"${vm.name}" was resized at the same moment: try again` });
-    }
-    if ((cpus !== vm.cpus || memoryMiB !== vm.memoryMiB) && v.actualState !== "stopped") {
-      throw new AppError("INVALID_STATE", { message: `Stop "${vm.name}" to change its CPUs or memory (it is ${v.actualState})` });
-    }
-    // Quota (the tenant's, and the limit of the VM's owner, whoever resizes it), inside the
-    // transaction that changes the row and under the tenant's lock.
-    const tenant = await lockTenantQuota(tx, v.tenantId);
-    await checkVmQuota(tx, tenant, { ownerId: now.ownerId, actorId: actor.userId, want: { cpus, memoryMiB, diskGiB }, current: { vmId: v.id, ...now } });
-    // The new disk size counts against the quota from now on; a failed grow gives it back.
-    await tx.vm.update({ where: { id: v.id }, data: { cpus, memoryMiB, diskGiB } });
-    return JSON.stringify(diskGiB !== vm.diskGiB ? { diskGiB, fromGiB: vm.diskGiB } : {});
-  });
+  return changeVmState(deps, actor, { vmId: vm.id, action: "resize" }, (tx, v) =>
+    resizeIntent(tx, v, actor, { read: vm, want: { cpus, memoryMiB, diskGiB } }));
 }

@@ -3,7 +3,7 @@
 // console each (single use); "thumb" tokens only read a screen thumbnail and may be reused.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from "node:crypto";
 import { z } from "zod";
-import { decodeBase64url } from "../../lib/base64url.ts";
+import { decodeBase64url } from "./base64url.ts";
 
 export const CONSOLE_TOKEN_TTL_MS = 60_000;
 export const CONSOLE_TOKEN_MAX_LENGTH = 2048;
