@@ -5,6 +5,8 @@ import type { ApiDeps } from "./context.ts";
 import { createAuth, type OidcConfig } from "./services/auth/auth.ts";
 import { createConsoleSigner } from "@vdi/node-protocol/capability-token";
 import { startPortalLagClock } from "./lib/portal-lag.ts";
+import { useBusTransport } from "./lib/bus.ts";
+import { postgresBusTransport } from "./lib/bus-postgres.ts";
 
 export interface ApiConfig {
   databaseUrl: string;
@@ -21,6 +23,8 @@ export function createApiDeps(c: ApiConfig): ApiDeps {
   // From boot: a node's health is judged net of the portal's own stalls (services/node/node-health.ts).
   startPortalLagClock();
   const db = createDb(c.databaseUrl);
+  // Several portals share one PostgreSQL: changes reach the others' long-polls and live pages.
+  void useBusTransport(providerOf(c.databaseUrl) === "postgresql" ? postgresBusTransport(c.databaseUrl) : null);
   return {
     db,
     auth: createAuth({ db, provider: providerOf(c.databaseUrl), secret: c.authSecret, baseURL: c.publicUrl, oidc: c.oidc }),

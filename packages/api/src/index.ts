@@ -13,3 +13,4 @@ export type { DesiredVm, VmReport } from "./services/node/sync-node.ts";
 export type { NodeCapabilities } from "./services/node/node-health.ts";
 export type { VmView } from "./services/vm/vm-view.ts";
 export { createApiDeps, migrateDatabase, type ApiConfig } from "./deps.ts";
+export { busReady, busTransportName, useBusTransport } from "./lib/bus.ts";

@@ -30,6 +30,8 @@ type Caller = ReturnType<typeof callerFactory>;
 export interface TestApi {
   deps: ApiDeps;
   db: Db;
+  /** The test database's URL (another process may open it too). */
+  databaseUrl: string;
   caller(actor: Actor | null, headers?: Headers): Caller;
   makeUser(tenantSlug: string, role?: Actor["role"]): Promise<Actor>;
   close(): Promise<void>;
@@ -68,7 +70,7 @@ export async function openTestApi(provider: "sqlite" | "postgresql"): Promise<Te
     nodeDownAfterMs: 20_000,
   };
   return {
-    deps, db,
+    deps, db, databaseUrl: url,
     caller(actor, headers = new Headers()) {
       const ctx: Context = { ...deps, headers, resHeaders: new Headers(), ip: headers.get(CLIENT_IP_HEADER) ?? "127.0.0.1", actor };
       return callerFactory(ctx);

@@ -1,23 +1,68 @@
-// In-process change notifications (node long-polls, live pages). Kept on globalThis
-// because Next.js may load this module once per route bundle.
+// Change notifications (node long-polls, live pages), behind one interface with two transports:
+// in-process only (SQLite: one portal), or PostgreSQL LISTEN/NOTIFY (several portals on one
+// database; lib/bus-postgres.ts). Kept on globalThis because Next.js may load this module once
+// per route bundle. docs/rooms.md.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { EventEmitter } from "node:events";
 
 type Bus = EventEmitter;
 const KEY = Symbol.for("vdi.bus");
-const g = globalThis as unknown as Record<symbol, Bus | undefined>;
+const TRANSPORT_KEY = Symbol.for("vdi.bus-transport");
+const LOCAL_KEY = Symbol.for("vdi.bus-local-emit");
+const g = globalThis as unknown as Record<symbol, unknown>;
+
+/** How a topic reaches the other portal processes. The in-process bus has none. */
+export interface BusTransport {
+  readonly name: string;
+  /** Tells the other processes (never this one: it has delivered the topic already). */
+  publish(topic: string): void;
+  close(): Promise<void>;
+  /** Settles once topics from the other processes arrive (the LISTEN is in place). */
+  readonly ready?: Promise<void>;
+}
 
 /** Inside a transaction (a mutation and its audit line), changes are announced only once committed. */
 const held = new AsyncLocalStorage<{ topics: string[]; bus: Bus }>();
 
 function sharedBus(): Bus {
-  let b = g[KEY];
+  let b = g[KEY] as Bus | undefined;
   if (!b) {
-    b = new EventEmitter();
-    b.setMaxListeners(10_000);
+    const emitter = new EventEmitter();
+    emitter.setMaxListeners(10_000);
+    const local = emitter.emit.bind(emitter);
+    // Every emit is delivered here and handed to the transport for the other portals.
+    emitter.emit = (topic: string | symbol, ...args: unknown[]) => {
+      const delivered = local(topic, ...args);
+      if (typeof topic === "string") (g[TRANSPORT_KEY] as BusTransport | undefined)?.publish(topic);
+      return delivered;
+    };
+    b = emitter;
     g[KEY] = b;
+    g[LOCAL_KEY] = local;
   }
   return b;
+}
+/** Delivers a topic another process published, to this process's listeners only. */
+export function deliverFromElsewhere(topic: string): void {
+  sharedBus();
+  (g[LOCAL_KEY] as (t: string) => boolean)(topic);
+}
+
+/** Connects this process's bus to the others (replacing a transport set before); null: in-process only. */
+export async function useBusTransport(transport: BusTransport | null): Promise<void> {
+  const before = g[TRANSPORT_KEY] as BusTransport | undefined;
+  g[TRANSPORT_KEY] = transport ?? undefined;
+  if (before && before !== transport) await before.close();
+}
+
+/** Settles once this process hears the others (at once for the in-process bus). */
+export function busReady(): Promise<void> {
+  return (g[TRANSPORT_KEY] as BusTransport | undefined)?.ready ?? Promise.resolve();
+}
+
+/** Which transport the bus uses: "in-process" or the transport's name. */
+export function busTransportName(): string {
+  return (g[TRANSPORT_KEY] as BusTransport | undefined)?.name ?? "in-process";
 }
 
 export function bus(): Bus {
