@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import { mkdirSync, readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
-import type { NodeCapabilities, VmReport } from "@vdi/node-protocol";
+import type { NodeCapabilities } from "@vdi/node-protocol";
 import type { NodeEnv } from "./env.ts";
 import { probeKvm, vmmPaths } from "./native.ts";
 import { probeQemu, QemuEngine } from "./engines/qemu/qemu-engine.ts";
@@ -13,9 +13,8 @@ import { createConsoleGateway } from "./gateway/console-gateway.ts";
 import { ConsoleAccessTable, pollConsoleAccess } from "./gateway/console-access.ts";
 import { createThumbnailEndpoint } from "./thumbnail/thumbnail-endpoint.ts";
 import { connectionLimits, limitConnections, openFileLimit } from "./lib/connection-limits.ts";
-import { Backoff } from "./lib/backoff.ts";
 import { ensureGuestEgress, type GuestEgress } from "./network/guest-egress.ts";
-import { createPortalClient, isUnauthorized, loadCredentials, nodeBearer, saveCredentials, storedCredentials, type NodeCredentials } from "./portal-client.ts";
+import { PortalSync } from "./portal-sync.ts";
 
 const LONG_POLL_MS = 10_000;
 const HEARTBEAT_MS = 4_000;
@@ -48,17 +47,15 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     images: existsSync(env.imageDir) ? readdirSync(env.imageDir).filter((d) => existsSync(join(env.imageDir, d, "template.json"))) : [],
   });
 
-  let creds: NodeCredentials | null = loadCredentials(env.dataDir, env.VDI_PORTAL_URL);
-  let stopped = false;
-  let wake: (() => void) | null = null;
-  let dirty = true;
-  const reconciler = new Reconciler(engines, env.dataDir, () => { dirty = true; wake?.(); }, log, { fault: env.VDI_AGENT_FAULT });
+  // Made once the agent listens (it tells the portal where); the reconciler's changes reach it then.
+  let sync: PortalSync | null = null;
+  const reconciler = new Reconciler(engines, env.dataDir, () => sync?.changed(), log, { fault: env.VDI_AGENT_FAULT });
   await reconciler.loadFromDisk();
 
   const consoleAccess = new ConsoleAccessTable();
   const gateway = createConsoleGateway({
-    nodeId: () => creds?.nodeId ?? null,
-    publicKeyPem: () => creds?.consolePublicKeyPem ?? null,
+    nodeId: () => sync?.nodeId() ?? null,
+    publicKeyPem: () => sync?.consolePublicKeyPem() ?? null,
     displayOf: (vmId) => reconciler.displayOf(vmId),
     mayOpen: (vmId, userId) => consoleAccess.verdict(vmId, userId),
     isOwner: (vmId, userId) => consoleAccess.isOwner(vmId, userId),
@@ -72,8 +69,8 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     for (const vmId of gateway.consoleVms()) if (!reconciler.displayOf(vmId)) gateway.closeVm(vmId, "vm stopped");
   };
   const thumbnails = createThumbnailEndpoint({
-    nodeId: () => creds?.nodeId ?? null,
-    publicKeyPem: () => creds?.consolePublicKeyPem ?? null,
+    nodeId: () => sync?.nodeId() ?? null,
+    publicKeyPem: () => sync?.consolePublicKeyPem() ?? null,
     displayOf: (vmId) => reconciler.displayOf(vmId),
     log,
   });
@@ -82,7 +79,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   const server: Server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
     if (req.url === "/healthz") {
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ ok: true, registered: !!creds, consoles: gateway.activeConnections(), connections: connections.stats() }));
+      res.end(JSON.stringify({ ok: true, registered: !!sync?.registered(), consoles: gateway.activeConnections(), connections: connections.stats() }));
       return;
     }
     if (new URL(req.url ?? "/", "http://x").pathname === "/thumbnail") {
@@ -103,123 +100,26 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   const consoleUrl = env.VDI_NODE_CONSOLE_URL ?? `ws://${env.VDI_NODE_HOST}:${port}`;
   log(`listening on ${apiUrl} (console ${consoleUrl}/console)`);
 
-  // Registering again (credentials saved for another portal URL, or refused) presents the saved
-  // ones: the portal lets a node take an already registered name only with that node's credentials.
-  // Credentials saved for another portal are presented only to a portal of the same origin (a
-  // changed path, say): a node pointed at another site must never hand it this portal's secret.
-  const sameOrigin = (a: string, b: string) => { try { return new URL(a).origin === new URL(b).origin; } catch { return false; } };
-  const presentable = () => { const s = storedCredentials(env.dataDir); return s && sameOrigin(s.portalUrl, env.VDI_PORTAL_URL) ? s : null; };
-  const portal = createPortalClient(env.VDI_PORTAL_URL, () => nodeBearer(creds ?? presentable()));
-
-  async function register(): Promise<void> {
-    const r = await portal.call("register", {
-      joinToken: env.VDI_NODE_JOIN_TOKEN, name: env.VDI_NODE_NAME, apiUrl, consoleUrl,
-      totalCpus: env.VDI_NODE_CPUS, totalMemoryMiB: env.VDI_NODE_MEMORY_MIB, capabilities: capabilities(),
-    });
-    creds = { nodeId: r.nodeId, secret: r.secret, consolePublicKeyPem: r.consolePublicKeyPem, portalUrl: env.VDI_PORTAL_URL };
-    saveCredentials(env.dataDir, creds);
-    log(`registered as ${r.nodeId}`);
-    wake?.();  // the report loop tells the portal what runs here at once
-  }
-
-  let etag: string | null = null;
-  let desiredAt = 0;
-  let lastSent = "";
-  let lastSentAt = 0;
-  const abort = new AbortController();
-
-  /**
-   * One sync. Only the report loop carries VM reports, one request at a time: a long-poll that
-   * also carried them could be applied after a newer report sent beside it, and a VM would go
-   * back to "stopping" after it had stopped.
-   */
-  async function syncOnce(waitMs: number, withReports: boolean): Promise<void> {
-    if (!creds) await register();
-    const vms: VmReport[] = withReports ? reconciler.report() : [];
-    closeStoppedConsoles();
-    const sent = JSON.stringify(vms);
-    if (withReports) dirty = false;
-    try {
-      // A controller per request: fetch keeps a listener on the signal it is given.
-      const request = new AbortController();
-      const cancel = () => request.abort();
-      abort.signal.addEventListener("abort", cancel, { once: true });
-      const res = await portal
-        .call("sync", { vms, capabilities: capabilities(), endpoints: { apiUrl, consoleUrl }, etag, waitMs }, { signal: request.signal })
-        .finally(() => abort.signal.removeEventListener("abort", cancel));
-      if (withReports) {
-        lastSent = sent;
-        lastSentAt = Date.now();
-      }
-      // Users disabled or removed on the portal: their open consoles close, new ones are refused.
-      if (res.revokedUsers) gateway.revokeUsers(res.revokedUsers);
-      if (creds && res.consolePublicKeyPem !== creds.consolePublicKeyPem) {
-        creds = { ...creds, consolePublicKeyPem: res.consolePublicKeyPem };
-        saveCredentials(env.dataDir, creds);
-      }
-      // Two syncs in flight (the long-poll and a report) can answer out of order: the desired set
-      // read later wins, so an older one cannot drop a VM that is being created.
-      if (res.etag !== etag && res.desiredAt >= desiredAt) {
-        etag = res.etag;
-        desiredAt = res.desiredAt;
-        reconciler.setDesired(res.vms);
-      }
-    } catch (err) {
-      if (withReports) dirty = true;
-      if (isUnauthorized(err)) {
-        log("portal refused our credentials; registering again");
-        creds = null;
-      }
-      throw err;
-    }
-  }
-
-  // Long-poll loop: learns the desired state as soon as it changes.
-  // Both loops back off on failure (1 s doubling to 30 s, with jitter) and log a failure streak at
-  // 1, 2, 4 … tries: a portal that is down, or a node out of file descriptors, costs no busy loop.
-  const watchBackoff = new Backoff(1_000, 30_000);
-  const watchLoop = (async () => {
-    while (!stopped) {
-      try {
-        await syncOnce(LONG_POLL_MS, false);
-        watchBackoff.succeeded((n) => log(`sync works again after ${n} failures`));
-      } catch (err) {
-        if (stopped) break;
-        const wait = watchBackoff.failed((n) => log(`sync failed (${n}× in a row): ${(err as Error).message}`));
-        await new Promise((r) => setTimeout(r, wait));
-      }
-    }
-  })();
-  const reportBackoff = new Backoff(250, 30_000);
-  // Report loop: pushes state changes at once, and a heartbeat otherwise.
-  const reportLoop = (async () => {
-    while (!stopped) {
-      // A change that happened while the previous report was in flight must not wait for the heartbeat.
-      if (!dirty || !creds) {
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, HEARTBEAT_MS);
-        });
-        wake = null;
-      }
-      if (stopped || !creds) continue;
-      const changed = dirty && JSON.stringify(reconciler.report()) !== lastSent;
-      if (!changed) dirty = false;  // nothing new to say (and no busy loop on a stale flag)
-      if (!changed && Date.now() - lastSentAt < HEARTBEAT_MS) continue;
-      try {
-        await syncOnce(0, true);
-        reportBackoff.succeeded((n) => log(`reports go through again after ${n} failures`));
-      } catch (err) {
-        if (stopped) break;
-        const wait = reportBackoff.failed((n) => log(`report failed (${n}× in a row): ${(err as Error).message}`));
-        await new Promise<void>((r) => { const t = setTimeout(r, wait); abort.signal.addEventListener("abort", () => { clearTimeout(t); r(); }, { once: true }); });
-      }
-    }
-  })();
+  sync = new PortalSync({
+    portalUrl: env.VDI_PORTAL_URL,
+    dataDir: env.dataDir,
+    identity: { joinToken: env.VDI_NODE_JOIN_TOKEN, name: env.VDI_NODE_NAME, totalCpus: env.VDI_NODE_CPUS, totalMemoryMiB: env.VDI_NODE_MEMORY_MIB },
+    endpoints: { apiUrl, consoleUrl },
+    capabilities,
+    reports: () => reconciler.report(),
+    onDesired: (vms) => reconciler.setDesired(vms),
+    onRevokedUsers: (users) => gateway.revokeUsers(users),
+    beforeSync: closeStoppedConsoles,
+    log,
+    longPollMs: LONG_POLL_MS,
+    heartbeatMs: HEARTBEAT_MS,
+  });
+  const portalSync = sync;
+  portalSync.start();
   // Who may open which VM's console, as the portal says now: tokens for anyone else are refused.
   const accessPoll = pollConsoleAccess({
     // A portal that hangs must not freeze the table (undici would wait 300 s).
-    fetch: async () => (creds ? portal.call("consoleAccess", undefined, { signal: AbortSignal.timeout(10_000) }) : null),
+    fetch: () => portalSync.consoleAccess(AbortSignal.timeout(10_000)),
     table: consoleAccess,
     changed: () => gateway.recheckAccess(),
     intervalMs: RESYNC_MS,
@@ -233,15 +133,12 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   return {
     port,
     consoleUrl,
-    nodeId: () => creds?.nodeId ?? null,
+    nodeId: () => portalSync.nodeId(),
     reconciler,
     async stop() {
-      stopped = true;
       clearInterval(resync);
       accessPoll.stop();
-      abort.abort();
-      wake?.();
-      await Promise.allSettled([watchLoop, reportLoop]);
+      await portalSync.stop();
       gateway.close();
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
