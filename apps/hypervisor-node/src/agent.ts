@@ -15,6 +15,7 @@ import { createThumbnailEndpoint } from "./thumbnail/thumbnail-endpoint.ts";
 import { connectionLimits, limitConnections, openFileLimit } from "./lib/connection-limits.ts";
 import { ensureGuestEgress, type GuestEgress } from "./network/guest-egress.ts";
 import { PortalSync } from "./portal-sync.ts";
+import { faultPoints } from "./lib/fault-points.ts";
 
 const LONG_POLL_MS = 10_000;
 const HEARTBEAT_MS = 4_000;
@@ -29,7 +30,9 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   // the host changes for a node that never runs one), once; its outcome is logged.
   let egressSetup: Promise<GuestEgress> | null = null;
   const egress = () => (egressSetup ??= ensureGuestEgress(env.dataDir, env.egressDeny, log).then((e) => { log(`guest egress: ${e.reason}`); return e; }));
-  const qemuEngine = new QemuEngine({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, imageDir: env.imageDir, accel: qemu.accel, egress });
+  // Inert unless a crash test names a step (VDI_AGENT_FAULT).
+  const faults = faultPoints(env.VDI_AGENT_FAULT, log);
+  const qemuEngine = new QemuEngine({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, imageDir: env.imageDir, accel: qemu.accel, egress, faults });
   // Our own VMM runs its guests mostly in user mode, so it works even on software-nested KVM.
   const vmmBuilt = existsSync(vmmPaths().vmm);
   const microvm = {
@@ -49,7 +52,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
 
   // Made once the agent listens (it tells the portal where); the reconciler's changes reach it then.
   let sync: PortalSync | null = null;
-  const reconciler = new Reconciler(engines, env.dataDir, () => sync?.changed(), log, { fault: env.VDI_AGENT_FAULT });
+  const reconciler = new Reconciler(engines, env.dataDir, () => sync?.changed(), log, { faults });
   await reconciler.loadFromDisk();
 
   const consoleAccess = new ConsoleAccessTable();

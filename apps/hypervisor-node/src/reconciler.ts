@@ -3,8 +3,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { tryDecodeOperation, type DesiredVm, type Operation, type VmReport } from "@vdi/node-protocol";
+import { tryDecodeOperation, type DesiredVm, type Operation, type OperationKind, type VmReport } from "@vdi/node-protocol";
 import { writeFileAtomic } from "@vdi/durable-file";
+import { NO_FAULTS, type FaultPoints } from "./lib/fault-points.ts";
+import { nodeRoomOf } from "./reconcile/operations/rooms.ts";
+import type { NodeOperationRoom, OpRunContext } from "./reconcile/operations/room.ts";
 import { killProcessesMentioning, processCommandLines, processesMentioning } from "./lib/processes.ts";
 import { EngineError, EngineLookupError, snapshotDir, vmPaths, type Engine, type VmHandle, type VmPaths } from "./engines/engine.ts";
 
@@ -35,8 +38,8 @@ function dirBytes(dir: string): number {
 }
 
 export interface ReconcilerOptions {
-  /** Test hook, "<op kind>:<step>[:engine]": SIGKILL this agent (or the VM's engine) at that step. */
-  fault?: string | undefined;
+  /** Test fault points (lib/fault-points.ts); inert unless a test asks for one. */
+  faults?: FaultPoints;
 }
 
 type VmState = VmReport["state"];
@@ -198,17 +201,9 @@ export class Reconciler {
     this.persist(vm);
   }
 
+  /** A named step of an operation (a fault point for crash tests). */
   private fault(kind: string, step: string, vm: LocalVm, engine: Engine): void {
-    const f = this.opts.fault;
-    if (!f || !f.startsWith(`${kind}:${step}`)) return;
-    if (f === `${kind}:${step}:engine`) {
-      const pid = engine.runningPid(vm.paths);
-      this.log(`fault injection: SIGKILL the engine of vm ${vm.id} at ${kind}:${step}`);
-      if (pid) process.kill(pid, "SIGKILL");
-    } else if (f === `${kind}:${step}`) {
-      this.log(`fault injection: SIGKILL this agent at ${kind}:${step}`);
-      process.kill(process.pid, "SIGKILL");
-    }
+    (this.opts.faults ?? NO_FAULTS).hit(`${kind}:${step}`, { vmId: vm.id, enginePid: () => engine.runningPid(vm.paths) });
   }
 
   private newLocal(id: string, rec: LocalRecord): LocalVm {
@@ -370,27 +365,9 @@ export class Reconciler {
     }
 
     // Revert first, so a stopped VM is not booted only to be stopped again.
-    if (this.opPending(vm) && spec.op?.kind === "restore") {
-      try {
-        const dir = snapshotDir(vm.paths, spec.op.arg.snapshotId);
-        engine.checkRevert?.(spec, vm.paths, dir);  // a revert that cannot work leaves the VM running
-        this.setOp(vm, "running", 20);
-        this.setState(vm, "starting");
-        vm.stopping = true;
-        await engine.stop(vm.paths, vm.handle);
-        vm.handle?.close();
-        vm.handle = null;
-        this.fault("restore", "after-stop", vm, engine);
-        this.setOp(vm, "running", 40);
-        if (await engine.revert(spec, vm.paths, dir, (p) => this.setOp(vm, "running", 40 + Math.round(p * 0.55)))) await this.attach(vm, engine);
-        vm.stoppedGeneration = null;
-        vm.stopReason = null;
-        this.persist(vm);
-      } catch (e) {
-        this.setOp(vm, "failed", 50, (e as Error).message);
-      } finally {
-        vm.stopping = false;
-      }
+    const room = spec.op ? nodeRoomOf(spec.op.kind) : undefined;
+    if (this.opPending(vm) && room?.phase === "revert") {
+      await this.runRoom(vm, engine, room, false);
       return this.finish(vm, engine);
     }
     const running = engine.runningPid(vm.paths) !== null;
@@ -404,8 +381,7 @@ export class Reconciler {
       vm.stopping = true;
       try {
         if (!vm.handle || vm.handle.isClosed) await this.attach(vm, engine);
-        await engine.save(vm.paths, vm.handle!, (p) => { if (this.opPending(vm)) this.setOp(vm, "running", 20 + Math.round(p * 0.7)); },
-          (step) => this.fault("save", step, vm, engine));
+        await engine.save(vm.paths, vm.handle!, (p) => { if (this.opPending(vm)) this.setOp(vm, "running", 20 + Math.round(p * 0.7)); });
         vm.handle?.close();
         vm.handle = null;
       } catch (e) {
@@ -470,50 +446,59 @@ export class Reconciler {
       await this.attach(vm, engine).catch(() => undefined);
     }
 
-    if (engine.runningPid(vm.paths) !== null && pending && spec.op?.kind === "reboot") {
-      vm.stopping = true;
-      try {
-        await engine.reboot(spec, vm.paths, vm.handle);
-        if (!vm.handle || vm.handle.isClosed) await this.attach(vm, engine);
-      } catch (e) {
-        this.setOp(vm, "failed", 50, (e as Error).message);
-      } finally {
-        vm.stopping = false;
-      }
+    if (this.opPending(vm) && room?.phase === "live" && (!room.needsRunning || engine.runningPid(vm.paths) !== null)) {
+      await this.runRoom(vm, engine, room, running);
     }
-    const op = spec.op;
-    if (this.opPending(vm) && op && (op.kind === "snapshot" || op.kind === "snapshot-delete" || op.kind === "template" || op.kind === "resize")) {
-      try {
-        const progress = (p: number) => this.setOp(vm, "running", Math.max(5, Math.min(99, p)));
-        progress(5);
-        if (running && (!vm.handle || vm.handle.isClosed)) await this.attach(vm, engine);
-        const snapshotId = snapshotOf(op);
-        const dir = snapshotId ? snapshotDir(vm.paths, snapshotId) : null;
-        let bytes: number | undefined;
-        if (op.kind === "snapshot") {
-          bytes = await engine.snapshot(vm.paths, vm.handle, dir!, { withRam: op.arg.withRam, progress, fault: (step) => this.fault("snapshot", step, vm, engine), size: { cpus: spec.cpus, memoryMiB: spec.memoryMiB } });
-        } else if (op.kind === "snapshot-delete") {
-          this.fault("snapshot-delete", "before", vm, engine);
-          await engine.deleteSnapshot(vm.paths, dir!, vm.handle, progress);
-        } else if (op.kind === "template") {
-          bytes = await engine.exportImage(spec, vm.paths, dir, { image: op.arg.image, title: op.arg.title }, (p) => {
-            this.fault("template", "during-copy", vm, engine);
-            progress(p);
-          });
-        } else if (op.arg.diskGiB !== undefined) {
-          await engine.growDisk(vm.paths, vm.handle, op.arg.diskGiB);
-        }
-        this.setOp(vm, "succeeded", 100, undefined, bytes);
-      } catch (e) {
-        this.setOp(vm, "failed", vm.lastOp?.progress ?? 50, (e as Error).message);
+    return this.finish(vm, engine);
+  }
+
+  /**
+   * Runs the room of the VM's operation (reconcile/operations/). A live room works on the VM as it
+   * is (attached first when it runs); a failed one is reported with its reason and, if its room
+   * says so, tidies after itself. A room done by state leaves the verdict to finish().
+   */
+  private async runRoom(vm: LocalVm, engine: Engine, room: NodeOperationRoom<OperationKind>, wasRunning: boolean): Promise<void> {
+    const spec = vm.spec;
+    const op = spec.op!;
+    const { from, to } = room.plan;
+    const progress = (p: number) => this.setOp(vm, "running", Math.max(from, Math.min(to, p)));
+    const ctx: OpRunContext<OperationKind> = {
+      op, spec, paths: vm.paths, engine,
+      handle: () => vm.handle,
+      progress,
+      fault: (step) => this.fault(op.kind, step, vm, engine),
+      markStarting: () => this.setState(vm, "starting"),
+      stopEngine: async () => {
+        vm.stopping = true;
+        await engine.stop(vm.paths, vm.handle);
+        vm.handle?.close();
+        vm.handle = null;
+      },
+      attach: () => this.attach(vm, engine),
+      clearStoppedByItself: () => {
+        vm.stoppedGeneration = null;
+        vm.stopReason = null;
+        this.persist(vm);
+      },
+    };
+    if (room.needsRunning || room.phase === "revert") vm.stopping = true;
+    try {
+      if (room.phase === "live" && !room.doneByState) progress(from);
+      if (room.phase === "live" && wasRunning && (!vm.handle || vm.handle.isClosed)) await this.attach(vm, engine);
+      const bytes = await room.run(ctx);
+      if (!room.doneByState) this.setOp(vm, "succeeded", 100, undefined, bytes ?? undefined);
+    } catch (e) {
+      this.setOp(vm, "failed", room.cleanupOnFailure ? (vm.lastOp?.progress ?? 50) : 50, (e as Error).message);
+      if (room.cleanupOnFailure) {
         await engine.cleanup(vm.paths, vm.handle).catch(() => undefined);
         // A snapshot pauses a running VM; whatever failed, it goes on.
         if (vm.handle && !vm.handle.isClosed && spec.desiredState === "running" && (await engine.isPaused(vm.handle).catch(() => false))) {
           await engine.resume(vm.handle).catch(() => undefined);
         }
       }
+    } finally {
+      if (room.needsRunning || room.phase === "revert") vm.stopping = false;
     }
-    return this.finish(vm, engine);
   }
 
   /** Pause/resume, then report the state reached and close a plain state operation. */

@@ -51,7 +51,7 @@ export interface Engine {
   /** Boots the VM, or resumes it from a snapshot directory when `restoreDir` is given. */
   start(spec: EngineVmSpec, paths: VmPaths, restoreDir?: string): Promise<void>;
   /** Writes RAM and device state to paths.saved (complete or not there at all) and ends the process. */
-  save(paths: VmPaths, handle: VmHandle, progress?: (percent: number) => void, fault?: (step: string) => void): Promise<void>;
+  save(paths: VmPaths, handle: VmHandle, progress?: (percent: number) => void): Promise<void>;
   /** Starts the VM from paths.saved, exactly where it was saved. */
   startSaved(spec: EngineVmSpec, paths: VmPaths, progress?: (percent: number) => void): Promise<void>;
   runningPid(paths: VmPaths): number | null;
@@ -88,8 +88,6 @@ export interface Engine {
 export interface SnapshotOptions {
   withRam: boolean;
   progress(percent: number): void;
-  /** Test hook: called at named steps so a test can kill a process exactly there. */
-  fault?(step: string): void;
   /** The VM's size when the snapshot is taken: a RAM state only loads into the same size. */
   size?: { cpus: number; memoryMiB: number };
 }

@@ -4,6 +4,10 @@ import { existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statS
 import { basename, dirname, join } from "node:path";
 import type { GuestEgress } from "../../network/guest-egress.ts";
 import { fsyncDir, fsyncFile, writeFileAtomic } from "@vdi/durable-file";
+import { NO_FAULTS, type FaultPoints } from "../../lib/fault-points.ts";
+
+/** Names a step of the operation in progress (a fault point). */
+type FaultStep = (step: string) => void;
 import { runCommand } from "../../lib/run-command.ts";
 import { killProcessesMentioning, processesMentioning, readPositionOf } from "../../lib/processes.ts";
 import { readManifest } from "../image-manifest.ts";
@@ -17,6 +21,8 @@ export interface QemuEngineOptions {
   qemuBinary: string; qemuImgBinary: string; imageDir: string; accel: "kvm" | "tcg";
   /** Where guests with outbound access run, made at the first such start (absent or unavailable: every guest runs restricted). */
   egress?: () => Promise<GuestEgress>;
+  /** Test fault points at the steps of saves and snapshots (lib/fault-points.ts). */
+  faults?: FaultPoints;
 }
 
 class QmpHandle implements VmHandle {
@@ -38,6 +44,13 @@ export class QemuEngine implements Engine {
   private readonly img: QemuImg;
   constructor(private readonly opts: QemuEngineOptions) {
     this.img = new QemuImg(opts.qemuImgBinary);
+  }
+
+  /** The fault points of one operation on one VM (inert outside fault-injection tests). */
+  private faultsAt(kind: "save" | "snapshot", paths: VmPaths): FaultStep {
+    const faults = this.opts.faults ?? NO_FAULTS;
+    const target = { vmId: basename(paths.dir), enginePid: () => this.runningPid(paths) };
+    return (step) => faults.hit(`${kind}:${step}`, target);
   }
 
   /** Where this template's guests run: the egress namespace when it asks for outbound access and the node can give it. */
@@ -169,7 +182,7 @@ export class QemuEngine implements Engine {
    * its name. A stream cut short (QEMU killed, migration cancelled) stays a `.part` that cleanup
    * removes, so a file under the name `file` is always whole and durable.
    */
-  private async migrateToFile(qmp: QmpClient, file: string, progress?: (p: number) => void, fault?: (step: string) => void): Promise<void> {
+  private async migrateToFile(qmp: QmpClient, file: string, progress: ((p: number) => void) | undefined, at: FaultStep): Promise<void> {
     if (/[^\w/.-]/.test(file)) throw new EngineError(`Cannot write ${file}: unusual characters in the path`);
     const part = `${file}.part`;
     rmSync(file, { force: true });
@@ -177,7 +190,7 @@ export class QemuEngine implements Engine {
     // QEMU caps migration at 128 MiB/s by default (meant for networks); a local file takes all it can.
     await qmp.execute("migrate-set-parameters", { "max-bandwidth": 64 * 1024 ** 3 });
     try {
-      await this.streamState(qmp, part, progress, fault);
+      await this.streamState(qmp, part, progress, at);
       // QEMU says "completed" once the pipe took its last byte, even if `cat` then failed (a full
       // disk): only the shell's own marker says the file is whole and synced.
       if (!existsSync(`${part}.ok`)) throw new EngineError("Writing the memory state failed: the file could not be written whole (is the node's disk full?)");
@@ -193,12 +206,12 @@ export class QemuEngine implements Engine {
     fsyncDir(dirname(file));
   }
 
-  private async streamState(qmp: QmpClient, part: string, progress?: (p: number) => void, fault?: (step: string) => void): Promise<void> {
+  private async streamState(qmp: QmpClient, part: string, progress: ((p: number) => void) | undefined, at: FaultStep): Promise<void> {
     await qmp.execute("migrate", { uri: `exec:cat > ${part} && sync ${part} && : > ${part}.ok` });
     let first = true;
     for (const end = Date.now() + 300_000; ; ) {
       const st = await qmp.execute<{ status?: string; "error-desc"?: string; ram?: { total: number; transferred: number } }>("query-migrate");
-      if (first) { first = false; fault?.("during-memory"); }
+      if (first) { first = false; at("during-memory"); }
       if (st.status === "completed") break;
       if (st.status === "failed" || st.status === "cancelled") throw new EngineError(`Writing the memory state failed: ${st["error-desc"] ?? st.status}`);
       if (Date.now() > end) {
@@ -214,13 +227,14 @@ export class QemuEngine implements Engine {
   }
 
   /** Migrates the VM into a file (QEMU's own state format), then quits. */
-  async save(paths: VmPaths, handle: VmHandle, progress?: (p: number) => void, fault?: (step: string) => void): Promise<void> {
+  async save(paths: VmPaths, handle: VmHandle, progress?: (p: number) => void): Promise<void> {
     const qmp = this.qmpOf(handle);
+    const at = this.faultsAt("save", paths);
     const tmp = `${paths.saved}.tmp`;
     await qmp.execute("stop");
     try {
-      await this.migrateToFile(qmp, tmp, progress, fault);
-      fault?.("after-write");
+      await this.migrateToFile(qmp, tmp, progress, at);
+      at("after-write");
     } catch (e) {
       rmSync(tmp, { force: true });
       await qmp.execute("cont").catch(() => undefined);
@@ -270,6 +284,7 @@ export class QemuEngine implements Engine {
   async snapshot(paths: VmPaths, handle: VmHandle | null, dir: string, opts: SnapshotOptions): Promise<number> {
     const running = this.runningPid(paths) !== null;
     if (opts.withRam && !running) throw new EngineError("A snapshot with memory needs a running VM; stopped VMs get disk-only snapshots");
+    const at = this.faultsAt("snapshot", paths);
     mkdirSync(join(paths.dir, "snapshots"), { recursive: true });
     if (existsSync(dir)) throw new EngineError("A snapshot with this id already exists on the node");
     const tmp = `${dir}.tmp`;
@@ -289,14 +304,14 @@ export class QemuEngine implements Engine {
         fsyncFile(next);
         setActiveDisk(paths, next);  // QEMU writes to `next` from now on
         opts.progress(10);
-        opts.fault?.("after-layer-switch");
-        if (opts.withRam) await this.migrateToFile(qmp, join(tmp, "state.bin"), (p) => opts.progress(10 + Math.round(p * 0.85)), opts.fault);
-        opts.fault?.("after-memory");
+        at("after-layer-switch");
+        if (opts.withRam) await this.migrateToFile(qmp, join(tmp, "state.bin"), (p) => opts.progress(10 + Math.round(p * 0.85)), at);
+        at("after-memory");
       } else {
         await this.img.createLayer(next, frozen);
         setActiveDisk(paths, next);
         opts.progress(50);
-        opts.fault?.("after-layer-switch");
+        at("after-layer-switch");
       }
       const meta: SnapshotMeta = { layer: basename(frozen), ram: opts.withRam, ...(opts.withRam && opts.size ? opts.size : {}) };
       writeFileAtomic(join(tmp, "meta.json"), JSON.stringify(meta));
