@@ -10,6 +10,7 @@ import { probeQemu, QemuEngine } from "./engines/qemu/qemu-engine.ts";
 import { KvmEngine } from "./engines/kvm/kvm-engine.ts";
 import { Reconciler } from "./reconciler.ts";
 import { createConsoleGateway } from "./gateway/console-gateway.ts";
+import { createAdmission } from "./gateway/admission.ts";
 import { ConsoleAccessTable, pollConsoleAccess } from "./gateway/console-access.ts";
 import { createThumbnailEndpoint } from "./thumbnail/thumbnail-endpoint.ts";
 import { connectionLimits, limitConnections, openFileLimit } from "./lib/connection-limits.ts";
@@ -56,7 +57,15 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   await reconciler.loadFromDisk();
 
   const consoleAccess = new ConsoleAccessTable();
+  // One door for every endpoint a browser reaches (gateway/admission.ts).
+  const admission = createAdmission({
+    nodeId: () => sync?.nodeId() ?? null,
+    publicKeyPem: () => sync?.consolePublicKeyPem() ?? null,
+    mayOpen: (vmId, userId) => consoleAccess.verdict(vmId, userId),
+    refreshAccess: () => accessPoll.refresh(),
+  });
   const gateway = createConsoleGateway({
+    admission,
     nodeId: () => sync?.nodeId() ?? null,
     publicKeyPem: () => sync?.consolePublicKeyPem() ?? null,
     displayOf: (vmId) => reconciler.displayOf(vmId),
@@ -72,8 +81,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     for (const vmId of gateway.consoleVms()) if (!reconciler.displayOf(vmId)) gateway.closeVm(vmId, "vm stopped");
   };
   const thumbnails = createThumbnailEndpoint({
-    nodeId: () => sync?.nodeId() ?? null,
-    publicKeyPem: () => sync?.consolePublicKeyPem() ?? null,
+    admission,
     displayOf: (vmId) => reconciler.displayOf(vmId),
     log,
   });

@@ -7,6 +7,7 @@ import { createConsoleSigner, generateConsoleKeyPem } from "@vdi/api";
 import type { RfbFrame } from "../src/thumbnail/rfb-snapshot.ts";
 import { createThumbnailCache, ThumbnailBusyError } from "../src/thumbnail/thumbnail.ts";
 import { createThumbnailEndpoint } from "../src/thumbnail/thumbnail-endpoint.ts";
+import { createAdmission } from "../src/gateway/admission.ts";
 
 const frame = (w: number, h: number, v = 90): RfbFrame => ({ width: w, height: h, rgba: Buffer.alloc(w * h * 4, v) });
 
@@ -86,11 +87,16 @@ describe("GET /thumbnail", () => {
   let http: Server;
   let base: string;
   const claims = { vm: "vm1", node: "node1", user: "u1", proto: "thumb" as const };
+  // The node's one admission: u1 may use every VM here, u2 none (the portal's access table).
+  const admission = createAdmission({
+    nodeId: () => "node1",
+    publicKeyPem: () => signer.publicKeyPem,
+    mayOpen: (_vm, user) => (user === "u1" ? "allowed" : "denied"),
+  });
 
   beforeAll(async () => {
     const endpoint = createThumbnailEndpoint({
-      nodeId: () => "node1",
-      publicKeyPem: () => signer.publicKeyPem,
+      admission,
       displayOf: (vm) => (vm === "vm1" ? "/run/vm1.sock" : vm === "broken" ? "/run/broken.sock" : null),
       log: () => undefined,
       grab: async (path) => {
@@ -129,6 +135,16 @@ describe("GET /thumbnail", () => {
     expect(await get(signer.sign({ ...claims, proto: "vnc" }).token)).toMatchObject({ status: 401, body: Buffer.from("not a thumbnail token") });
     expect(await get(signer.sign({ ...claims, node: "node2" }).token)).toMatchObject({ status: 401, body: Buffer.from("token is for another node") });
     expect((await get(signer.sign(claims, Date.now() - 61_000).token)).body.toString()).toBe("invalid token: token expired");
+  });
+
+  it("refuses users the portal revoked or does not let use the VM, with 403, as the console does", async () => {
+    expect(await get(signer.sign({ ...claims, user: "u2" }).token)).toMatchObject({ status: 403, body: Buffer.from("user may not use this VM") });
+    const token = signer.sign(claims).token;
+    expect((await get(token)).status).toBe(200);
+    admission.setRevoked(["u1"]);
+    expect(await get(token)).toMatchObject({ status: 403, body: Buffer.from("access revoked") });
+    admission.setRevoked([]);
+    expect((await get(token)).status).toBe(200);
   });
 
   it("answers 404 for a VM without a display, 502 when the grab fails, 405 for other methods", async () => {

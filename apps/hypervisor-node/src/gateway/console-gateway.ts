@@ -6,8 +6,7 @@ import type { IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
-import { ReplayGuard, verifyConsoleToken } from "@vdi/node-protocol/capability-token";
-import { portalKey } from "../lib/portal-key.ts";
+import { createAdmission, type Admission, type Refusal } from "./admission.ts";
 import { consoleLimits, TokenBucket, type ConsoleLimits } from "./console-limits.ts";
 import { RfbRelayWatch } from "./rfb-relay-watch.ts";
 import type { AccessVerdict } from "./console-access.ts";
@@ -35,6 +34,18 @@ export const CLOSE = {
   NOT_READY: 4503,
 } as const;
 
+/** What each admission refusal closes the WebSocket with. */
+const REFUSAL_CODE: Record<Refusal, number> = {
+  "not-ready": CLOSE.NOT_READY,
+  "bad-token": CLOSE.BAD_TOKEN,
+  "wrong-protocol": CLOSE.BAD_TOKEN,
+  "wrong-target": CLOSE.WRONG_TARGET,
+  revoked: CLOSE.REVOKED,
+  forbidden: CLOSE.REVOKED,
+  "access-unknown": CLOSE.NOT_READY,
+  replayed: CLOSE.REPLAYED,
+};
+
 /** How often a paused relay looks whether the browser has drained. */
 const DRAIN_POLL_MS = 20;
 
@@ -53,6 +64,8 @@ export interface GatewayOptions {
   log: (msg: string) => void;
   /** Per-connection limits; DEFAULT_CONSOLE_LIMITS for what is left out. */
   limits?: Partial<ConsoleLimits>;
+  /** The node's one admission (shared with the thumbnails); made from the options above when absent. */
+  admission?: Admission;
 }
 
 interface OpenConsole {
@@ -63,16 +76,10 @@ interface OpenConsole {
   finish(code: number, reason: string): void;
 }
 
-/** How long a console waits for the portal's answer on a VM the last answer did not list. */
-const ACCESS_WAIT_MS = 3000;
-
 export function createConsoleGateway(opts: GatewayOptions) {
   const limits = consoleLimits(opts.limits);
-  const replay = new ReplayGuard();
-  const key = portalKey(opts.publicKeyPem);
+  const admission = opts.admission ?? createAdmission(opts);
   const consoles = new Set<OpenConsole>();
-  /** Users the portal says lost access; replaced by each sync reply. */
-  let revoked: ReadonlySet<string> = new Set();
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, perMessageDeflate: false });
 
@@ -95,43 +102,20 @@ export function createConsoleGateway(opts: GatewayOptions) {
     if (opts.allowedOrigins !== "any" && (!origin || !opts.allowedOrigins.includes(origin))) {
       return refuse(ws, CLOSE.ORIGIN, "origin not allowed");
     }
-    const pub = key();
-    const nodeId = opts.nodeId();
-    if (!pub || !nodeId) return refuse(ws, CLOSE.NOT_READY, "node not registered yet");
     const token = new URL(req.url ?? "/", "http://x").searchParams.get("token") ?? "";
-    const v = verifyConsoleToken(token, pub);
-    if (!v.ok) return refuse(ws, CLOSE.BAD_TOKEN, `invalid token: ${v.reason}`);
-    // A thumbnail token is reusable and read-only: it must never open an interactive console.
-    if (v.claims.proto !== "vnc") return refuse(ws, CLOSE.BAD_TOKEN, "not a console token");
-    if (v.claims.node !== nodeId) return refuse(ws, CLOSE.WRONG_TARGET, "token is for another node");
-    if (revoked.has(v.claims.user)) return refuse(ws, CLOSE.REVOKED, "access revoked");
-    // The portal signed it, but the portal also says who may use this VM: a token naming anyone
-    // else (a bug, a stale grant, a key used where it should not be) opens nothing.
-    const claims = v.claims;
-    const admit = (verdict: AccessVerdict) => {
-      if (verdict === "unknown") return refuse(ws, CLOSE.NOT_READY, "console access for this VM not known yet");
-      if (verdict !== "allowed") return refuse(ws, CLOSE.REVOKED, "user may not use this VM");
+    // The client speaks only after our ProtocolVersion, so nothing of it is lost while admission
+    // waits (for the portal's access table on a VM made a moment ago).
+    void admission.admit(token, "vnc").then((a) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (!a.ok) return refuse(ws, REFUSAL_CODE[a.refusal], a.reason);
+      const { claims } = a;
       const socketPath = opts.displayOf(claims.vm);
       if (!socketPath) return refuse(ws, CLOSE.NOT_RUNNING, "VM is not running on this node");
-      if (!replay.claim(claims.jti, claims.exp)) return refuse(ws, CLOSE.REPLAYED, "token already used");
+      if (!a.consume()) return refuse(ws, CLOSE.REPLAYED, "token already used");
       const owner = opts.isOwner?.(claims.vm, claims.user) ?? false;
       const room = makeRoom(claims.vm, claims.user, owner);
       if (room) return refuse(ws, CLOSE.VM_CONSOLES_FULL, room);
       relay(ws, claims.vm, claims.user, owner, socketPath);
-    };
-    const verdict = opts.mayOpen(claims.vm, claims.user);
-    if (verdict !== "unknown" || !opts.refreshAccess) return admit(verdict);
-    // A VM made a moment ago (a microVM is up in a quarter of a second): ask once more, briefly.
-    // The client speaks only after our ProtocolVersion, so nothing of it is lost meanwhile.
-    // (A request already in flight may predate the VM: then one more.)
-    const ask = async () => {
-      await opts.refreshAccess!();
-      if (opts.mayOpen(claims.vm, claims.user) === "unknown") await opts.refreshAccess!();
-    };
-    let timer: NodeJS.Timeout | undefined;
-    void Promise.race([ask().catch(() => undefined), new Promise((r) => { timer = setTimeout(r, ACCESS_WAIT_MS); })]).then(() => {
-      clearTimeout(timer);
-      if (ws.readyState === ws.OPEN) admit(opts.mayOpen(claims.vm, claims.user));
     });
   });
 
@@ -282,8 +266,8 @@ export function createConsoleGateway(opts: GatewayOptions) {
     closeVm: (vmId: string, reason = "vm stopped") => closeWhere((c) => c.vmId === vmId, CLOSE.VM_STOPPED, reason),
     /** The users who lost access (the portal's list, replacing the previous one): their consoles close, new ones are refused. */
     revokeUsers(userIds: Iterable<string>): number {
-      revoked = new Set(userIds);
-      return closeWhere((c) => revoked.has(c.userId), CLOSE.REVOKED, "access revoked");
+      admission.setRevoked(userIds);
+      return closeWhere((c) => admission.isRevoked(c.userId), CLOSE.REVOKED, "access revoked");
     },
     /** Who may use which VM changed (a fresh console-access answer): consoles of users who lost their VM close. */
     recheckAccess(): number {

@@ -1,21 +1,31 @@
 // GET /thumbnail?token=…: a PNG of a VM's screen for a portal-signed "thumb" token. Thumbnail
 // tokens are read-only and short-lived, so unlike console tokens they may be used more than once.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { verifyConsoleToken } from "@vdi/node-protocol/capability-token";
-import { portalKey } from "../lib/portal-key.ts";
+import type { Admission, Refusal } from "../gateway/admission.ts";
 import type { RfbFrame } from "./rfb-snapshot.ts";
 import { createThumbnailCache, ThumbnailBusyError } from "./thumbnail.ts";
 
 export interface ThumbnailEndpointOptions {
-  nodeId: () => string | null;
-  publicKeyPem: () => string | null;
+  /** The node's one admission, shared with the console gateway (revoked users, access table). */
+  admission: Admission;
   displayOf: (vmId: string) => string | null;
   log: (msg: string) => void;
   grab?: (socketPath: string) => Promise<RfbFrame>;
 }
 
+/** What each admission refusal answers over HTTP. */
+const REFUSAL_STATUS: Record<Refusal, number> = {
+  "not-ready": 503,
+  "bad-token": 401,
+  "wrong-protocol": 401,
+  "wrong-target": 401,
+  revoked: 403,
+  forbidden: 403,
+  "access-unknown": 503,
+  replayed: 401,
+};
+
 export function createThumbnailEndpoint(opts: ThumbnailEndpointOptions) {
-  const key = portalKey(opts.publicKeyPem);
   const cache = createThumbnailCache({ displayOf: opts.displayOf, grab: opts.grab });
 
   function refuse(res: ServerResponse, status: number, reason: string) {
@@ -25,13 +35,8 @@ export function createThumbnailEndpoint(opts: ThumbnailEndpointOptions) {
   return {
     async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
       if (req.method !== "GET") return refuse(res, 405, "GET only");
-      const pub = key();
-      const nodeId = opts.nodeId();
-      if (!pub || !nodeId) return refuse(res, 503, "node not registered yet");
-      const v = verifyConsoleToken(new URL(req.url ?? "/", "http://x").searchParams.get("token") ?? "", pub);
-      if (!v.ok) return refuse(res, 401, `invalid token: ${v.reason}`);
-      if (v.claims.proto !== "thumb") return refuse(res, 401, "not a thumbnail token");
-      if (v.claims.node !== nodeId) return refuse(res, 401, "token is for another node");
+      const v = await opts.admission.admit(new URL(req.url ?? "/", "http://x").searchParams.get("token") ?? "", "thumb");
+      if (!v.ok) return refuse(res, REFUSAL_STATUS[v.refusal], v.reason);
       try {
         const thumb = await cache.get(v.claims.vm);
         if (!thumb) return refuse(res, 404, "VM is not running on this node");
