@@ -23,7 +23,7 @@ build_microvm() {
   "name": "microvm-desktop",
   "title": "microVM desktop",
   "description": "A desktop on our own VMM: wallpaper, a window with what you type, a mouse pointer and a clock.",
-  "engine": "kvm",
+  "engine": "vdi-vmm",
   "kernel": "desktop.elf",
   "defaultCpus": 1,
   "maxCpus": 1,

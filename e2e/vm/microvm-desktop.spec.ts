@@ -49,7 +49,7 @@ test("[VM] without KVM, the microVM desktop is refused at once with the reason",
   const t0 = Date.now();
   await page.getByRole("button", { name: "Create" }).click();
   // (Next.js has a route announcer with role alert too: the form's is the one that names the reason.)
-  await expect(page.getByRole("alert").filter({ hasText: "not available on any node" })).toContainText("kvm is not available on any node", { timeout: 10_000 });
+  await expect(page.getByRole("alert").filter({ hasText: "hardware virtualization" })).toContainText("microVMs need hardware virtualization (KVM) on a node", { timeout: 10_000 });
   expect(Date.now() - t0).toBeLessThan(10_000);
   await expect(page).toHaveURL(/\/vms$/);
 });

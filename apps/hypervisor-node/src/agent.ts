@@ -7,7 +7,7 @@ import type { NodeCapabilities } from "@vdi/node-protocol";
 import type { NodeEnv } from "./env.ts";
 import { probeKvm, vmmPaths } from "./native.ts";
 import { probeQemu, QemuEngine } from "./engines/qemu/qemu-engine.ts";
-import { KvmEngine } from "./engines/kvm/kvm-engine.ts";
+import { VmmEngine } from "./engines/vdi-vmm/vmm-engine.ts";
 import { Reconciler } from "./reconciler.ts";
 import { createConsoleGateway } from "./gateway/console-gateway.ts";
 import { createAdmission } from "./gateway/admission.ts";
@@ -41,12 +41,12 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     reason: !kvm.usable ? kvm.reason : !vmmBuilt ? `the microVM engine is not built (${vmmPaths().vmm}; run make -C native)` : `vdi-vmm on ${kvm.reason}`,
   };
   log(`microVM: ${microvm.reason}`);
-  const engines = { qemu: qemuEngine, ...(microvm.available ? { kvm: new KvmEngine({ imageDir: env.imageDir }) } : {}) };
+  const engines = { qemu: qemuEngine, ...(microvm.available ? { "vdi-vmm": new VmmEngine({ imageDir: env.imageDir }) } : {}) };
 
   const capabilities = (): NodeCapabilities => ({
     engines: {
       qemu: { available: qemu.available, version: qemu.version, accel: qemu.accel, reason: qemu.reason },
-      kvm: { available: microvm.available, reason: microvm.reason },
+      "vdi-vmm": { available: microvm.available, reason: microvm.reason },
     },
     images: existsSync(env.imageDir) ? readdirSync(env.imageDir).filter((d) => existsSync(join(env.imageDir, d, "template.json"))) : [],
   });

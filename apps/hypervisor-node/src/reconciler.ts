@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { tryDecodeOperation, type DesiredVm, type Operation, type OperationKind, type VmReport } from "@vdi/node-protocol";
+import { engineNamed, tryDecodeOperation, type DesiredVm, type Operation, type OperationKind, type VmReport } from "@vdi/node-protocol";
 import { writeFileAtomic } from "@vdi/durable-file";
 import { NO_FAULTS, type FaultPoints } from "./lib/fault-points.ts";
 import { nodeRoomOf } from "./reconcile/operations/rooms.ts";
@@ -107,6 +107,8 @@ export class Reconciler {
         this.log(`vm ${id}: unreadable state.json, leaving it alone`);
         continue;
       }
+      // Records written before the engine rename name our VMM "kvm".
+      rec.data.spec.engine = engineNamed(rec.data.spec.engine) ?? rec.data.spec.engine;
       // Records written before the wire carried decoded operations hold the argument as text.
       const stored = rec.data.spec.op as { id: string; kind: string; arg: unknown } | null;
       if (stored) {

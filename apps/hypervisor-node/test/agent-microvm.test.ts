@@ -1,4 +1,4 @@
-// The node agent with our own VMM (engine "kvm"): a microVM desktop is created, its console
+// The node agent with our own VMM (engine "vdi-vmm"): a microVM desktop is created, its console
 // speaks RFB through the gateway, keys typed there reach the guest, it survives kill -9 of the
 // agent, and a guest that crashes stops with the VMM's reason.
 import { describe, it, expect } from "vitest";
@@ -20,7 +20,7 @@ describe.skipIf(skipReason !== null)("node agent with the microVM engine", () =>
   it("runs a microVM desktop: console, typing, kill -9 re-attach, reboot, delete", async () => {
     const { api, server, alice, templateId, dataDir } = f;
     f.agent = startAgent(server.url, dataDir, { VDI_NODE_NAME: "mvm" });
-    await until("microVM engine reported", async () => (await api.caller(alice).node.list()).find((n) => n.up && n.engines.kvm?.available));
+    await until("microVM engine reported", async () => (await api.caller(alice).node.list()).find((n) => n.up && n.engines["vdi-vmm"]?.available));
     const t0 = Date.now();
     const { vmId } = await api.caller(alice).vm.create({ templateId, name: "desk-1" });
     await until("microVM running", async () => (await api.caller(alice).vm.get({ vmId })).state === "running", 30_000);

@@ -105,7 +105,7 @@ describe.skipIf(skipReason !== null)("node agent with QEMU", () => {
     const child = startAgent(srv.url, dir, { VDI_QEMU_BINARY: "/nonexistent/qemu-system-x86_64", VDI_NODE_NAME: "noqemu" });
     try {
       await until("node up", async () => (await other.api.caller(bob).node.list()).find((n) => n.up));
-      await expect(other.api.caller(bob).vm.create({ templateId: other.templateId, name: "x" })).rejects.toThrow(/QEMU is not available on any node \(noqemu: \/nonexistent\/qemu-system-x86_64 not found/);
+      await expect(other.api.caller(bob).vm.create({ templateId: other.templateId, name: "x" })).rejects.toThrow(/QEMU VMs need QEMU on a node, and no node that is up has it \(noqemu: \/nonexistent\/qemu-system-x86_64 not found/);
       expect(await other.api.db.vm.count()).toBe(0);
     } finally {
       child.kill("SIGKILL");

@@ -41,7 +41,7 @@ describe.skipIf(skipReason !== null)("console thumbnail of a microVM", () => {
   it("serves a small PNG of the desktop, running and paused, and nothing once stopped", async () => {
     const { api, server, alice, templateId, dataDir } = f;
     f.agent = startAgent(server.url, dataDir, { VDI_NODE_NAME: "thumbs" });
-    await until("microVM engine reported", async () => (await api.caller(alice).node.list()).find((n) => n.up && n.engines.kvm?.available));
+    await until("microVM engine reported", async () => (await api.caller(alice).node.list()).find((n) => n.up && n.engines["vdi-vmm"]?.available));
     const { vmId } = await api.caller(alice).vm.create({ templateId, name: "thumb-desk" });
     await until("microVM running", async () => (await api.caller(alice).vm.get({ vmId })).state === "running", 30_000);
     const serial = join(dataDir, "vms", vmId, "serial.log");

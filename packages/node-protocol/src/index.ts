@@ -6,3 +6,4 @@ export * from "./vm-report.ts";
 export * from "./desired-vm.ts";
 export * from "./console-access.ts";
 export * from "./contract.ts";
+export * from "./engines.ts";

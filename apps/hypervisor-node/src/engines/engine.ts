@@ -1,6 +1,7 @@
 // What the reconciler needs from an engine (QEMU, or our own microVM VMM).
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { EngineName } from "@vdi/node-protocol";
 import { processesMentioningStrict } from "../lib/processes.ts";
 
 export interface EngineVmSpec { id: string; name: string; cpus: number; memoryMiB: number; diskGiB: number; macAddress: string; image: string }
@@ -44,7 +45,7 @@ export interface VmHandle {
 }
 
 export interface Engine {
-  readonly kind: "qemu" | "kvm";
+  readonly kind: EngineName;
   /** Makes what the VM needs before its first start (disk); idempotent; EngineError on failure. */
   prepare(spec: EngineVmSpec, paths: VmPaths): Promise<void>;
   isPrepared(paths: VmPaths): boolean;

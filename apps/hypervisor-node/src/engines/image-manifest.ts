@@ -2,13 +2,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { engineNameSchema } from "@vdi/node-protocol";
 import { EngineError } from "./engine.ts";
 
 const file = z.string().regex(/^[\w.-]+$/);
 export const imageManifestSchema = z.object({
   name: z.string().regex(/^[a-z0-9-]{1,64}$/),
   title: z.string().max(200),
-  engine: z.enum(["qemu", "kvm"]).default("qemu"),
+  engine: engineNameSchema.default("qemu"),
   kernel: file,
   initrd: file.optional(),
   disk: file.optional(),

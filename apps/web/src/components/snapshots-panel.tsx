@@ -37,7 +37,8 @@ export function SnapshotsPanel({ vm }: { vm: Vm }) {
   const refresh = () => void qc.invalidateQueries({ queryKey: trpc.snapshot.list.queryKey({ vmId: vm.id }) });
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
-  const isMicroVm = vm.template.engine === "kvm";
+  // What the VM's engine allows comes from the API (packages/node-protocol/src/engines.ts).
+  const isMicroVm = vm.template.traits.snapshotsHoldMemory;
   const live = vm.state === "running" || vm.state === "paused";
   const [withRam, setWithRam] = useState(true);
   const take = useMutation(trpc.snapshot.create.mutationOptions({ onSuccess: () => { setName(""); setDescription(""); refresh(); } }));

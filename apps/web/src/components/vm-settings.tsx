@@ -22,7 +22,8 @@ export function VmSettings({ vm }: { vm: Vm }) {
   // Platform admins may publish a template to every tenant; everyone else makes it for their own.
   const [everyTenant, setEveryTenant] = useState(false);
   const scope = me.data?.role === "admin" && everyTenant ? "global" : "tenant";
-  const isMicroVm = vm.template.engine === "kvm";
+  // What the VM's engine allows comes from the API (packages/node-protocol/src/engines.ts).
+  const isMicroVm = !vm.template.traits.hasDisk;
   const stopped = vm.state === "stopped";
   const fields = fieldErrors(resize.error);
   const failed = [resize, clone, template, share].find((m) => m.error);

@@ -1,12 +1,14 @@
 // Whether a node is up, and what it can run, from its last sync.
-import { nodeCapabilitiesSchema, type NodeCapabilities } from "@vdi/node-protocol";
+import { engineNamed, nodeCapabilitiesSchema, type NodeCapabilities } from "@vdi/node-protocol";
 import { stalledMsSince } from "../../lib/portal-lag.ts";
 
 export { nodeCapabilitiesSchema, type NodeCapabilities } from "@vdi/node-protocol";
 
 export function parseCapabilities(json: string): NodeCapabilities {
   try {
-    return nodeCapabilitiesSchema.parse(JSON.parse(json));
+    const caps = nodeCapabilitiesSchema.parse(JSON.parse(json));
+    // A node that reported before the engine rename names our VMM "kvm".
+    return { ...caps, engines: Object.fromEntries(Object.entries(caps.engines).map(([name, e]) => [engineNamed(name) ?? name, e])) };
   } catch {
     return { engines: {}, images: [] };
   }

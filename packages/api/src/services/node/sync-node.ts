@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import type { Db } from "@vdi/db";
 import { bus, nodeTopic, tenantTopic, waitFor } from "../../lib/bus.ts";
-import { tryDecodeOperation, type DesiredVm, type SyncInput, type VmReport } from "@vdi/node-protocol";
+import { engineNamed, traitsOf, tryDecodeOperation, type DesiredVm, type SyncInput, type VmReport } from "@vdi/node-protocol";
 import { finishOperation } from "../operation/rooms.ts";
 
 export { syncInputSchema, type SyncInput, type VmReport, type DesiredVm } from "@vdi/node-protocol";
@@ -36,11 +36,11 @@ async function desiredFor(db: Db, nodeId: string): Promise<{ vms: DesiredVm[]; e
     memoryMiB: v.memoryMiB,
     diskGiB: v.diskGiB,
     macAddress: v.macAddress,
-    engine: v.template.engine,
+    engine: engineNamed(v.template.engine) ?? v.template.engine,
     image: v.template.image,
     op: v.lastOpId && v.lastOpKind ? operationOf(v) : null,
     cloneOf: v.cloneOfVmId
-      ? { vmId: v.cloneOfVmId, snapshotId: v.cloneOfSnapshotId, mode: (v.cloneMode ?? (v.template.engine === "kvm" ? "memory" : "linked")) as "memory" | "linked" | "full" }
+      ? { vmId: v.cloneOfVmId, snapshotId: v.cloneOfSnapshotId, mode: (v.cloneMode ?? traitsOf(v.template.engine).defaultCloneMode) as "memory" | "linked" | "full" }
       : null,
   }));
   const etag = createHash("sha256").update(JSON.stringify(vms)).digest("base64url").slice(0, 32);

@@ -4,12 +4,13 @@ import type { Db } from "@vdi/db";
 import { z } from "zod";
 import type { Auth } from "../auth/auth.ts";
 import { ensureTenant, ensureUser } from "../auth/create-user.ts";
+import { engineNameSchema } from "@vdi/node-protocol";
 
 export const imageTemplateSchema = z.object({
   name: z.string().max(64).regex(/^[a-z0-9-]{1,64}$/),
   title: z.string().max(200),
   description: z.string().max(2000).optional(),
-  engine: z.enum(["qemu", "kvm"]).default("qemu"),
+  engine: engineNameSchema.default("qemu"),
   defaultMemoryMiB: z.number().int().positive().default(256),
   minMemoryMiB: z.number().int().positive().default(128),
   maxMemoryMiB: z.number().int().positive().default(2048),

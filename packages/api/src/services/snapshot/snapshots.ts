@@ -8,6 +8,7 @@ import { createVm } from "../vm/create-vm.ts";
 import { visibleVms } from "../vm/vm-access.ts";
 import { snapshotIntent } from "../operation/snapshot.ts";
 import { snapshotDeleteIntent } from "../operation/snapshot-delete.ts";
+import { traitsOf } from "@vdi/node-protocol";
 
 type Deps = { db: Db; nodeDownAfterMs: number; ip: string | null };
 
@@ -46,7 +47,7 @@ export async function listSnapshots(db: Db, actor: Actor, vmId: string) {
 
 export async function takeSnapshot(deps: Deps, actor: Actor, input: { vmId: string; name: string; description?: string | undefined; withRam?: boolean | undefined }) {
   const vm = await requireVm(deps.db, actor, input.vmId);
-  const isMicroVm = vm.template.engine === "kvm";
+  const isMicroVm = traitsOf(vm.template.engine).snapshotsHoldMemory;  // its snapshots are memory and device state
   const live = vm.actualState === "running" || vm.actualState === "paused";
   // MicroVMs have no disk: their snapshots are memory and device state. QEMU VMs default to RAM when running.
   const withRam = isMicroVm ? true : (input.withRam ?? live);
@@ -92,13 +93,14 @@ export async function cloneVm(deps: Deps, actor: Actor, input: { vmId: string; s
   if (source.desiredState === "deleted") throw new AppError("INVALID_STATE", { message: `"${source.name}" is being deleted` });
   const snap = input.snapshotId ? await requireSnapshot(deps.db, actor, input.snapshotId) : null;
   if (snap && snap.vmId !== source.id) throw new AppError("NOT_FOUND", { message: "Snapshot not found" });
-  const isMicroVm = source.template.engine === "kvm";
+  const traits = traitsOf(source.template.engine);
+  const isMicroVm = !traits.hasDisk;
   if (isMicroVm && !snap) throw new AppError("INVALID_INPUT", { message: "MicroVMs are cloned from a snapshot" });
   if (!isMicroVm && input.mode === "linked" && !snap) throw new AppError("INVALID_INPUT", { message: "A linked clone is made from a snapshot; pick one, or make a full clone" });
   if (!isMicroVm && !snap && source.actualState !== "stopped") {
     throw new AppError("INVALID_STATE", { message: `"${source.name}" is ${source.actualState}: stop it for a full clone of its current disk, or clone a snapshot` });
   }
-  const mode = isMicroVm ? "memory" : input.mode;
+  const mode = isMicroVm ? traits.defaultCloneMode : input.mode;
   return createVm(deps, actor, { templateId: source.templateId, name: input.name, cpus: source.cpus, memoryMiB: source.memoryMiB }, {
     nodeId: source.nodeId,
     cloneOf: { vmId: source.id, snapshotId: snap?.id ?? null, mode },

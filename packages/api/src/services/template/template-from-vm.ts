@@ -5,6 +5,7 @@ import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { changeVmState } from "../vm/change-vm-state.ts";
 import { mayManage, visibleVms } from "../vm/vm-access.ts";
+import { traitsOf } from "@vdi/node-protocol";
 import { templateIntent } from "../operation/template.ts";
 
 export async function templateFromVm(
@@ -18,7 +19,7 @@ export async function templateFromVm(
   const vm = await deps.db.vm.findFirst({ where: { id: input.vmId, ...visibleVms(actor) }, include: { template: true } });
   if (!vm) throw new AppError("NOT_FOUND", { message: "VM not found" });
   if (!mayManage(actor, vm)) throw new AppError("FORBIDDEN", { message: `Only the owner of "${vm.name}" or a tenant admin can make a template from it` });
-  if (vm.template.engine !== "qemu") throw new AppError("INVALID_INPUT", { message: "Templates are made from QEMU VMs (a microVM can be cloned from a snapshot)" });
+  if (!traitsOf(vm.template.engine).hasDisk) throw new AppError("INVALID_INPUT", { message: "Templates are made from QEMU VMs (a microVM can be cloned from a snapshot)" });
   if (input.snapshotId) {
     const snap = await deps.db.snapshot.findFirst({ where: { id: input.snapshotId, vmId: vm.id, tenantId: actor.tenantId } });
     if (!snap) throw new AppError("NOT_FOUND", { message: "Snapshot not found" });

@@ -2,6 +2,7 @@
 import type { Db } from "@vdi/db";
 import { AppError } from "../../errors.ts";
 import { describeLastSeen, isNodeUp, parseCapabilities } from "../node/node-health.ts";
+import { engineNamed, traitsOf } from "@vdi/node-protocol";
 
 export async function placeVm(db: Db, downAfterMs: number, want: { engine: string; image: string; memoryMiB: number; onlyNodeId?: string | undefined }) {
   const nodes = await db.node.findMany({ where: want.onlyNodeId ? { id: want.onlyNodeId } : {} });
@@ -17,11 +18,11 @@ export async function placeVm(db: Db, downAfterMs: number, want: { engine: strin
   if (up.length === 0) {
     throw new AppError("NODE_UNAVAILABLE", { message: `All hypervisor nodes are down (${open.map((n) => describeLastSeen(n)).join("; ")})` });
   }
-  const withEngine = up.filter((n) => parseCapabilities(n.capabilities).engines[want.engine]?.available);
+  const engine = engineNamed(want.engine) ?? want.engine;
+  const withEngine = up.filter((n) => parseCapabilities(n.capabilities).engines[engine]?.available);
   if (withEngine.length === 0) {
-    const why = up.map((n) => `${n.name}: ${parseCapabilities(n.capabilities).engines[want.engine]?.reason ?? "engine not reported"}`);
-    const name = want.engine === "qemu" ? "QEMU" : want.engine;
-    throw new AppError("NODE_UNAVAILABLE", { message: `${name} is not available on any node (${why.join("; ")})` });
+    const why = up.map((n) => `${n.name}: ${parseCapabilities(n.capabilities).engines[engine]?.reason ?? "engine not reported"}`);
+    throw new AppError("NODE_UNAVAILABLE", { message: `${traitsOf(want.engine).unavailable} (${why.join("; ")})` });
   }
   const withImage = withEngine.filter((n) => parseCapabilities(n.capabilities).images.includes(want.image));
   if (withImage.length === 0) {

@@ -5,6 +5,7 @@ import { AppError } from "../../errors.ts";
 import { changeVmState } from "./change-vm-state.ts";
 import { resizeIntent } from "../operation/resize.ts";
 import { visibleVms } from "./vm-access.ts";
+import { traitsOf } from "@vdi/node-protocol";
 
 export const MAX_DISK_GIB = 1024;
 
@@ -30,7 +31,7 @@ export async function resizeVm(
     throw new AppError("INVALID_INPUT", { message: `Memory must be between ${t.minMemoryMiB} and ${t.maxMemoryMiB} MiB for ${t.title}` });
   }
   if (diskGiB !== vm.diskGiB) {
-    if (t.engine === "kvm") throw new AppError("INVALID_INPUT", { message: "MicroVMs have no disk to resize" });
+    if (!traitsOf(t.engine).hasDisk) throw new AppError("INVALID_INPUT", { message: "MicroVMs have no disk to resize" });
     if (diskGiB < vm.diskGiB) throw new AppError("INVALID_INPUT", { message: `Disks can only grow: "${vm.name}" has ${vm.diskGiB} GiB (shrinking would cut the file system)` });
     if (diskGiB > MAX_DISK_GIB) throw new AppError("INVALID_INPUT", { message: `Disks are at most ${MAX_DISK_GIB} GiB` });
   }

@@ -2,6 +2,7 @@
 import type { Db } from "@vdi/db";
 import { allowedActions, asActualState } from "./vm-state.ts";
 import { isNodeUp, describeLastSeen } from "../node/node-health.ts";
+import { traitsOf } from "@vdi/node-protocol";
 
 // Node and template only: a VM's operations are many, and the view needs the latest one, which
 // is the VM's lastOpId (withLastOperations reads those by id, never every operation of every VM).
@@ -40,6 +41,7 @@ export function decodeVmCursor(cursor: string): { createdAt: Date; id: string } 
 
 export function toVmView(vm: VmRow & { lastOp: LastOperation | null }, nodeDownAfterMs: number) {
   const nodeUp = isNodeUp(vm.node, nodeDownAfterMs);
+  const traits = traitsOf(vm.template.engine);
   const op = vm.lastOp;
   const opInFlight = op !== null && (op.status === "pending" || op.status === "running");
   return {
@@ -53,11 +55,12 @@ export function toVmView(vm: VmRow & { lastOp: LastOperation | null }, nodeDownA
     state: nodeUp ? asActualState(vm.actualState) : "unknown",
     stateReason: nodeUp ? vm.stateReason : `The node is down (${describeLastSeen(vm.node)})`,
     node: { id: vm.node.id, name: vm.node.name, up: nodeUp },
-    template: vm.template,
+    // What the engine allows (the page offers what the API allows, never reasoning on a name).
+    template: { ...vm.template, traits: traitsOf(vm.template.engine) },
     operation: op && { id: op.id, kind: op.kind, status: op.status, progress: op.progress, error: op.error, createdAt: op.createdAt, finishedAt: op.finishedAt },
-    // MicroVMs have no disk: their snapshots need a running VM; they cannot become templates or grow a disk.
+    // An engine without a disk (microVMs) makes no templates; one whose snapshots hold memory needs a running VM for them.
     actions: allowedActions(vm, { opInFlight, nodeUp }).filter((a) =>
-      vm.template.engine !== "kvm" || !(a === "template" || (a === "snapshot" && vm.actualState !== "running" && vm.actualState !== "paused"))),
+      !(a === "template" && !traits.hasDisk) && !(a === "snapshot" && traits.snapshotsHoldMemory && vm.actualState !== "running" && vm.actualState !== "paused")),
     currentSnapshotId: vm.currentSnapshotId,
     shared: vm.shared,
     ownerId: vm.ownerId,

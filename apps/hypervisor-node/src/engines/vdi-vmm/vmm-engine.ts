@@ -80,8 +80,8 @@ export class VmmControl implements VmHandle {
   close() { this.sock.destroy(); }
 }
 
-export class KvmEngine implements Engine {
-  readonly kind = "kvm" as const;
+export class VmmEngine implements Engine {
+  readonly kind = "vdi-vmm" as const;
   constructor(private readonly opts: { imageDir: string }) {}
 
   isPrepared(paths: VmPaths) {
