@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   MAX_CLIENT_HANDSHAKE_BYTES, MAX_SERVER_HANDSHAKE_BYTES, RfbClientMessages, RfbRelayWatch,
-} from "../src/gateway/rfb-relay-watch.ts";
+} from "../src/rfb/rfb-relay-watch.ts";
 import { CLOSE } from "../src/gateway/console-gateway.ts";
 import { CLIENT_HANDSHAKE, openConsole, serverInit, startFakeDisplay, startGateway, waitUntil } from "./console-fixtures.ts";
 

@@ -9,7 +9,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MAX_PIXELS, RfbSnapshotError, RfbSnapshotSession, grabFrame } from "../src/thumbnail/rfb-snapshot.ts";
+import { MAX_PIXELS, RfbSnapshotError, RfbSnapshotSession, grabFrame } from "../src/rfb/rfb-snapshot.ts";
 
 const SEED = 20_260_517;
 const u16 = (n: number) => { const b = Buffer.alloc(2); b.writeUInt16BE(n); return b; };

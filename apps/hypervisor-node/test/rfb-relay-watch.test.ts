@@ -1,7 +1,7 @@
 // The gateway's RFB handshake watch, case by case (fuzz-gateway.test.ts covers random splits):
 // what it refuses and why, in one chunk and one byte at a time.
 import { describe, it, expect } from "vitest";
-import { MAX_CLIENT_HANDSHAKE_BYTES, RfbRelayWatch } from "../src/gateway/rfb-relay-watch.ts";
+import { MAX_CLIENT_HANDSHAKE_BYTES, RfbRelayWatch } from "../src/rfb/rfb-relay-watch.ts";
 import { serverInit } from "./console-fixtures.ts";
 
 const v = (minor: number) => Buffer.from(`RFB 003.00${minor}\n`);

@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createConsoleSigner, generateConsoleKeyPem } from "@vdi/api";
-import type { RfbFrame } from "../src/thumbnail/rfb-snapshot.ts";
+import type { RfbFrame } from "../src/rfb/rfb-snapshot.ts";
 import { createThumbnailCache, ThumbnailBusyError } from "../src/thumbnail/thumbnail.ts";
 import { createThumbnailEndpoint } from "../src/thumbnail/thumbnail-endpoint.ts";
 import { createAdmission } from "../src/gateway/admission.ts";

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inflateSync } from "node:zlib";
-import { ByteQueue, GRAB_TIMEOUT_MS, RfbSnapshotSession, grabFrame, type RfbFrame } from "../src/thumbnail/rfb-snapshot.ts";
+import { ByteQueue, GRAB_TIMEOUT_MS, RfbSnapshotSession, grabFrame, type RfbFrame } from "../src/rfb/rfb-snapshot.ts";
 import { crc32, crc32Table, encodePng } from "../src/thumbnail/png.ts";
 import { downscale } from "../src/thumbnail/thumbnail.ts";
 

@@ -8,7 +8,7 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { createAdmission, type Admission, type Refusal } from "./admission.ts";
 import { consoleLimits, TokenBucket, type ConsoleLimits } from "./console-limits.ts";
-import { RfbRelayWatch } from "./rfb-relay-watch.ts";
+import { RfbRelayWatch } from "../rfb/rfb-relay-watch.ts";
 import type { AccessVerdict } from "./console-access.ts";
 
 /** Close codes (4000–4999 are for applications, RFC 6455 §7.4.2). docs/console-security.md. */

@@ -2,7 +2,7 @@
 // tokens are read-only and short-lived, so unlike console tokens they may be used more than once.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Admission, Refusal } from "../gateway/admission.ts";
-import type { RfbFrame } from "./rfb-snapshot.ts";
+import type { RfbFrame } from "../rfb/rfb-snapshot.ts";
 import { createThumbnailCache, ThumbnailBusyError } from "./thumbnail.ts";
 
 export interface ThumbnailEndpointOptions {

@@ -1,6 +1,6 @@
 // Console thumbnails: a small PNG of a VM's screen, grabbed over RFB at most once per VM every
 // few seconds however many viewers ask, and only a couple of grabs at a time per node.
-import { grabFrame, type RfbFrame } from "./rfb-snapshot.ts";
+import { grabFrame, type RfbFrame } from "../rfb/rfb-snapshot.ts";
 import { encodePng } from "./png.ts";
 
 export const THUMBNAIL_MAX_WIDTH = 320;

@@ -4,11 +4,11 @@
 // pointer, clipboard, resize) counts against the idle timeout. The display gets the client's
 // bytes only as the watch has read them (takeForDisplay), unchanged but for one: ClientInit's
 // shared-flag is always 1, so no viewer can make the display drop the others (§7.3.1).
-import { ByteQueue } from "../thumbnail/rfb-snapshot.ts";
+import { ByteQueue } from "./rfb-snapshot.ts";
 import {
   CLIENT_INIT_LENGTH, CLIENT_INIT_SHARED, CLIENT_MESSAGE, PROTOCOL_VERSION_LENGTH, QEMU_AUDIO_OPERATION, QEMU_CLIENT_MESSAGE,
   SECURITY_RESULT_LENGTH, SECURITY_RESULT_OK, SECURITY_TYPE, SERVER_INIT_HEADER_LENGTH, VNC_AUTH_CHALLENGE_LENGTH,
-} from "../thumbnail/rfb-constants.ts";
+} from "./rfb-constants.ts";
 
 /**
  * A client says 12 + 1 + 16 + 1 bytes before ServerInit; this leaves room for one that sends its
