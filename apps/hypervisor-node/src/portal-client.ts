@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { nodeWire, type NodeWire, type WireInput, type WireOutput } from "@vdi/node-protocol";
+import { BodyTooLarge, readCapped } from "@vdi/node-protocol/read-capped";
 import { writeFileAtomic } from "@vdi/durable-file";
 
 export { nodeBearer } from "@vdi/node-protocol";
@@ -44,7 +45,10 @@ export function createPortalClient(portalUrl: string, auth: () => string | null,
         ...(p.kind === "mutation" ? { body: JSON.stringify(input ?? null) } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
-      const text = await readCapped(res, MAX_ANSWER_BYTES);
+      const text = await readCapped(res.body, res.headers.get("content-length"), MAX_ANSWER_BYTES).then((b) => b.toString("utf8"), (e: unknown) => {
+        if (e instanceof BodyTooLarge) throw new PortalCallError(p.path, "BAD_ANSWER", res.status, `${p.path}: the portal's answer is larger than ${MAX_ANSWER_BYTES} bytes`);
+        throw e;
+      });
       let body: unknown;
       try { body = JSON.parse(text); } catch {
         throw new PortalCallError(p.path, "BAD_ANSWER", res.status, `${p.path}: the portal answered HTTP ${res.status} with no JSON (${text.slice(0, 120).replace(/\s+/g, " ")})`);
@@ -63,20 +67,6 @@ export function createPortalClient(portalUrl: string, auth: () => string | null,
       return out.data as WireOutput<typeof name>;
     },
   };
-}
-
-async function readCapped(res: Response, max: number): Promise<string> {
-  const declared = Number(res.headers.get("content-length") ?? NaN);
-  if (declared > max) throw new PortalCallError("", "BAD_ANSWER", res.status, `The portal's answer is larger than ${max} bytes`);
-  if (!res.body) return "";
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > max) throw new PortalCallError("", "BAD_ANSWER", res.status, `The portal's answer is larger than ${max} bytes`);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 export function loadCredentials(dataDir: string, portalUrl: string): NodeCredentials | null {
