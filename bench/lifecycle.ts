@@ -68,7 +68,7 @@ const results: Record<string, { ours: number[]; peer: number[]; unit: string; pe
 const rec = (k: string, peerName: string, unit = "ms") => (results[k] ??= { ours: [], peer: [], unit, peerName });
 
 try {
-  await engine.prepare(spec, paths);
+  await engine.storage.prepare(spec, paths);
   await engine.start(spec, paths);
   await until("guest ready", () => serial().includes("VDI-GUEST-READY"));
   // RAM with random bytes, and 64 MiB of data on the VM's own disk (what a full clone must copy).
@@ -139,19 +139,19 @@ try {
     const linked = vmPaths(join(work, `linked${i}`));
     mkdirSync(linked.dir, { recursive: true });
     t = performance.now();
-    await engine.prepareClone({ ...spec, id: `l${i}` }, linked, { paths, snapshotDir: dir, mode: "linked" }, () => undefined);
+    await engine.storage.prepareClone({ ...spec, id: `l${i}` }, linked, { paths, snapshotDir: dir, mode: "linked", running: false }, () => undefined);
     rec("linked clone", "full clone (ours: the chain flattened into one image)").ours.push(performance.now() - t);
     rec("linked clone bytes written", "full clone bytes written", "bytes").ours.push(allocated(linked.disk));
     const full = vmPaths(join(work, `full${i}`));
     mkdirSync(full.dir, { recursive: true });
     t = performance.now();
-    await engine.prepareClone({ ...spec, id: `f${i}` }, full, { paths, snapshotDir: dir, mode: "full" }, () => undefined);
+    await engine.storage.prepareClone({ ...spec, id: `f${i}` }, full, { paths, snapshotDir: dir, mode: "full", running: false }, () => undefined);
     rec("linked clone", "").peer.push(performance.now() - t);
     rec("linked clone bytes written", "", "bytes").peer.push(allocated(full.disk));
     for (const d of [linked.dir, full.dir]) rmSync(d, { recursive: true, force: true });
     // Start from a clean layer chain for the next run.
-    await engine.deleteSnapshot(paths, dir);
-    await engine.deleteSnapshot(paths, join(paths.dir, "snapshots", `d${i}`));
+    await engine.storage.deleteSnapshot(paths, dir, null);
+    await engine.storage.deleteSnapshot(paths, join(paths.dir, "snapshots", `d${i}`), null);
     console.log(`run ${i + 1}/${RUNS} done`);
   }
 } finally {

@@ -1,6 +1,6 @@
 // Brings each VM's actual state (engine process, disk, files) to the desired state from the
 // portal, one VM at a time, and remembers enough on disk to re-attach after a restart.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { engineNamed, tryDecodeOperation, type DesiredVm, type Operation, type OperationKind, type VmReport } from "@vdi/node-protocol";
@@ -29,13 +29,6 @@ function readPid(file: string): number | null {
 
 /** Kinds whose interruption is finished on restart rather than failed: the user wanted the thing gone. */
 const ROLL_FORWARD = new Set(["delete", "snapshot-delete"]);
-
-/** Bytes the files of a folder take on disk (sparse-aware). */
-function dirBytes(dir: string): number {
-  let sum = 0;
-  for (const f of readdirSync(dir)) sum += statSync(join(dir, f)).blocks * 512;
-  return sum;
-}
 
 export interface ReconcilerOptions {
   /** Test fault points (lib/fault-points.ts); inert unless a test asks for one. */
@@ -140,7 +133,7 @@ export class Reconciler {
         vm.state = vm.handle && (await engine.isPaused(vm.handle).catch(() => false)) ? "paused" : "running";
         this.log(`vm ${id}: re-attached to its running ${engine.kind} process`);
       } else {
-        vm.state = existsSync(vm.paths.saved) ? "saved" : engine?.isPrepared(vm.paths) ? "stopped" : "provisioning";
+        vm.state = existsSync(vm.paths.saved) ? "saved" : engine?.storage.isPrepared(vm.paths) ? "stopped" : "provisioning";
       }
       // A look that fails midway leaves this VM to the next resync; it never stops the agent's start.
       if (engine) await this.recover(vm, engine, procs).catch((e: Error) => this.log(`vm ${id}: recovery left for later: ${e.message}`));
@@ -169,7 +162,7 @@ export class Reconciler {
       return;
     }
     try {
-      const removed = await engine.cleanup(vm.paths, vm.handle);
+      const removed = await this.tidy(vm, engine);
       if (removed.length) this.log(`vm ${vm.id}: removed what an interrupted operation left: ${removed.join(", ")}`);
     } catch (e) {
       this.log(`vm ${vm.id}: cleanup failed: ${(e as Error).message}`);
@@ -180,8 +173,8 @@ export class Reconciler {
     const running = engine.runningPid(vm.paths) !== null;
     if (interrupted.kind === "snapshot" && dir && existsSync(dir)) {
       // It completed (the folder takes its name last); only the report was lost.
-      vm.lastOp = { id: interrupted.id, status: "succeeded", progress: 100, bytes: engine.snapshotBytes?.(vm.paths, dir) ?? dirBytes(dir) };
-    } else if (interrupted.kind === "template" && engine.hasImage?.(interrupted.arg.image)) {
+      vm.lastOp = { id: interrupted.id, status: "succeeded", progress: 100, bytes: engine.storage.snapshotBytes(vm.paths, dir) };
+    } else if (interrupted.kind === "template" && engine.storage.hasImage(interrupted.arg.image)) {
       vm.lastOp = { id: interrupted.id, status: "succeeded", progress: 100 };
     } else {
       // A revert may have switched the disk before the restart: say only what is sure.
@@ -201,6 +194,18 @@ export class Reconciler {
       vm.state = "running";
     }
     this.persist(vm);
+  }
+
+  /**
+   * What an interrupted or failed operation left: the engine's own (a migration, a half-written
+   * saved state), then the storage's (temp files, unreferenced layers), through the running disk
+   * when the engine can be reached.
+   */
+  private async tidy(vm: LocalVm, engine: Engine): Promise<string[]> {
+    const removed = await engine.cleanup(vm.paths, vm.handle);
+    let live = null;
+    try { live = engine.liveDisk(vm.paths, vm.handle); } catch { /* runs but unreachable: storage works on the files */ }
+    return [...removed, ...(await engine.storage.cleanup(vm.paths, live))];
   }
 
   /** A named step of an operation (a fault point for crash tests). */
@@ -250,7 +255,7 @@ export class Reconciler {
       // Gone from the portal: a failed create (nothing left here) or a confirmed delete is forgotten;
       // a VM with a disk is left untouched (the portal's database may have been restored).
       const engine = this.engines[vm.spec.engine];
-      const idle = !engine || (!engine.isPrepared(vm.paths) && this.surelyStopped(vm, engine));
+      const idle = !engine || (!engine.storage.isPrepared(vm.paths) && this.surelyStopped(vm, engine));
       if (!wanted.has(vm.id) && (vm.state === "deleted" || idle)) {
         rmSync(vm.paths.dir, { recursive: true, force: true });
         this.vms.delete(vm.id);
@@ -342,22 +347,22 @@ export class Reconciler {
       return;
     }
 
-    if (!engine.isPrepared(vm.paths)) {
+    if (!engine.storage.isPrepared(vm.paths)) {
       if (pending) this.setOp(vm, "running", 10);
       this.setState(vm, "provisioning");
       try {
         if (spec.cloneOf) {
           const srcPaths = vmPaths(join(this.vmsDir, spec.cloneOf.vmId));
           if (!existsSync(srcPaths.dir)) throw new EngineError("The VM to clone is not on this node");
-          const src = { paths: srcPaths, snapshotDir: spec.cloneOf.snapshotId ? snapshotDir(srcPaths, spec.cloneOf.snapshotId) : null, mode: spec.cloneOf.mode };
-          const bytes = await engine.prepareClone(spec, vm.paths, src, (p) => {
+          const src = { paths: srcPaths, snapshotDir: spec.cloneOf.snapshotId ? snapshotDir(srcPaths, spec.cloneOf.snapshotId) : null, mode: spec.cloneOf.mode, running: engine.runningPid(srcPaths) !== null };
+          const bytes = await engine.storage.prepareClone(spec, vm.paths, src, (p) => {
             this.fault("create", "during-copy", vm, engine);
             if (pending) this.setOp(vm, "running", 10 + Math.round(p * 0.4));
           });
           this.log(`vm ${vm.id}: ${spec.cloneOf.mode} clone of ${spec.cloneOf.vmId}: ${bytes} bytes written`);
           this.fault("create", "after-clone-disk", vm, engine);
         } else {
-          await engine.prepare(spec, vm.paths);
+          await engine.storage.prepare(spec, vm.paths);
         }
       } catch (e) {
         return this.failCreate(vm, e instanceof EngineError ? e.message : `Cannot create the disk: ${(e as Error).message}`);
@@ -465,8 +470,9 @@ export class Reconciler {
     const { from, to } = room.plan;
     const progress = (p: number) => this.setOp(vm, "running", Math.max(from, Math.min(to, p)));
     const ctx: OpRunContext<OperationKind> = {
-      op, spec, paths: vm.paths, engine,
+      op, spec, paths: vm.paths, engine, storage: engine.storage,
       handle: () => vm.handle,
+      live: () => engine.liveDisk(vm.paths, vm.handle),
       progress,
       fault: (step) => this.fault(op.kind, step, vm, engine),
       markStarting: () => this.setState(vm, "starting"),
@@ -492,7 +498,7 @@ export class Reconciler {
     } catch (e) {
       this.setOp(vm, "failed", room.cleanupOnFailure ? (vm.lastOp?.progress ?? 50) : 50, (e as Error).message);
       if (room.cleanupOnFailure) {
-        await engine.cleanup(vm.paths, vm.handle).catch(() => undefined);
+        await this.tidy(vm, engine).catch(() => undefined);
         // A snapshot pauses a running VM; whatever failed, it goes on.
         if (vm.handle && !vm.handle.isClosed && spec.desiredState === "running" && (await engine.isPaused(vm.handle).catch(() => false))) {
           await engine.resume(vm.handle).catch(() => undefined);

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { operationSchema } from "./operations.ts";
 import { DESIRED_STATES } from "./vm-states.ts";
+import { MAC_ADDRESS, MAX_NICS, nicSchema } from "./nics.ts";
 
 const id = z.string().min(1).max(64);
 
@@ -21,7 +22,10 @@ export const desiredVmSchema = z.object({
   cpus: z.number().int().min(1).max(1024),
   memoryMiB: z.number().int().min(1).max(16 * 1024 * 1024),
   diskGiB: z.number().int().min(0).max(1024 * 1024),
-  macAddress: z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i),
+  /** The first card's MAC (what nodes older than `nics` read). */
+  macAddress: z.string().regex(MAC_ADDRESS),
+  /** The VM's network cards, in order; absent in records written before the list. */
+  nics: z.array(nicSchema).min(1).max(MAX_NICS).optional(),
   engine: z.string().min(1).max(32),
   image: z.string().min(1).max(64),
   op: operationSchema.nullable(),

@@ -7,3 +7,4 @@ export * from "./desired-vm.ts";
 export * from "./console-access.ts";
 export * from "./contract.ts";
 export * from "./engines.ts";
+export * from "./nics.ts";

@@ -1,10 +1,25 @@
-// What the reconciler needs from an engine (QEMU, or our own microVM VMM).
+// What the reconciler needs from an engine (QEMU, or our own microVM VMM): the process
+// lifecycle (start, stop, pause, attach, save and resume of memory, reboot) and the steps that
+// need the process and the disk at once (a snapshot, a revert). What stays on disk is the
+// engine's storage (storage/), reached as `engine.storage`.
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { EngineName } from "@vdi/node-protocol";
+import { defaultNics, type EngineName, type Nic } from "@vdi/node-protocol";
 import { processesMentioningStrict } from "../lib/processes.ts";
+import type { LiveDisk, VmStorage } from "../storage/storage.ts";
 
-export interface EngineVmSpec { id: string; name: string; cpus: number; memoryMiB: number; diskGiB: number; macAddress: string; image: string }
+export interface EngineVmSpec {
+  id: string; name: string; cpus: number; memoryMiB: number; diskGiB: number; image: string;
+  /** The VM's network cards, in order (nicsOf() fills them for records that predate the list). */
+  nics?: Nic[] | undefined;
+  /** The first card's MAC (kept for records and callers that predate `nics`). */
+  macAddress: string;
+}
+
+/** The VM's network cards: the spec's list, or one user-mode card with the VM's MAC. */
+export function nicsOf(spec: EngineVmSpec): Nic[] {
+  return spec.nics?.length ? spec.nics : defaultNics(spec.macAddress);
+}
 
 export interface VmPaths {
   dir: string;
@@ -46,9 +61,8 @@ export interface VmHandle {
 
 export interface Engine {
   readonly kind: EngineName;
-  /** Makes what the VM needs before its first start (disk); idempotent; EngineError on failure. */
-  prepare(spec: EngineVmSpec, paths: VmPaths): Promise<void>;
-  isPrepared(paths: VmPaths): boolean;
+  /** What the VM keeps on disk: disk, layers, clones, growth, export, tidy-up (storage/). */
+  readonly storage: VmStorage;
   /** Boots the VM, or resumes it from a snapshot directory when `restoreDir` is given. */
   start(spec: EngineVmSpec, paths: VmPaths, restoreDir?: string): Promise<void>;
   /** Writes RAM and device state to paths.saved (complete or not there at all) and ends the process. */
@@ -62,25 +76,15 @@ export interface Engine {
   pause(handle: VmHandle): Promise<void>;
   resume(handle: VmHandle): Promise<void>;
   isPaused(handle: VmHandle): Promise<boolean>;
+  /** The running VM's disk as the engine holds it, for storage to work through; null when it does not run (or has no disk). */
+  liveDisk(paths: VmPaths, handle: VmHandle | null): LiveDisk | null;
   /** Writes a snapshot (disk layer and/or RAM and device state) into `dir`, which must not exist; returns what it takes on disk in bytes. */
   snapshot(paths: VmPaths, handle: VmHandle | null, dir: string, opts: SnapshotOptions): Promise<number>;
-  /** What a complete snapshot takes on disk (its files and, for QEMU, its frozen disk layer). */
-  snapshotBytes?(paths: VmPaths, dir: string): number;
   /** Throws when a revert to `dir` cannot work, before anything is stopped or changed. */
   checkRevert?(spec: EngineVmSpec, paths: VmPaths, dir: string): void;
   /** Takes a stopped VM back to a snapshot; true when it now runs (the snapshot had RAM). */
   revert(spec: EngineVmSpec, paths: VmPaths, dir: string, progress?: (percent: number) => void): Promise<boolean>;
-  /** Removes a snapshot, keeping what the VM's disk or other snapshots still build on. */
-  deleteSnapshot(paths: VmPaths, dir: string, handle?: VmHandle | null, progress?: (percent: number) => void): Promise<void>;
-  /** Makes a clone's disk or state from a source VM (or its snapshot) on this node; returns bytes written. */
-  prepareClone(spec: EngineVmSpec, paths: VmPaths, src: CloneSource, progress: (p: number) => void): Promise<number>;
-  /** Grows the VM's disk to `sizeGiB` (online when running). */
-  growDisk(paths: VmPaths, handle: VmHandle | null, sizeGiB: number): Promise<void>;
-  /** Writes a new template image from the VM's disk (or a snapshot's); returns its size in bytes. */
-  exportImage(spec: EngineVmSpec, paths: VmPaths, snapshotDir: string | null, out: ImageExport, progress: (p: number) => void): Promise<number>;
-  /** Whether a template image of that name is complete on this node. */
-  hasImage?(image: string): boolean;
-  /** Removes what an interrupted operation left (temp files, unreferenced layers); returns what went. */
+  /** Removes what an interrupted operation left of the engine's own work (a migration, a half-written saved state); returns what went. */
   cleanup(paths: VmPaths, handle: VmHandle | null): Promise<string[]>;
   /** Restarts the guest in place (QEMU: system_reset; microVM: a fresh boot). */
   reboot(spec: EngineVmSpec, paths: VmPaths, handle: VmHandle | null): Promise<void>;
@@ -93,9 +97,7 @@ export interface SnapshotOptions {
   size?: { cpus: number; memoryMiB: number };
 }
 
-export interface CloneSource { paths: VmPaths; snapshotDir: string | null; mode: "memory" | "linked" | "full" }
-
-export interface ImageExport { image: string; title: string }
+export type { CloneSource, ImageExport, LiveDisk, VmStorage } from "../storage/storage.ts";
 
 export class EngineError extends Error {}
 

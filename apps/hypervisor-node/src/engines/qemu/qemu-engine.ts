@@ -1,21 +1,34 @@
 // Runs one QEMU process per VM: daemonized (so VMs outlive the agent), QMP and VNC on unix
 // sockets in the VM's folder, disk as a qcow2 overlay on the template's base image.
-import { existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import type { Nic } from "@vdi/node-protocol";
 import type { GuestEgress } from "../../network/guest-egress.ts";
 import { fsyncDir, fsyncFile, writeFileAtomic } from "@vdi/durable-file";
 import { NO_FAULTS, type FaultPoints } from "../../lib/fault-points.ts";
-
-/** Names a step of the operation in progress (a fault point). */
-type FaultStep = (step: string) => void;
 import { runCommand } from "../../lib/run-command.ts";
 import { killProcessesMentioning, processesMentioning, readPositionOf } from "../../lib/processes.ts";
 import { readManifest } from "../image-manifest.ts";
-import { assertNotRunning, checkSocketPaths, EngineError, hostProcesses, pidOfVm, waitGone, type CloneSource, type Engine, type EngineVmSpec, type ImageExport, type SnapshotOptions, type VmHandle, type VmPaths } from "../engine.ts";
-import { activeDisk, allocatedBytes, collectGarbage, newLayerPath, QemuImg, readSnapshotMeta, setActiveDisk, type SnapshotMeta } from "./disk-layers.ts";
+import { assertNotRunning, checkSocketPaths, EngineError, hostProcesses, nicsOf, pidOfVm, waitGone, type Engine, type EngineVmSpec, type LiveDisk, type SnapshotOptions, type VmHandle, type VmPaths } from "../engine.ts";
+import { Qcow2Storage } from "../../storage/qcow2/qcow2-storage.ts";
+import { readSnapshotMeta, type SnapshotMeta } from "../../storage/qcow2/layers.ts";
 import { QmpClient } from "./qmp-client.ts";
 
-const GiB = 1024 ** 3;
+/** Names a step of the operation in progress (a fault point). */
+type FaultStep = (step: string) => void;
+
+/**
+ * How each kind of network a card plugs into becomes QEMU arguments: one row per kind, so a new
+ * network (a tenant bridge) is a row here, not an edit of the engine.
+ */
+const NIC_BACKENDS: { [K in Nic["network"]["kind"]]: (nic: Nic & { network: { kind: K } }, ctx: { outbound: boolean }) => string[] } = {
+  user: (nic, ctx) => ["-nic", userNetwork(nic.mac, ctx.outbound)],
+};
+
+function nicArgs(nic: Nic, ctx: { outbound: boolean }): string[] {
+  const backend = NIC_BACKENDS[nic.network.kind] as (n: Nic, c: { outbound: boolean }) => string[];
+  return backend(nic, ctx);
+}
 
 export interface QemuEngineOptions {
   qemuBinary: string; qemuImgBinary: string; imageDir: string; accel: "kvm" | "tcg";
@@ -39,11 +52,42 @@ class QmpHandle implements VmHandle {
   close() { this.qmp.close(); }
 }
 
+/** A running QEMU's disk, driven over QMP (the block device is always "disk0"). */
+class QmpLiveDisk implements LiveDisk {
+  constructor(private readonly qmp: QmpClient) {}
+  async activeFile() {
+    const blocks = await this.qmp.execute<{ device: string; inserted?: { file: string } }[]>("query-block");
+    return blocks.find((b) => b.device === "disk0")?.inserted?.file ?? null;
+  }
+  async switchTo(next: string) {
+    await this.qmp.execute("blockdev-snapshot-sync", { device: "disk0", "snapshot-file": next, format: "qcow2", mode: "absolute-paths" });
+  }
+  async stream(base: string, progress?: (p: number) => void) {
+    await this.qmp.execute("block-stream", { "job-id": "merge", device: "disk0", base });
+    for (const end = Date.now() + 600_000; ; ) {
+      const jobs = await this.qmp.execute<{ device: string; len: number; offset: number }[]>("query-block-jobs");
+      const job = jobs.find((j) => j.device === "merge");
+      if (!job) return;
+      if (job.len > 0) progress?.(Math.min(99, 10 + Math.round((85 * job.offset) / job.len)));
+      if (Date.now() > end) throw new EngineError("Merging the snapshot's layer took longer than 10 minutes");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  async resize(bytes: number) {
+    await this.qmp.execute("block_resize", { device: "disk0", size: bytes });
+  }
+}
+
 export class QemuEngine implements Engine {
   readonly kind = "qemu" as const;
-  private readonly img: QemuImg;
+  readonly storage: Qcow2Storage;
   constructor(private readonly opts: QemuEngineOptions) {
-    this.img = new QemuImg(opts.qemuImgBinary);
+    this.storage = new Qcow2Storage({ qemuImgBinary: opts.qemuImgBinary, imageDir: opts.imageDir });
+  }
+
+  liveDisk(paths: VmPaths, handle: VmHandle | null): LiveDisk | null {
+    if (this.runningPid(paths) === null) return null;
+    return new QmpLiveDisk(this.qmpOf(handle!));
   }
 
   /** The fault points of one operation on one VM (inert outside fault-injection tests). */
@@ -64,41 +108,6 @@ export class QemuEngine implements Engine {
     return this.opts.accel;
   }
 
-  isPrepared(paths: VmPaths) {
-    try {
-      return existsSync(activeDisk(paths));
-    } catch {
-      return false;
-    }
-  }
-
-  private baseOf(image: string): string {
-    const m = readManifest(this.opts.imageDir, image);
-    if (!m.disk) throw new EngineError(`The template image "${image}" has no disk`);
-    return join(m.dir, m.disk);
-  }
-
-  /** Creates the VM's overlay disk; a half-written file never takes the final name. */
-  async prepare(spec: EngineVmSpec, paths: VmPaths): Promise<void> {
-    if (existsSync(paths.disk)) return;
-    const m = readManifest(this.opts.imageDir, spec.image);
-    if (!m.disk) throw new EngineError(`The template image "${spec.image}" has no disk`);
-    const base = join(m.dir, m.disk);
-    if (!existsSync(base)) throw new EngineError(`Cannot create the disk: the template's base image ${base} is missing`);
-    const tmp = `${paths.disk}.tmp`;
-    rmSync(tmp, { force: true });
-    const r = await runCommand(this.opts.qemuImgBinary, ["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, tmp, `${spec.diskGiB}G`]).catch((e: Error) => {
-      throw new EngineError(`Cannot create the disk: ${this.opts.qemuImgBinary}: ${e.message}`);
-    });
-    if (r.code !== 0) {
-      rmSync(tmp, { force: true });
-      throw new EngineError(`Cannot create the disk: ${r.stderr.trim() || `qemu-img exited with ${r.code}`}`);
-    }
-    fsyncFile(tmp);
-    renameSync(tmp, paths.disk);
-    fsyncDir(paths.dir);
-  }
-
   args(spec: EngineVmSpec, paths: VmPaths, outbound = false): string[] {
     const m = readManifest(this.opts.imageDir, spec.image);
     if (!m.initrd) throw new EngineError(`The template image "${spec.image}" has no initrd`);
@@ -112,8 +121,8 @@ export class QemuEngine implements Engine {
       "-kernel", join(m.dir, m.kernel),
       "-initrd", join(m.dir, m.initrd),
       "-append", `${m.cmdline ?? ""} vdi.hostname=${spec.name}`,
-      "-drive", `file=${activeDisk(paths)},if=virtio,id=disk0,format=qcow2,discard=unmap`,
-      "-nic", userNetwork(spec.macAddress, outbound),
+      "-drive", `file=${this.storage.activeDisk(paths)},if=virtio,id=disk0,format=qcow2,discard=unmap`,
+      ...nicsOf(spec).flatMap((nic) => nicArgs(nic, { outbound })),
       "-smbios", `type=1,serial=${spec.id}`,
       "-vga", "std",
       "-display", "none",
@@ -290,30 +299,25 @@ export class QemuEngine implements Engine {
     const tmp = `${dir}.tmp`;
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp);
-    const frozen = activeDisk(paths);
-    const next = newLayerPath(paths);
     let qmp: QmpClient | null = null;
     let wasRunning = false;
     try {
+      let frozen: string;
       if (running) {
         qmp = this.qmpOf(handle!);
         wasRunning = (await qmp.execute<{ status: string }>("query-status")).status === "running";
         if (wasRunning) await qmp.execute("stop");
-        await qmp.execute("blockdev-snapshot-sync", { device: "disk0", "snapshot-file": next, format: "qcow2", mode: "absolute-paths" });
-        // QEMU made the file; its header must be durable before anything names it.
-        fsyncFile(next);
-        setActiveDisk(paths, next);  // QEMU writes to `next` from now on
+        frozen = await this.storage.freezeLayer(paths, new QmpLiveDisk(qmp));  // QEMU writes to the new layer from now on
         opts.progress(10);
         at("after-layer-switch");
         if (opts.withRam) await this.migrateToFile(qmp, join(tmp, "state.bin"), (p) => opts.progress(10 + Math.round(p * 0.85)), at);
         at("after-memory");
       } else {
-        await this.img.createLayer(next, frozen);
-        setActiveDisk(paths, next);
+        frozen = await this.storage.freezeLayer(paths, null);
         opts.progress(50);
         at("after-layer-switch");
       }
-      const meta: SnapshotMeta = { layer: basename(frozen), ram: opts.withRam, ...(opts.withRam && opts.size ? opts.size : {}) };
+      const meta: SnapshotMeta = { layer: frozen, ram: opts.withRam, ...(opts.withRam && opts.size ? opts.size : {}) };
       writeFileAtomic(join(tmp, "meta.json"), JSON.stringify(meta));
       renameSync(tmp, dir);
       fsyncDir(join(paths.dir, "snapshots"));
@@ -323,12 +327,7 @@ export class QemuEngine implements Engine {
     } finally {
       if (qmp && wasRunning && !qmp.isClosed) await qmp.execute("cont").catch(() => undefined);
     }
-    return this.snapshotBytes(paths, dir);
-  }
-
-  snapshotBytes(paths: VmPaths, dir: string): number {
-    const meta = readSnapshotMeta(dir);
-    return allocatedBytes(join(paths.dir, meta.layer)) + allocatedBytes(join(dir, "state.bin"));
+    return this.storage.snapshotBytes(paths, dir);
   }
 
   /**
@@ -337,8 +336,8 @@ export class QemuEngine implements Engine {
    */
   /** Everything a revert needs, checked before the VM is stopped or its disk moves. */
   checkRevert(spec: EngineVmSpec, paths: VmPaths, dir: string): void {
+    this.storage.checkRevertDisk(paths, dir);
     const meta = readSnapshotMeta(dir);
-    if (!existsSync(join(paths.dir, meta.layer))) throw new EngineError(`The snapshot's disk layer is missing on this node (${meta.layer})`);
     if (meta.ram && !existsSync(join(dir, "state.bin"))) throw new EngineError("The snapshot's memory state is missing on this node");
     // QEMU loads a memory state only into a VM of the same size.
     if (meta.ram && meta.memoryMiB !== undefined && (meta.memoryMiB !== spec.memoryMiB || meta.cpus !== spec.cpus)) {
@@ -350,158 +349,26 @@ export class QemuEngine implements Engine {
     if (this.runningPid(paths) !== null) throw new EngineError("The VM must be stopped before it goes back to a snapshot");
     this.checkRevert(spec, paths, dir);
     const meta = readSnapshotMeta(dir);
-    const frozen = join(paths.dir, meta.layer);
-    const next = newLayerPath(paths);
-    // The VM keeps its current disk size: a disk grown after the snapshot stays grown (the portal
-    // and the quota count that size), the snapshot's data reads through below it.
-    await this.img.createLayer(next, frozen, spec.diskGiB);
-    setActiveDisk(paths, next);
+    await this.storage.revertDisk(spec, paths, dir);
     rmSync(paths.saved, { force: true });  // a saved state belonged to the old position
-    await collectGarbage(this.img, paths);
+    await this.storage.collectGarbage(paths);
     if (!meta.ram) return false;
     await this.start(spec, paths, undefined, join(dir, "state.bin"));
     await this.waitIncoming(paths, join(dir, "state.bin"), progress);
     return true;
   }
 
-  /**
-   * Removes a snapshot. Its layer stays while a later snapshot is built on it; when only the
-   * active layer is, the layer is merged into the active one (QEMU's block-stream while the VM
-   * runs, `qemu-img rebase` when stopped) so chains do not grow by a file per snapshot ever taken.
-   */
-  async deleteSnapshot(paths: VmPaths, dir: string, handle?: VmHandle | null, progress?: (p: number) => void): Promise<void> {
-    let layer: string | null = null;
-    try { layer = join(paths.dir, readSnapshotMeta(dir).layer); } catch { /* unreadable: just remove it */ }
-    rmSync(dir, { recursive: true, force: true });
-    fsyncDir(join(paths.dir, "snapshots"));
-    // Merging only saves space and chain length: if it fails, the layer stays, as it would without it.
-    if (layer) await this.mergeIntoActive(paths, layer, handle ?? null, progress).catch(() => undefined);
-    await collectGarbage(this.img, paths);
-  }
-
-  /** Merges `layer` into the active layer when the active layer is its only user. */
-  private async mergeIntoActive(paths: VmPaths, layer: string, handle: VmHandle | null, progress?: (p: number) => void): Promise<void> {
-    const active = activeDisk(paths);
-    const chain = await this.img.chain(active);
-    if (chain[1]?.filename !== layer) return;  // not right below the active layer
-    // Another snapshot's layer built on it (a branch of the tree) still needs it as it is.
-    for (const d of readdirSync(join(paths.dir, "snapshots"))) {
-      let root: string;
-      try { root = join(paths.dir, readSnapshotMeta(join(paths.dir, "snapshots", d)).layer); } catch { continue; }
-      if ((await this.img.chain(root)).some((c) => c.filename === layer)) return;
-    }
-    // The bottom layer of a chain (a full clone's own disk) would be copied whole: it stays.
-    const base = chain[2]?.filename;
-    if (!base) return;
-    if (this.runningPid(paths) !== null) {
-      const qmp = this.qmpOf(handle!);
-      // Copies the layer's data into the active one, then QEMU itself drops it from the chain.
-      await qmp.execute("block-stream", { "job-id": "merge", device: "disk0", base });
-      for (const end = Date.now() + 600_000; ; ) {
-        const jobs = await qmp.execute<{ device: string; len: number; offset: number }[]>("query-block-jobs");
-        const job = jobs.find((j) => j.device === "merge");
-        if (!job) break;
-        if (job.len > 0) progress?.(Math.min(99, 10 + Math.round((85 * job.offset) / job.len)));
-        if (Date.now() > end) throw new EngineError("Merging the snapshot's layer took longer than 10 minutes");
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const now = await this.img.chain(active);
-      if (now.some((c) => c.filename === layer)) throw new EngineError("Merging the snapshot's layer did not complete");
-    } else {
-      // Safe mode: the data the active layer reads through `layer` is copied into it first.
-      await this.img.run(["rebase", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", active]);
-      fsyncFile(active);
-    }
-  }
-
-  /** A clone's disk: linked (a new layer on the source snapshot's frozen layer) or full (a flattened copy). */
-  async prepareClone(spec: EngineVmSpec, paths: VmPaths, src: CloneSource, progress: (p: number) => void): Promise<number> {
-    if (existsSync(paths.disk)) return allocatedBytes(paths.disk);
-    let from: string;
-    if (src.snapshotDir) {
-      from = join(src.paths.dir, readSnapshotMeta(src.snapshotDir).layer);
-    } else {
-      if (this.runningPid(src.paths) !== null) throw new EngineError("A full clone of a VM's current disk needs the source VM stopped (or clone a snapshot)");
-      from = activeDisk(src.paths);
-    }
-    if (!existsSync(from)) throw new EngineError(`The source disk is missing on this node (${from})`);
-    if (src.mode === "linked") {
-      if (!src.snapshotDir) throw new EngineError("A linked clone is made from a snapshot");
-      await this.img.createLayer(paths.disk, from, spec.diskGiB);
-    } else {
-      // Flattened whole: `convert -B <base>` only copies what the top layer holds, and would lose
-      // data that lives in intermediate layers of the chain (found by bench/lifecycle.ts).
-      await this.img.convert(from, paths.disk, null, progress);
-      const size = (await this.img.chain(paths.disk))[0]!.virtualSize;
-      if (size < spec.diskGiB * GiB) await this.img.run(["resize", "-q", paths.disk, `${spec.diskGiB}G`]);
-    }
-    return allocatedBytes(paths.disk);
-  }
-
-  /** Grows the disk (online with QMP block_resize, else qemu-img resize); never shrinks. */
-  async growDisk(paths: VmPaths, handle: VmHandle | null, sizeGiB: number): Promise<void> {
-    const disk = activeDisk(paths);
-    const current = (await this.img.chain(disk))[0]!.virtualSize;
-    const want = sizeGiB * GiB;
-    if (want < current) throw new EngineError(`The disk is ${(current / GiB).toFixed(1)} GiB; disks can only grow`);
-    if (want === current) return;
-    if (this.runningPid(paths) !== null) await this.qmpOf(handle!).execute("block_resize", { device: "disk0", size: want });
-    else await this.img.run(["resize", "-q", disk, `${sizeGiB}G`]);
-  }
-
-  /** Flattens the VM's disk (or a snapshot's) into a new, independent template image. */
-  async exportImage(spec: EngineVmSpec, paths: VmPaths, snapshotDir: string | null, out: ImageExport, progress: (p: number) => void): Promise<number> {
-    if (!snapshotDir && this.runningPid(paths) !== null) throw new EngineError("Stop the VM (or pick a snapshot) to make a template from it");
-    const from = snapshotDir ? join(paths.dir, readSnapshotMeta(snapshotDir).layer) : activeDisk(paths);
-    const m = readManifest(this.opts.imageDir, spec.image);
-    const dest = join(this.opts.imageDir, out.image);
-    if (existsSync(dest)) throw new EngineError(`The image folder ${out.image} already exists on this node`);
-    const tmp = `${dest}.tmp`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp);
-    const marker = join(tmp, `.from-${basename(paths.dir)}`);  // lets cleanup() find it after a crash
-    writeFileAtomic(marker, "");
-    try {
-      await this.img.convert(from, join(tmp, "disk.qcow2"), null, progress);
-      // Kernel and initrd are immutable files of the source image: share them.
-      for (const f of [m.kernel, m.initrd].filter((x): x is string => !!x)) linkSync(join(m.dir, f), join(tmp, f));
-      const { dir: _dir, ...manifest } = m;
-      writeFileAtomic(join(tmp, "template.json"), JSON.stringify({ ...manifest, name: out.image, title: out.title, disk: "disk.qcow2", diskSizeGiB: spec.diskGiB }, null, 2));
-      rmSync(marker);
-      renameSync(tmp, dest);
-      fsyncDir(this.opts.imageDir);
-    } catch (e) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw e;
-    }
-    return allocatedBytes(join(dest, "disk.qcow2"));
-  }
-
-  hasImage(image: string): boolean {
-    return /^[a-z0-9-]{1,64}$/.test(image) && existsSync(join(this.opts.imageDir, image, "template.json"));
-  }
-
-  /** After a restart or a failed operation: temp files and unreferenced layers go. */
+  /** After a restart or a failed operation: a migration QEMU still runs is cancelled, half-written saved states go. */
   async cleanup(paths: VmPaths, handle: VmHandle | null): Promise<string[]> {
     if (!existsSync(paths.dir)) return [];
     const removed: string[] = [];
-    // QEMU that kept running knows which layer it writes to: that is the truth.
     if (handle && !handle.isClosed && this.runningPid(paths) !== null) {
       const qmp = this.qmpOf(handle);
       const mig = await qmp.execute<{ status?: string }>("query-migrate").catch(() => ({ status: undefined }));
       if (mig.status === "active" || mig.status === "setup") await qmp.execute("migrate_cancel").catch(() => undefined);
-      const blocks = await qmp.execute<{ device: string; inserted?: { file: string } }[]>("query-block");
-      const file = blocks.find((b) => b.device === "disk0")?.inserted?.file;
-      if (file && file !== activeDisk(paths) && existsSync(file)) setActiveDisk(paths, file);
     }
     for (const f of ["saved.tmp", "saved.tmp.part", "saved.tmp.part.ok"]) {
       if (existsSync(join(paths.dir, f))) { rmSync(join(paths.dir, f), { force: true }); removed.push(f); }
-    }
-    if (this.isPrepared(paths)) removed.push(...(await collectGarbage(this.img, paths)));
-    for (const f of readdirSync(this.opts.imageDir)) {
-      if (f.endsWith(".tmp") && statSync(join(this.opts.imageDir, f)).isDirectory() && existsSync(join(this.opts.imageDir, f, `.from-${basename(paths.dir)}`))) {
-        rmSync(join(this.opts.imageDir, f), { recursive: true, force: true });
-      }
     }
     return removed;
   }

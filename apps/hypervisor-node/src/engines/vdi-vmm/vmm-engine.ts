@@ -1,12 +1,13 @@
 // The microVM engine: one vdi-vmm process per VM (our own VMM in native/), started in its own
 // session so it outlives the agent; control and RFB on unix sockets in the VM's folder.
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { vmmPaths } from "../../native.ts";
 import { readManifest } from "../image-manifest.ts";
-import { assertNotRunning, checkSocketPaths, EngineError, hostProcesses, pidOfVm, waitGone, type CloneSource, type Engine, type EngineVmSpec, type SnapshotOptions, type VmHandle, type VmPaths } from "../engine.ts";
+import { VmmStateStorage } from "../../storage/vmm-state/vmm-state-storage.ts";
+import { assertNotRunning, checkSocketPaths, EngineError, hostProcesses, nicsOf, pidOfVm, waitGone, type Engine, type EngineVmSpec, type SnapshotOptions, type VmHandle, type VmPaths } from "../engine.ts";
 
 const MAX_REPLY = 4096;
 
@@ -82,23 +83,23 @@ export class VmmControl implements VmHandle {
 
 export class VmmEngine implements Engine {
   readonly kind = "vdi-vmm" as const;
-  constructor(private readonly opts: { imageDir: string }) {}
-
-  isPrepared(paths: VmPaths) {
-    return existsSync(paths.disk);
+  readonly storage: VmmStateStorage;
+  constructor(private readonly opts: { imageDir: string }) {
+    this.storage = new VmmStateStorage(opts);
   }
 
-  /** A microVM has no disk yet: check the image and leave a marker that the VM was prepared. */
-  async prepare(spec: EngineVmSpec, paths: VmPaths): Promise<void> {
-    const m = readManifest(this.opts.imageDir, spec.image);
-    if (!existsSync(join(m.dir, m.kernel))) throw new EngineError(`The microVM image is missing its guest (${join(m.dir, m.kernel)})`);
-    writeFileSync(paths.disk, "microvm\n");
+  /** MicroVMs have no disk. */
+  liveDisk(): null {
+    return null;
   }
 
   async start(spec: EngineVmSpec, paths: VmPaths, restoreDir?: string): Promise<void> {
     const { vmm } = vmmPaths();
     if (!existsSync(vmm)) throw new EngineError(`The microVM engine is not built on this node (${vmm} is missing)`);
     const m = readManifest(this.opts.imageDir, spec.image);
+    const nics = nicsOf(spec);
+    // The VMM has one virtio-net card on its own user network (native/vmm/devices).
+    if (nics.length !== 1 || nics[0]!.network.kind !== "user") throw new EngineError("A microVM has exactly one network card, on the user-mode network");
     checkSocketPaths(paths);
     assertNotRunning(paths);
     for (const p of [paths.controlSock, paths.vncSock, paths.pidFile]) rmSync(p, { force: true });
@@ -106,7 +107,7 @@ export class VmmEngine implements Engine {
     // A restore takes memory size and state from the snapshot; the identity (MAC, id) is this VM's.
     const boot = [...(restoreDir ? ["--restore", restoreDir] : ["--kernel", join(m.dir, m.kernel), "--mem", String(spec.memoryMiB)]), "--vm-id", String(vmNumber(spec.id))];
     const child = spawn(vmm, [
-      ...boot, "--serial-log", paths.serialLog, "--control", paths.controlSock, "--vnc", paths.vncSock, "--mac", spec.macAddress,
+      ...boot, "--serial-log", paths.serialLog, "--control", paths.controlSock, "--vnc", paths.vncSock, "--mac", nics[0]!.mac,
     ], { detached: true, stdio: ["ignore", log, log] });
     closeSync(log);
     if (!child.pid) throw new EngineError("Cannot start the microVM engine");
@@ -178,40 +179,9 @@ export class VmmEngine implements Engine {
     return true;
   }
 
-  async deleteSnapshot(_paths: VmPaths, dir: string): Promise<void> {
-    // Clones hard-linked these files: theirs stay.
-    rmSync(dir, { recursive: true, force: true });
-  }
-
-  /** A clone resumes its source's snapshot: hard links (snapshot files are never written again; restore maps them copy-on-write). */
-  async prepareClone(spec: EngineVmSpec, paths: VmPaths, src: CloneSource): Promise<number> {
-    if (!src.snapshotDir) throw new EngineError("MicroVMs are cloned from a snapshot");
-    if (!existsSync(join(src.snapshotDir, "state.bin"))) throw new EngineError(`The snapshot to clone is not on this node (${src.snapshotDir})`);
-    const dst = join(paths.dir, "snapshots", basename(src.snapshotDir));
-    const tmp = `${dst}.tmp`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    for (const f of readdirSync(src.snapshotDir)) linkSync(join(src.snapshotDir, f), join(tmp, f));
-    rmSync(dst, { recursive: true, force: true });
-    renameSync(tmp, dst);
-    await this.prepare(spec, paths);
-    return 0;
-  }
-
-  async growDisk(): Promise<void> {
-    throw new EngineError("MicroVMs have no disk to grow");
-  }
-
-  async exportImage(): Promise<number> {
-    throw new EngineError("Templates are made from QEMU VMs; a microVM can be cloned from a snapshot instead");
-  }
-
+  /** Half-written saved states go (snapshot folders are storage's). */
   async cleanup(paths: VmPaths): Promise<string[]> {
     const removed: string[] = [];
-    const root = join(paths.dir, "snapshots");
-    if (existsSync(root)) {
-      for (const d of readdirSync(root)) if (d.includes(".tmp")) { rmSync(join(root, d), { recursive: true, force: true }); removed.push(`snapshots/${d}`); }
-    }
     for (const f of existsSync(paths.dir) ? readdirSync(paths.dir) : []) if (f.startsWith("saved.tmp")) { rmSync(join(paths.dir, f), { recursive: true, force: true }); removed.push(f); }
     return removed;
   }

@@ -7,6 +7,6 @@ export const resizeRoom: NodeOperationRoom<"resize"> = {
   plan: { from: 5, to: 99 },
   cleanupOnFailure: true,
   async run(ctx) {
-    if (ctx.op.arg.diskGiB !== undefined) await ctx.engine.growDisk(ctx.paths, ctx.handle(), ctx.op.arg.diskGiB);
+    if (ctx.op.arg.diskGiB !== undefined) await ctx.storage.growDisk(ctx.paths, ctx.live(), ctx.op.arg.diskGiB);
   },
 };

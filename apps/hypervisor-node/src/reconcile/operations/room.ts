@@ -2,15 +2,19 @@
 // rooms.ts; the reconciler converges the VM's state and calls the room of the operation it carries
 // (docs/rooms.md). The model is native/vmm/devices: one room per kind, no central switch.
 import type { DesiredVm, OperationKind, OperationOf } from "@vdi/node-protocol";
-import type { Engine, VmHandle, VmPaths } from "../../engines/engine.ts";
+import type { Engine, LiveDisk, VmHandle, VmPaths, VmStorage } from "../../engines/engine.ts";
 
 export interface OpRunContext<K extends OperationKind> {
   op: OperationOf<K>;
   spec: DesiredVm;
   paths: VmPaths;
   engine: Engine;
+  /** The engine's storage (storage/): disk, layers, clones, export. */
+  storage: VmStorage;
   /** The engine's live handle (attached for live rooms when the VM runs), or null. */
   handle(): VmHandle | null;
+  /** The running VM's disk, for storage to work through; null when the VM does not run. */
+  live(): LiveDisk | null;
   /** Reports progress; clamped to the room's plan. */
   progress(percent: number): void;
   /** A named step (a fault point for crash tests: "<kind>:<step>"). */

@@ -9,6 +9,6 @@ export const snapshotDeleteRoom: NodeOperationRoom<"snapshot-delete"> = {
   cleanupOnFailure: true,
   async run(ctx) {
     ctx.fault("before");
-    await ctx.engine.deleteSnapshot(ctx.paths, snapshotDir(ctx.paths, ctx.op.arg.snapshotId), ctx.handle(), ctx.progress);
+    await ctx.storage.deleteSnapshot(ctx.paths, snapshotDir(ctx.paths, ctx.op.arg.snapshotId), ctx.live(), ctx.progress);
   },
 };

@@ -9,7 +9,7 @@ export const templateRoom: NodeOperationRoom<"template"> = {
   cleanupOnFailure: true,
   run(ctx) {
     const { image, title, snapshotId } = ctx.op.arg;
-    return ctx.engine.exportImage(ctx.spec, ctx.paths, snapshotId ? snapshotDir(ctx.paths, snapshotId) : null, { image, title }, (p) => {
+    return ctx.storage.exportImage(ctx.spec, ctx.paths, snapshotId ? snapshotDir(ctx.paths, snapshotId) : null, { image, title }, ctx.live(), (p) => {
       ctx.fault("during-copy");
       ctx.progress(p);
     });

@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import type { Db } from "@vdi/db";
 import { bus, nodeTopic, tenantTopic, waitFor } from "../../lib/bus.ts";
-import { engineNamed, traitsOf, tryDecodeOperation, type DesiredVm, type SyncInput, type VmReport } from "@vdi/node-protocol";
+import { defaultNics, engineNamed, traitsOf, tryDecodeOperation, type DesiredVm, type SyncInput, type VmReport } from "@vdi/node-protocol";
 import { finishOperation } from "../operation/rooms.ts";
 
 export { syncInputSchema, type SyncInput, type VmReport, type DesiredVm } from "@vdi/node-protocol";
@@ -36,6 +36,7 @@ async function desiredFor(db: Db, nodeId: string): Promise<{ vms: DesiredVm[]; e
     memoryMiB: v.memoryMiB,
     diskGiB: v.diskGiB,
     macAddress: v.macAddress,
+    nics: defaultNics(v.macAddress),
     engine: engineNamed(v.template.engine) ?? v.template.engine,
     image: v.template.image,
     op: v.lastOpId && v.lastOpKind ? operationOf(v) : null,

@@ -8,7 +8,7 @@ import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { fsyncDir, fsyncFile, writeFileAtomic } from "@vdi/durable-file";
 import { runCommand } from "../../lib/run-command.ts";
-import { EngineError, type VmPaths } from "../engine.ts";
+import { EngineError, type VmPaths } from "../../engines/engine.ts";
 
 const LAYER = /^(disk|layer-[a-z0-9]{4,40})\.qcow2$/;
 const MAX_CHAIN = 256;
