@@ -8,6 +8,7 @@ import { writeFileAtomic } from "@vdi/durable-file";
 import { NO_FAULTS, type FaultPoints } from "./lib/fault-points.ts";
 import { nodeRoomOf } from "./reconcile/operations/rooms.ts";
 import type { NodeOperationRoom, OpRunContext } from "./reconcile/operations/room.ts";
+import { transition } from "./reconcile/vm-state.ts";
 import { killProcessesMentioning, processCommandLines, processesMentioning } from "./lib/processes.ts";
 import { EngineError, EngineLookupError, snapshotDir, vmPaths, type Engine, type VmHandle, type VmPaths } from "./engines/engine.ts";
 
@@ -108,6 +109,7 @@ export class Reconciler {
         rec.data.spec.op = tryDecodeOperation(stored);
         if (!rec.data.spec.op) this.log(`vm ${id}: the operation in state.json (${String(stored.kind).slice(0, 40)}) cannot be read; the portal's next answer says what is wanted`);
       }
+      // What the node finds at start-up is where the VM is, not a change: set, not transitioned.
       const vm = this.newLocal(id, rec.data);
       this.vms.set(id, vm);
       const engine = this.engines[vm.spec.engine];
@@ -191,7 +193,7 @@ export class Reconciler {
     // A snapshot or save pauses the VM; it goes on unless the user wants it paused.
     if (vm.handle && !vm.handle.isClosed && vm.spec.desiredState !== "paused" && (await engine.isPaused(vm.handle).catch(() => false))) {
       await engine.resume(vm.handle).catch(() => undefined);
-      vm.state = "running";
+      this.setState(vm, "running");
     }
     this.persist(vm);
   }
@@ -306,12 +308,9 @@ export class Reconciler {
     return !!vm.spec.op && !(vm.lastOp?.id === vm.spec.op.id && vm.lastOp.status !== "running");
   }
 
+  /** Every state change goes through the node's transition table (reconcile/vm-state.ts). */
   private setState(vm: LocalVm, state: VmState, reason: string | null = null): void {
-    if (vm.state !== state || vm.reason !== reason) {
-      vm.state = state;
-      vm.reason = reason;
-      this.onChange();
-    }
+    if (transition(vm, state, reason, this.log)) this.onChange();
   }
 
   private failCreate(vm: LocalVm, msg: string): void {
@@ -323,126 +322,99 @@ export class Reconciler {
     this.onChange();
   }
 
+  /**
+   * One pass for one VM, under its queue: delete, or make it, then an operation that goes back
+   * (revert) before anything else, then the process brought to the desired state, then an
+   * operation that works on the VM as it is, then pause/resume and the report (finish).
+   */
   private async reconcile(vm: LocalVm): Promise<void> {
-    const spec = vm.spec;
-    const pending = this.opPending(vm);
-    let engine: Engine;
-    try {
-      engine = this.engineOf(vm);
-    } catch (e) {
-      if (spec.op?.kind === "create" && pending) return this.failCreate(vm, (e as Error).message);
-      this.setState(vm, "error", (e as Error).message);
-      return;
-    }
-    if (spec.desiredState === "deleted") {
-      this.setState(vm, "deleting");
-      if (pending) this.setOp(vm, "running", 30);
-      vm.stopping = true;
-      await engine.stop(vm.paths, vm.handle);
-      vm.handle?.close();
-      this.fault("delete", "after-stop", vm, engine);
-      rmSync(vm.paths.dir, { recursive: true, force: true });
-      if (pending) vm.lastOp = { id: spec.op!.id, status: "succeeded", progress: 100 };
-      this.setState(vm, "deleted");
-      return;
-    }
-
-    if (!engine.storage.isPrepared(vm.paths)) {
-      if (pending) this.setOp(vm, "running", 10);
-      this.setState(vm, "provisioning");
-      try {
-        if (spec.cloneOf) {
-          const srcPaths = vmPaths(join(this.vmsDir, spec.cloneOf.vmId));
-          if (!existsSync(srcPaths.dir)) throw new EngineError("The VM to clone is not on this node");
-          const src = { paths: srcPaths, snapshotDir: spec.cloneOf.snapshotId ? snapshotDir(srcPaths, spec.cloneOf.snapshotId) : null, mode: spec.cloneOf.mode, running: engine.runningPid(srcPaths) !== null };
-          const bytes = await engine.storage.prepareClone(spec, vm.paths, src, (p) => {
-            this.fault("create", "during-copy", vm, engine);
-            if (pending) this.setOp(vm, "running", 10 + Math.round(p * 0.4));
-          });
-          this.log(`vm ${vm.id}: ${spec.cloneOf.mode} clone of ${spec.cloneOf.vmId}: ${bytes} bytes written`);
-          this.fault("create", "after-clone-disk", vm, engine);
-        } else {
-          await engine.storage.prepare(spec, vm.paths);
-        }
-      } catch (e) {
-        return this.failCreate(vm, e instanceof EngineError ? e.message : `Cannot create the disk: ${(e as Error).message}`);
-      }
-      if (pending) this.setOp(vm, "running", 50);
-      this.setState(vm, "stopped");
-    }
-
+    const engine = this.engineOrFail(vm);
+    if (!engine) return;
+    if (vm.spec.desiredState === "deleted") return this.remove(vm, engine);
+    if (!engine.storage.isPrepared(vm.paths) && !(await this.provision(vm, engine))) return;
+    const room = vm.spec.op ? nodeRoomOf(vm.spec.op.kind) : undefined;
     // Revert first, so a stopped VM is not booted only to be stopped again.
-    const room = spec.op ? nodeRoomOf(spec.op.kind) : undefined;
     if (this.opPending(vm) && room?.phase === "revert") {
       await this.runRoom(vm, engine, room, false);
       return this.finish(vm, engine);
     }
     const running = engine.runningPid(vm.paths) !== null;
+    if (!(await this.converge(vm, engine, running))) return;
+    if (this.opPending(vm) && room?.phase === "live" && (!room.needsRunning || engine.runningPid(vm.paths) !== null)) {
+      await this.runRoom(vm, engine, room, running);
+    }
+    return this.finish(vm, engine);
+  }
 
+  /** The VM's engine, or null once the VM is reported (a create fails; anything else is in error). */
+  private engineOrFail(vm: LocalVm): Engine | null {
+    try {
+      return this.engineOf(vm);
+    } catch (e) {
+      if (vm.spec.op?.kind === "create" && this.opPending(vm)) this.failCreate(vm, (e as Error).message);
+      else this.setState(vm, "error", (e as Error).message);
+      return null;
+    }
+  }
+
+  private async remove(vm: LocalVm, engine: Engine): Promise<void> {
+    const pending = this.opPending(vm);
+    this.setState(vm, "deleting");
+    if (pending) this.setOp(vm, "running", 30);
+    vm.stopping = true;
+    await engine.stop(vm.paths, vm.handle);
+    vm.handle?.close();
+    this.fault("delete", "after-stop", vm, engine);
+    rmSync(vm.paths.dir, { recursive: true, force: true });
+    if (pending) vm.lastOp = { id: vm.spec.op!.id, status: "succeeded", progress: 100 };
+    this.setState(vm, "deleted");
+  }
+
+  /** Makes the VM's disk (or clone); false when the create failed (and was reported). */
+  private async provision(vm: LocalVm, engine: Engine): Promise<boolean> {
+    const spec = vm.spec;
+    const pending = this.opPending(vm);
+    if (pending) this.setOp(vm, "running", 10);
+    this.setState(vm, "provisioning");
+    try {
+      if (spec.cloneOf) {
+        const srcPaths = vmPaths(join(this.vmsDir, spec.cloneOf.vmId));
+        if (!existsSync(srcPaths.dir)) throw new EngineError("The VM to clone is not on this node");
+        const src = { paths: srcPaths, snapshotDir: spec.cloneOf.snapshotId ? snapshotDir(srcPaths, spec.cloneOf.snapshotId) : null, mode: spec.cloneOf.mode, running: engine.runningPid(srcPaths) !== null };
+        const bytes = await engine.storage.prepareClone(spec, vm.paths, src, (p) => {
+          this.fault("create", "during-copy", vm, engine);
+          if (pending) this.setOp(vm, "running", 10 + Math.round(p * 0.4));
+        });
+        this.log(`vm ${vm.id}: ${spec.cloneOf.mode} clone of ${spec.cloneOf.vmId}: ${bytes} bytes written`);
+        this.fault("create", "after-clone-disk", vm, engine);
+      } else {
+        await engine.storage.prepare(spec, vm.paths);
+      }
+    } catch (e) {
+      this.failCreate(vm, e instanceof EngineError ? e.message : `Cannot create the disk: ${(e as Error).message}`);
+      return false;
+    }
+    if (pending) this.setOp(vm, "running", 50);
+    this.setState(vm, "stopped");
+    return true;
+  }
+
+  /**
+   * Brings the engine process to the desired state: save (hibernate), resume a saved state, boot,
+   * or power off. False when the pass ends here (the VM could not start, or it stopped by itself
+   * and is not restarted until asked again).
+   */
+  private async converge(vm: LocalVm, engine: Engine, running: boolean): Promise<boolean> {
+    const spec = vm.spec;
     const wantsProcess = spec.desiredState === "running" || spec.desiredState === "paused";
     const saveFailed = spec.op?.kind === "save" && vm.lastOp?.id === spec.op.id && vm.lastOp.status === "failed";
-    if (spec.desiredState === "saved" && running && !saveFailed) {
-      // Hibernate: RAM and devices to disk, then the process ends.
-      this.setState(vm, "saving");
-      if (this.opPending(vm)) this.setOp(vm, "running", 20);
-      vm.stopping = true;
-      try {
-        if (!vm.handle || vm.handle.isClosed) await this.attach(vm, engine);
-        await engine.save(vm.paths, vm.handle!, (p) => { if (this.opPending(vm)) this.setOp(vm, "running", 20 + Math.round(p * 0.7)); });
-        vm.handle?.close();
-        vm.handle = null;
-      } catch (e) {
-        if (this.opPending(vm)) this.setOp(vm, "failed", 50, (e as Error).message);
-      } finally {
-        vm.stopping = false;
-      }
-    } else if (spec.desiredState === "stopped" && !running && existsSync(vm.paths.saved)) {
+    if (spec.desiredState === "saved" && running && !saveFailed) await this.save(vm, engine);
+    else if (spec.desiredState === "stopped" && !running && existsSync(vm.paths.saved)) {
       rmSync(vm.paths.saved, { recursive: true, force: true });  // powering off a saved VM discards its state
     }
-    if (wantsProcess && !running && existsSync(vm.paths.saved)) {
-      this.setState(vm, "starting");
-      try {
-        if (this.opPending(vm)) this.setOp(vm, "running", 5);
-        await engine.startSaved(spec, vm.paths, (p) => { if (this.opPending(vm)) this.setOp(vm, "running", 5 + Math.round(p * 0.9)); });
-        await this.attach(vm, engine);
-        rmSync(vm.paths.saved, { recursive: true, force: true });
-        vm.stoppedGeneration = null;
-        vm.stopReason = null;
-        this.persist(vm);
-      } catch (e) {
-        const msg = `Cannot resume the saved state: ${(e as Error).message}`;
-        this.setState(vm, "error", msg);
-        if (this.opPending(vm)) this.setOp(vm, "failed", 60, msg);
-        return;
-      }
-    } else if (wantsProcess && !running) {
-      if (vm.stoppedGeneration === spec.generation && !pending) {
-        this.setState(vm, "stopped", vm.stopReason);
-        return;
-      }
-      this.setState(vm, "starting");
-      try {
-        // A clone's first start resumes its source's snapshot; later starts boot afresh.
-        const cloneMarker = join(vm.paths.dir, "clone-started");
-        const fromSnapshot = spec.cloneOf?.mode === "memory" && spec.cloneOf.snapshotId && !existsSync(cloneMarker) ? snapshotDir(vm.paths, spec.cloneOf.snapshotId) : undefined;
-        await engine.start(spec, vm.paths, fromSnapshot);
-        if (fromSnapshot) writeFileAtomic(cloneMarker, "1\n");
-        await this.attach(vm, engine);
-      } catch (e) {
-        // Could not tell whether it already runs: not a failed start, the VM is left as it is.
-        if (e instanceof EngineLookupError) throw e;
-        const msg = e instanceof EngineError ? e.message : `The VM failed to start: ${(e as Error).message}`;
-        vm.stoppedGeneration = spec.generation;
-        vm.stopReason = msg;
-        this.setState(vm, "error", msg);
-        if (pending) this.setOp(vm, "failed", 90, msg);
-        this.persist(vm);
-        return;
-      }
-      vm.stoppedGeneration = null;
-      vm.stopReason = null;
-      this.persist(vm);
-    } else if (spec.desiredState === "stopped" && running) {
+    if (wantsProcess && !running && existsSync(vm.paths.saved)) return this.resumeSaved(vm, engine);
+    if (wantsProcess && !running) return this.boot(vm, engine);
+    if (spec.desiredState === "stopped" && running) {
       this.setState(vm, "stopping");
       vm.stopping = true;
       await engine.stop(vm.paths, vm.handle);
@@ -452,11 +424,75 @@ export class Reconciler {
     } else if (running && (!vm.handle || vm.handle.isClosed)) {
       await this.attach(vm, engine).catch(() => undefined);
     }
+    return true;
+  }
 
-    if (this.opPending(vm) && room?.phase === "live" && (!room.needsRunning || engine.runningPid(vm.paths) !== null)) {
-      await this.runRoom(vm, engine, room, running);
+  /** Hibernate: RAM and devices to disk, then the process ends. A failure leaves the VM as it was. */
+  private async save(vm: LocalVm, engine: Engine): Promise<void> {
+    this.setState(vm, "saving");
+    if (this.opPending(vm)) this.setOp(vm, "running", 20);
+    vm.stopping = true;
+    try {
+      if (!vm.handle || vm.handle.isClosed) await this.attach(vm, engine);
+      await engine.save(vm.paths, vm.handle!, (p) => { if (this.opPending(vm)) this.setOp(vm, "running", 20 + Math.round(p * 0.7)); });
+      vm.handle?.close();
+      vm.handle = null;
+    } catch (e) {
+      if (this.opPending(vm)) this.setOp(vm, "failed", 50, (e as Error).message);
+    } finally {
+      vm.stopping = false;
     }
-    return this.finish(vm, engine);
+  }
+
+  private async resumeSaved(vm: LocalVm, engine: Engine): Promise<boolean> {
+    this.setState(vm, "starting");
+    try {
+      if (this.opPending(vm)) this.setOp(vm, "running", 5);
+      await engine.startSaved(vm.spec, vm.paths, (p) => { if (this.opPending(vm)) this.setOp(vm, "running", 5 + Math.round(p * 0.9)); });
+      await this.attach(vm, engine);
+      rmSync(vm.paths.saved, { recursive: true, force: true });
+      vm.stoppedGeneration = null;
+      vm.stopReason = null;
+      this.persist(vm);
+      return true;
+    } catch (e) {
+      const msg = `Cannot resume the saved state: ${(e as Error).message}`;
+      this.setState(vm, "error", msg);
+      if (this.opPending(vm)) this.setOp(vm, "failed", 60, msg);
+      return false;
+    }
+  }
+
+  private async boot(vm: LocalVm, engine: Engine): Promise<boolean> {
+    const spec = vm.spec;
+    const pending = this.opPending(vm);
+    if (vm.stoppedGeneration === spec.generation && !pending) {
+      this.setState(vm, "stopped", vm.stopReason);
+      return false;
+    }
+    this.setState(vm, "starting");
+    try {
+      // A clone's first start resumes its source's snapshot; later starts boot afresh.
+      const cloneMarker = join(vm.paths.dir, "clone-started");
+      const fromSnapshot = spec.cloneOf?.mode === "memory" && spec.cloneOf.snapshotId && !existsSync(cloneMarker) ? snapshotDir(vm.paths, spec.cloneOf.snapshotId) : undefined;
+      await engine.start(spec, vm.paths, fromSnapshot);
+      if (fromSnapshot) writeFileAtomic(cloneMarker, "1\n");
+      await this.attach(vm, engine);
+    } catch (e) {
+      // Could not tell whether it already runs: not a failed start, the VM is left as it is.
+      if (e instanceof EngineLookupError) throw e;
+      const msg = e instanceof EngineError ? e.message : `The VM failed to start: ${(e as Error).message}`;
+      vm.stoppedGeneration = spec.generation;
+      vm.stopReason = msg;
+      this.setState(vm, "error", msg);
+      if (pending) this.setOp(vm, "failed", 90, msg);
+      this.persist(vm);
+      return false;
+    }
+    vm.stoppedGeneration = null;
+    vm.stopReason = null;
+    this.persist(vm);
+    return true;
   }
 
   /**

@@ -1,5 +1,5 @@
 // The VM state machine in one place: which actions a VM allows in which state.
-export const VM_ACTUAL_STATES = ["provisioning", "stopped", "starting", "running", "paused", "saving", "saved", "stopping", "deleting", "error", "unknown"] as const;
+export const VM_ACTUAL_STATES = ["provisioning", "stopped", "starting", "running", "paused", "saving", "saved", "stopping", "migrating", "incoming", "deleting", "error", "unknown"] as const;
 export type VmActualState = (typeof VM_ACTUAL_STATES)[number];
 export type VmDesiredState = "running" | "paused" | "saved" | "stopped" | "deleted";
 export type VmAction = "start" | "stop" | "reboot" | "pause" | "resume" | "save" | "snapshot" | "restore" | "snapshot-delete" | "template" | "resize" | "delete" | "console";
@@ -14,6 +14,9 @@ const ALLOWED: Record<VmActualState, readonly VmAction[]> = {
   saving: ["delete"],
   saved: ["start", "stop", "snapshot-delete", "delete"],
   stopping: ["delete"],
+  // A live migration: the console stays open on the source until the target runs the VM.
+  migrating: ["console"],
+  incoming: [],
   deleting: [],
   error: ["start", "stop", "restore", "snapshot-delete", "delete"],
   unknown: [],
