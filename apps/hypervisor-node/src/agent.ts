@@ -17,6 +17,8 @@ import { connectionLimits, limitConnections, openFileLimit } from "./lib/connect
 import { ensureGuestEgress, type GuestEgress } from "./network/guest-egress.ts";
 import { PortalSync } from "./portal-sync.ts";
 import { faultPoints } from "./lib/fault-points.ts";
+import { EngineUsers } from "./lib/engine-users.ts";
+import { detectCgroups, noCgroups } from "./lib/cgroups.ts";
 
 const LONG_POLL_MS = 10_000;
 const HEARTBEAT_MS = 4_000;
@@ -33,7 +35,12 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   const egress = () => (egressSetup ??= ensureGuestEgress(env.dataDir, env.egressDeny, log).then((e) => { log(`guest egress: ${e.reason}`); return e; }));
   // Inert unless a crash test names a step (VDI_AGENT_FAULT).
   const faults = faultPoints(env.VDI_AGENT_FAULT, log);
-  const qemuEngine = new QemuEngine({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, imageDir: env.imageDir, accel: qemu.accel, egress, faults });
+  // Engines are confined: a user of their own per VM, QEMU's seccomp sandbox, cgroup limits.
+  const users = EngineUsers.forHost(env.dataDir);
+  const cgroups = env.VDI_ENGINE_CGROUPS === "off" ? noCgroups("VDI_ENGINE_CGROUPS=off") : detectCgroups();
+  log(`engine users: ${users.reason}`);
+  log(`engine limits: ${cgroups.version ? `CPU and memory per VM in ${cgroups.reason}` : `none (${cgroups.reason})`}`);
+  const qemuEngine = new QemuEngine({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, imageDir: env.imageDir, accel: qemu.accel, egress, faults, users, cgroups });
   // Our own VMM runs its guests mostly in user mode, so it works even on software-nested KVM.
   const vmmBuilt = existsSync(vmmPaths().vmm);
   const microvm = {

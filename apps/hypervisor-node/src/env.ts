@@ -34,6 +34,8 @@ const schema = z.object({
   VDI_NODE_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).optional(),
   /** A console with no keyboard, pointer or clipboard input for this long is closed. */
   VDI_CONSOLE_IDLE_MINUTES: z.coerce.number().positive().default(30),
+  /** CPU and memory limits for engine processes in cgroups (v1 or v2, found at start); "off": none. */
+  VDI_ENGINE_CGROUPS: z.enum(["auto", "off"]).default("auto"),
   /** Tests only: "<op kind>:<step>[:engine]" kills this agent (or the VM's engine) at that step. */
   VDI_AGENT_FAULT: z.string().regex(/^[a-z-]+:[a-z-]+(:engine)?$/).optional(),
 });

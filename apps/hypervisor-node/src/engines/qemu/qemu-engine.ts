@@ -13,6 +13,8 @@ import { assertNotRunning, checkSocketPaths, EngineError, hostProcesses, nicsOf,
 import { Qcow2Storage } from "../../storage/qcow2/qcow2-storage.ts";
 import { readSnapshotMeta, type SnapshotMeta } from "../../storage/qcow2/layers.ts";
 import { QmpClient } from "./qmp-client.ts";
+import { EngineUsers, type EngineUser } from "../../lib/engine-users.ts";
+import { engineMemoryLimit, type CgroupPlacement } from "../../lib/cgroups.ts";
 
 /** Names a step of the operation in progress (a fault point). */
 type FaultStep = (step: string) => void;
@@ -36,7 +38,18 @@ export interface QemuEngineOptions {
   egress?: () => Promise<GuestEgress>;
   /** Test fault points at the steps of saves and snapshots (lib/fault-points.ts). */
   faults?: FaultPoints;
+  /** Each VM's QEMU runs as a user of its own (absent: as the agent's user). */
+  users?: EngineUsers;
+  /** CPU and memory limits per VM (absent: none). */
+  cgroups?: CgroupPlacement;
 }
+
+/**
+ * QEMU's seccomp filter: no obsolete system calls, no changes of scheduling or CPU affinity.
+ * (elevateprivileges=deny would also stop -runas's own setuid; QEMU sets no_new_privs either way.
+ * spawn stays allowed: memory state is written through an `exec:` pipe.)
+ */
+export const QEMU_SANDBOX = "on,obsolete=deny,resourcecontrol=deny";
 
 class QmpHandle implements VmHandle {
   private shutdownByGuest = false;
@@ -108,7 +121,7 @@ export class QemuEngine implements Engine {
     return this.opts.accel;
   }
 
-  args(spec: EngineVmSpec, paths: VmPaths, outbound = false): string[] {
+  args(spec: EngineVmSpec, paths: VmPaths, outbound = false, user: EngineUser | null = null): string[] {
     const m = readManifest(this.opts.imageDir, spec.image);
     if (!m.initrd) throw new EngineError(`The template image "${spec.image}" has no initrd`);
     checkSocketPaths(paths);
@@ -133,6 +146,8 @@ export class QemuEngine implements Engine {
       "-D", paths.engineLog,
       "-pidfile", paths.pidFile,
       "-nodefaults", "-no-user-config",
+      "-sandbox", QEMU_SANDBOX,
+      ...(user ? ["-runas", `${user.uid}:${user.gid}`] : []),
       "-daemonize",
     ];
   }
@@ -143,8 +158,18 @@ export class QemuEngine implements Engine {
     assertNotRunning(paths);
     for (const p of [paths.controlSock, paths.vncSock, paths.pidFile]) rmSync(p, { force: true });
     const egress = await this.egressFor(readManifest(this.opts.imageDir, spec.image));
-    const args = [...this.args(spec, paths, !!egress), ...(incoming ? ["-incoming", `exec:cat ${incoming}`] : [])];
-    const argv = egress ? egress.wrap([this.opts.qemuBinary, ...args]) : [this.opts.qemuBinary, ...args];
+    // QEMU opens its files as root, then becomes the VM's user: what it makes later (layers, memory
+    // state) goes into folders that user owns.
+    const user = this.userOf(paths);
+    EngineUsers.own(paths.dir, user);
+    if (existsSync(join(paths.dir, "snapshots"))) EngineUsers.own(join(paths.dir, "snapshots"), user);
+    // The active layer is the one file QEMU writes; it may reopen it as the VM's user (an incoming
+    // state activates its disks after -runas). Frozen layers stay the agent's, read-only to QEMU.
+    EngineUsers.giveFile(this.storage.activeDisk(paths), user);
+    const args = [...this.args(spec, paths, !!egress, user), ...(incoming ? ["-incoming", `exec:cat ${incoming}`] : [])];
+    const plain = egress ? egress.wrap([this.opts.qemuBinary, ...args]) : [this.opts.qemuBinary, ...args];
+    const limits = { cpus: spec.cpus, memoryBytes: engineMemoryLimit(spec.memoryMiB, { tcg: this.opts.accel === "tcg" }) };
+    const argv = this.opts.cgroups ? this.opts.cgroups.wrap(spec.id, limits, plain) : plain;
     const r = await runCommand(argv[0]!, argv.slice(1), 60_000).catch((e: NodeJS.ErrnoException) => {
       throw new EngineError(e.code === "ENOENT" ? `QEMU is not installed on this node (${this.opts.qemuBinary} not found)` : `Cannot run QEMU: ${e.message}`);
     });
@@ -153,6 +178,11 @@ export class QemuEngine implements Engine {
 
   runningPid(paths: VmPaths): number | null {
     return pidOfVm(paths, hostProcesses);
+  }
+
+  /** The user the VM's QEMU runs as (null: the agent's own). */
+  userOf(paths: VmPaths): EngineUser | null {
+    return this.opts.users?.forVm(paths.dir) ?? null;
   }
 
   async attach(paths: VmPaths): Promise<VmHandle> {
@@ -169,6 +199,7 @@ export class QemuEngine implements Engine {
     if (!(await waitGone(() => this.runningPid(paths) !== null, 5000))) {
       try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
     }
+    this.opts.cgroups?.release(basename(paths.dir));
   }
 
   private qmpOf(handle: VmHandle): QmpClient {
@@ -299,6 +330,10 @@ export class QemuEngine implements Engine {
     const tmp = `${dir}.tmp`;
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp);
+    // QEMU (as the VM's user) writes the memory state in there.
+    const user = this.userOf(paths);
+    EngineUsers.own(join(paths.dir, "snapshots"), user);
+    EngineUsers.own(tmp, user);
     let qmp: QmpClient | null = null;
     let wasRunning = false;
     try {

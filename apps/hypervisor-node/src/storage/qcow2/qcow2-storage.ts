@@ -9,6 +9,7 @@ import { runCommand } from "../../lib/run-command.ts";
 import { readManifest } from "../../engines/image-manifest.ts";
 import { EngineError, type EngineVmSpec, type VmPaths } from "../../engines/engine.ts";
 import type { CloneSource, ImageExport, LiveDisk, VmStorage } from "../storage.ts";
+import { EngineUsers } from "../../lib/engine-users.ts";
 import { activeDisk, allocatedBytes, collectGarbage, newLayerPath, QemuImg, readSnapshotMeta, setActiveDisk } from "./layers.ts";
 
 const GiB = 1024 ** 3;
@@ -71,6 +72,9 @@ export class Qcow2Storage implements VmStorage {
       await this.img.createLayer(next, frozen);
     }
     setActiveDisk(paths, next);
+    // The frozen layer is read-only from now on, and a linked clone may build on it: an engine
+    // that wrote it as the VM's own user gives it back.
+    if (live) EngineUsers.seal(frozen);
     return basename(frozen);
   }
 
