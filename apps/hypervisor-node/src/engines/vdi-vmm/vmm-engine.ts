@@ -3,10 +3,11 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { vmmPaths } from "../../native.ts";
 import { readManifest } from "../image-manifest.ts";
 import { VmmStateStorage } from "../../storage/vmm-state/vmm-state-storage.ts";
+import { engineMemoryLimit, type CgroupPlacement } from "../../lib/cgroups.ts";
 import { assertNotRunning, checkSocketPaths, EngineError, hostProcesses, nicsOf, pidOfVm, waitGone, type Engine, type EngineVmSpec, type SnapshotOptions, type VmHandle, type VmPaths } from "../engine.ts";
 
 const MAX_REPLY = 4096;
@@ -84,7 +85,7 @@ export class VmmControl implements VmHandle {
 export class VmmEngine implements Engine {
   readonly kind = "vdi-vmm" as const;
   readonly storage: VmmStateStorage;
-  constructor(private readonly opts: { imageDir: string }) {
+  constructor(private readonly opts: { imageDir: string; cgroups?: CgroupPlacement }) {
     this.storage = new VmmStateStorage(opts);
   }
 
@@ -106,9 +107,10 @@ export class VmmEngine implements Engine {
     const log = openSync(paths.engineLog, "a");
     // A restore takes memory size and state from the snapshot; the identity (MAC, id) is this VM's.
     const boot = [...(restoreDir ? ["--restore", restoreDir] : ["--kernel", join(m.dir, m.kernel), "--mem", String(spec.memoryMiB)]), "--vm-id", String(vmNumber(spec.id))];
-    const child = spawn(vmm, [
-      ...boot, "--serial-log", paths.serialLog, "--control", paths.controlSock, "--vnc", paths.vncSock, "--mac", nics[0]!.mac,
-    ], { detached: true, stdio: ["ignore", log, log] });
+    const plain = [vmm, ...boot, "--serial-log", paths.serialLog, "--control", paths.controlSock, "--vnc", paths.vncSock, "--mac", nics[0]!.mac];
+    // In the VM's cgroup from its first page (the shell that joins it execs the VMM: same pid).
+    const argv = this.opts.cgroups ? this.opts.cgroups.wrap(spec.id, { cpus: 1, memoryBytes: engineMemoryLimit(spec.memoryMiB, { tcg: false }) }, plain) : plain;
+    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["ignore", log, log] });
     closeSync(log);
     if (!child.pid) throw new EngineError("Cannot start the microVM engine");
     writeFileSync(paths.pidFile, `${child.pid}\n`);
@@ -142,6 +144,7 @@ export class VmmEngine implements Engine {
     if (!(await waitGone(() => this.runningPid(paths) !== null, 3000))) {
       try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
     }
+    this.opts.cgroups?.release(basename(paths.dir));
   }
 
   private controlOf(handle: VmHandle): VmmControl {
