@@ -1,9 +1,12 @@
 // The native core as the node agent sees it: where the microVM VMM (vdi-vmm, one process per
-// VM, built by `make -C native`) and its guests are, and whether this host's KVM can run them.
+// VM, built by `make -C native`) and its guests are, whether this host's KVM can run them, and
+// the Node-API addon for supervising engine processes (addon.ts).
 import { accessSync, constants, existsSync } from "node:fs";
 import { kvmDevice } from "./env.ts";
 
 export { kvmDevice, DEFAULT_KVM_DEVICE } from "./env.ts";
+export { nativeAddon, nativeAddonReason, NATIVE_ADDON_PATH, KVM_CAP_NAMES } from "./addon.ts";
+export type { Addon, ProcessExit, WatchOptions, KvmCapabilities, KvmCapName } from "./addon.ts";
 
 export interface KvmProbe {
   /** /dev/kvm can be opened read-write. */

@@ -18,6 +18,7 @@ import { ensureGuestEgress, type GuestEgress } from "./network/guest-egress.ts";
 import { PortalSync } from "./portal-sync.ts";
 import { faultPoints } from "./lib/fault-points.ts";
 import { EngineUsers } from "./lib/engine-users.ts";
+import { EngineSupervisor } from "./lib/engine-supervisor.ts";
 import { detectCgroups, noCgroups } from "./lib/cgroups.ts";
 
 const LONG_POLL_MS = 10_000;
@@ -38,9 +39,11 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   // Engines are confined: a user of their own per VM, QEMU's seccomp sandbox, cgroup limits.
   const users = EngineUsers.forHost(env.dataDir);
   const cgroups = env.VDI_ENGINE_CGROUPS === "off" ? noCgroups("VDI_ENGINE_CGROUPS=off") : detectCgroups();
+  const supervisor = EngineSupervisor.forHost();
+  log(`engine processes: ${supervisor.reason}`);
   log(`engine users: ${users.reason}`);
   log(`engine limits: ${cgroups.version ? `CPU and memory per VM in ${cgroups.reason}` : `none (${cgroups.reason})`}`);
-  const qemuEngine = new QemuEngine({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, imageDir: env.imageDir, accel: qemu.accel, egress, faults, users, cgroups });
+  const qemuEngine = new QemuEngine({ qemuBinary: env.VDI_QEMU_BINARY, qemuImgBinary: env.VDI_QEMU_IMG_BINARY, imageDir: env.imageDir, accel: qemu.accel, egress, faults, users, cgroups, supervisor });
   // Our own VMM runs its guests mostly in user mode, so it works even on software-nested KVM.
   const vmmBuilt = existsSync(vmmPaths().vmm);
   const microvm = {
@@ -48,7 +51,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     reason: !kvm.usable ? kvm.reason : !vmmBuilt ? `the microVM engine is not built (${vmmPaths().vmm}; run make -C native)` : `vdi-vmm on ${kvm.reason}`,
   };
   log(`microVM: ${microvm.reason}`);
-  const engines = { qemu: qemuEngine, ...(microvm.available ? { "vdi-vmm": new VmmEngine({ imageDir: env.imageDir, cgroups }) } : {}) };
+  const engines = { qemu: qemuEngine, ...(microvm.available ? { "vdi-vmm": new VmmEngine({ imageDir: env.imageDir, cgroups, supervisor }) } : {}) };
 
   const capabilities = (): NodeCapabilities => ({
     engines: {
@@ -60,7 +63,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
 
   // Made once the agent listens (it tells the portal where); the reconciler's changes reach it then.
   let sync: PortalSync | null = null;
-  const reconciler = new Reconciler(engines, env.dataDir, () => sync?.changed(), log, { faults });
+  const reconciler = new Reconciler(engines, env.dataDir, () => sync?.changed(), log, { faults, supervisor });
   await reconciler.loadFromDisk();
 
   const consoleAccess = new ConsoleAccessTable();

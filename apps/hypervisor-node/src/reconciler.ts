@@ -9,6 +9,7 @@ import { NO_FAULTS, type FaultPoints } from "./lib/fault-points.ts";
 import { nodeRoomOf } from "./reconcile/operations/rooms.ts";
 import type { NodeOperationRoom, OpRunContext } from "./reconcile/operations/room.ts";
 import { transition } from "./reconcile/vm-state.ts";
+import { describeExit, type EngineSupervisor, type EngineWatch } from "./lib/engine-supervisor.ts";
 import { killProcessesMentioning, processCommandLines, processesMentioning } from "./lib/processes.ts";
 import { EngineError, EngineLookupError, snapshotDir, vmPaths, type Engine, type VmHandle, type VmPaths } from "./engines/engine.ts";
 
@@ -34,7 +35,12 @@ const ROLL_FORWARD = new Set(["delete", "snapshot-delete"]);
 export interface ReconcilerOptions {
   /** Test fault points (lib/fault-points.ts); inert unless a test asks for one. */
   faults?: FaultPoints;
+  /** Holds engine processes by pidfd, so their end is heard at once (lib/engine-supervisor.ts). */
+  supervisor?: EngineSupervisor;
 }
+
+/** How long a handle is given to say why its engine ended, once the pidfd has said that it did. */
+const REASON_GRACE_MS = 250;
 
 type VmState = VmReport["state"];
 type OpReport = NonNullable<VmReport["op"]>;
@@ -56,6 +62,8 @@ interface LocalVm extends LocalRecord {
   state: VmState;
   reason: string | null;
   handle: VmHandle | null;
+  /** The engine process, held by pidfd while a handle is attached. */
+  watch: EngineWatch | null;
   stopping: boolean;
   queue: Promise<void>;
   opStartedAt: number;
@@ -216,7 +224,7 @@ export class Reconciler {
   }
 
   private newLocal(id: string, rec: LocalRecord): LocalVm {
-    return { ...rec, id, paths: vmPaths(join(this.vmsDir, id)), state: "provisioning", reason: null, handle: null, stopping: false, queue: Promise.resolve(), opStartedAt: Date.now(), lookupFailures: 0 };
+    return { ...rec, id, paths: vmPaths(join(this.vmsDir, id)), state: "provisioning", reason: null, handle: null, watch: null, stopping: false, queue: Promise.resolve(), opStartedAt: Date.now(), lookupFailures: 0 };
   }
 
   private persist(vm: LocalVm): void {
@@ -574,18 +582,45 @@ export class Reconciler {
 
   private async attach(vm: LocalVm, engine: Engine): Promise<void> {
     vm.handle?.close();
+    vm.watch?.close();
+    vm.watch = null;
     const handle = await engine.attach(vm.paths);
     vm.handle = handle;
+    // Whichever hears first waits a moment for the other when the other may know better: the
+    // pidfd knows a kill's signal, the handle knows a guest power-off.
     handle.onExit((reason) => {
-      if (vm.handle !== handle) return;
-      vm.handle = null;
-      if (vm.stopping || (vm.spec.desiredState !== "running" && vm.spec.desiredState !== "paused")) return;
-      // The engine went away on its own: a guest power-off or a crash. Do not restart it behind the user's back.
-      vm.stoppedGeneration = vm.spec.generation;
-      vm.stopReason = reason;
-      if (existsSync(vm.paths.dir)) this.persist(vm);
-      this.setState(vm, "stopped", vm.stopReason);
+      if (vm.watch) setTimeout(() => this.engineGone(vm, handle, reason), REASON_GRACE_MS).unref();
+      else this.engineGone(vm, handle, reason);
     });
+    // The process itself, by pidfd: a kill from outside is heard the moment it happens (and the
+    // agent reaps its own engines).
+    const pid = engine.runningPid(vm.paths);
+    const watch = pid === null ? null : this.opts.supervisor?.watch(pid, vm.paths.controlSock, (exit) => {
+      if (vm.watch !== watch) return;
+      vm.watch = null;
+      const why = `The VM's engine was ${describeExit(exit)}`;
+      if (exit.signal !== null) this.engineGone(vm, handle, why);
+      else setTimeout(() => this.engineGone(vm, handle, why), REASON_GRACE_MS).unref();
+    }) ?? null;
+    vm.watch = watch;
+  }
+
+  /**
+   * The engine behind `handle` went away on its own: a guest power-off or a crash (a stop the
+   * agent asked for is not). Told by the handle or by the pidfd, whichever is first; the VM is
+   * not restarted behind the user's back.
+   */
+  private engineGone(vm: LocalVm, handle: VmHandle, reason: string): void {
+    if (vm.handle !== handle) return;
+    vm.handle = null;
+    handle.close();
+    vm.watch?.close();
+    vm.watch = null;
+    if (vm.stopping || (vm.spec.desiredState !== "running" && vm.spec.desiredState !== "paused")) return;
+    vm.stoppedGeneration = vm.spec.generation;
+    vm.stopReason = reason;
+    if (existsSync(vm.paths.dir)) this.persist(vm);
+    this.setState(vm, "stopped", vm.stopReason);
   }
 
   /** What the portal should know: every VM's state and its operation's progress. */
@@ -611,6 +646,9 @@ export class Reconciler {
   }
 
   async shutdown(): Promise<void> {
-    for (const vm of this.vms.values()) vm.handle?.close();
+    for (const vm of this.vms.values()) {
+      vm.watch?.close();
+      vm.handle?.close();
+    }
   }
 }

@@ -15,6 +15,7 @@ import { readSnapshotMeta, type SnapshotMeta } from "../../storage/qcow2/layers.
 import { QmpClient } from "./qmp-client.ts";
 import { EngineUsers, type EngineUser } from "../../lib/engine-users.ts";
 import { engineMemoryLimit, type CgroupPlacement } from "../../lib/cgroups.ts";
+import type { EngineSupervisor } from "../../lib/engine-supervisor.ts";
 
 /** Names a step of the operation in progress (a fault point). */
 type FaultStep = (step: string) => void;
@@ -42,6 +43,8 @@ export interface QemuEngineOptions {
   users?: EngineUsers;
   /** CPU and memory limits per VM (absent: none). */
   cgroups?: CgroupPlacement;
+  /** Signals engines through pidfds (absent: by pid). */
+  supervisor?: EngineSupervisor;
 }
 
 /**
@@ -180,6 +183,12 @@ export class QemuEngine implements Engine {
     return pidOfVm(paths, hostProcesses);
   }
 
+  /** Signals the VM's engine through a pidfd (never a recycled pid), or by pid without the addon. */
+  private kill(paths: VmPaths, pid: number, signal: NodeJS.Signals): void {
+    if (this.opts.supervisor) this.opts.supervisor.signal(pid, paths.controlSock, signal);
+    else try { process.kill(pid, signal); } catch { /* gone */ }
+  }
+
   /** The user the VM's QEMU runs as (null: the agent's own). */
   userOf(paths: VmPaths): EngineUser | null {
     return this.opts.users?.forVm(paths.dir) ?? null;
@@ -195,9 +204,9 @@ export class QemuEngine implements Engine {
     if (pid === null) return;
     const qmp = handle instanceof QmpHandle && !handle.isClosed ? handle.qmp : null;
     if (qmp) await qmp.execute("quit").catch(() => undefined);
-    else process.kill(pid, "SIGTERM");
+    else this.kill(paths, pid, "SIGTERM");
     if (!(await waitGone(() => this.runningPid(paths) !== null, 5000))) {
-      try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
+      this.kill(paths, pid, "SIGKILL");
     }
     this.opts.cgroups?.release(basename(paths.dir));
   }

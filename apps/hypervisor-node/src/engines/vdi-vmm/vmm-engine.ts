@@ -8,6 +8,7 @@ import { vmmPaths } from "../../native.ts";
 import { readManifest } from "../image-manifest.ts";
 import { VmmStateStorage } from "../../storage/vmm-state/vmm-state-storage.ts";
 import { engineMemoryLimit, type CgroupPlacement } from "../../lib/cgroups.ts";
+import type { EngineSupervisor } from "../../lib/engine-supervisor.ts";
 import { assertNotRunning, checkSocketPaths, EngineError, hostProcesses, nicsOf, pidOfVm, waitGone, type Engine, type EngineVmSpec, type SnapshotOptions, type VmHandle, type VmPaths } from "../engine.ts";
 
 const MAX_REPLY = 4096;
@@ -85,7 +86,7 @@ export class VmmControl implements VmHandle {
 export class VmmEngine implements Engine {
   readonly kind = "vdi-vmm" as const;
   readonly storage: VmmStateStorage;
-  constructor(private readonly opts: { imageDir: string; cgroups?: CgroupPlacement }) {
+  constructor(private readonly opts: { imageDir: string; cgroups?: CgroupPlacement; supervisor?: EngineSupervisor }) {
     this.storage = new VmmStateStorage(opts);
   }
 
@@ -132,6 +133,12 @@ export class VmmEngine implements Engine {
     return pidOfVm(paths, hostProcesses);
   }
 
+  /** Signals the VM's engine through a pidfd (never a recycled pid), or by pid without the addon. */
+  private kill(paths: VmPaths, pid: number, signal: NodeJS.Signals): void {
+    if (this.opts.supervisor) this.opts.supervisor.signal(pid, paths.controlSock, signal);
+    else try { process.kill(pid, signal); } catch { /* gone */ }
+  }
+
   attach(paths: VmPaths): Promise<VmHandle> {
     return VmmControl.connect(paths.controlSock, paths.engineLog);
   }
@@ -140,9 +147,9 @@ export class VmmEngine implements Engine {
     const pid = this.runningPid(paths);
     if (pid === null) return;
     if (handle instanceof VmmControl && !handle.isClosed) await handle.command("stop").catch(() => undefined);
-    else process.kill(pid, "SIGTERM");
+    else this.kill(paths, pid, "SIGTERM");
     if (!(await waitGone(() => this.runningPid(paths) !== null, 3000))) {
-      try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
+      this.kill(paths, pid, "SIGKILL");
     }
     this.opts.cgroups?.release(basename(paths.dir));
   }
