@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { nativeAddonReason } from "@vdi/native";
+import { nativeAddonReason } from "../src/native.ts";
 import { detectCgroups, engineMemoryLimit } from "../src/lib/cgroups.ts";
 import { IMAGES, agentFixture, qemuSkipReason, startAgent, until } from "./helpers.ts";
 
