@@ -601,7 +601,7 @@ export class Reconciler {
       const why = `The VM's engine was ${describeExit(exit)}`;
       if (exit.signal !== null) this.engineGone(vm, handle, why);
       else setTimeout(() => this.engineGone(vm, handle, why), REASON_GRACE_MS).unref();
-    }) ?? null;
+    }, { reap: !engine.spawnedChild }) ?? null;
     vm.watch = watch;
   }
 

@@ -61,6 +61,8 @@ export interface VmHandle {
 
 export interface Engine {
   readonly kind: EngineName;
+  /** The engine is the agent's direct child (child_process, which libuv reaps), not a daemon the agent adopts. */
+  readonly spawnedChild?: boolean;
   /** What the VM keeps on disk: disk, layers, clones, growth, export, tidy-up (storage/). */
   readonly storage: VmStorage;
   /** Boots the VM, or resumes it from a snapshot directory when `restoreDir` is given. */

@@ -67,15 +67,16 @@ export class EngineSupervisor {
   }
 
   /**
-   * Calls `onExit` once when the engine `pid` (holding `controlSock`) ends, reaping it when it is
-   * the agent's. Null without the addon, or when `pid` is not that engine.
+   * Calls `onExit` once when the engine `pid` (holding `controlSock`) ends, reaping it when asked
+   * (a daemon adopted as subreaper; never a child that child_process spawned). Null without the addon, or when `pid` is not that engine.
    */
-  watch(pid: number, controlSock: string, onExit: (exit: ProcessExit) => void): EngineWatch | null {
+  watch(pid: number, controlSock: string, onExit: (exit: ProcessExit) => void, opts: { reap: boolean } = { reap: true }): EngineWatch | null {
     const fd = this.open(pid, controlSock);
     if (fd === null) return null;
     let open = true;
     try {
-      this.addon!.watchPidfd(fd, (exit) => { if (open) onExit(exit); });
+      // A child that child_process spawned is libuv's to reap: reaping it here would steal its wait.
+      this.addon!.watchPidfd(fd, (exit) => { if (open) onExit(exit); }, { reap: opts.reap });
     } finally {
       closeSync(fd);  // the watch holds its own duplicate
     }

@@ -85,6 +85,7 @@ export class VmmControl implements VmHandle {
 
 export class VmmEngine implements Engine {
   readonly kind = "vdi-vmm" as const;
+  readonly spawnedChild = true;
   readonly storage: VmmStateStorage;
   constructor(private readonly opts: { imageDir: string; cgroups?: CgroupPlacement; supervisor?: EngineSupervisor }) {
     this.storage = new VmmStateStorage(opts);
