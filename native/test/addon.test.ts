@@ -50,7 +50,8 @@ async function adoptDaemon(script = "sleep 30"): Promise<number> {
   const sh = spawn("sh", ["-c", `(${script}) >/dev/null 2>&1 </dev/null & echo $!`], { stdio: ["ignore", "pipe", "ignore"] });
   let out = "";
   sh.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  const { code } = await exitOf(sh);
+  // "close", not "exit": the exit can be heard before the pipe's last bytes are read.
+  const code = await new Promise<number | null>((resolve) => sh.once("close", (c: number | null) => resolve(c)));
   expect(code).toBe(0);
   const pid = Number(out.trim());
   expect(Number.isInteger(pid) && pid > 0).toBe(true);

@@ -79,12 +79,24 @@ class QmpLiveDisk implements LiveDisk {
     await this.qmp.execute("blockdev-snapshot-sync", { device: "disk0", "snapshot-file": next, format: "qcow2", mode: "absolute-paths" });
   }
   async stream(base: string, progress?: (p: number) => void) {
-    await this.qmp.execute("block-stream", { "job-id": "merge", device: "disk0", base });
+    // auto-dismiss off: a job that ends in error stays listed (status "concluded", with its error)
+    // instead of vanishing like a finished one, so a failed merge is told apart from a done one.
+    // The base is named by its node, not its path: QEMU would match a path by realpath(), as the
+    // engine's own uid, and fails on a folder above the image that uid may not search.
+    const nodes = await this.qmp.execute<{ "node-name": string; drv: string; file: string }[]>("query-named-block-nodes", { flat: true });
+    const named = nodes.filter((n) => n.drv === "qcow2" && n.file === base);
+    const at = named.length === 1 ? { "base-node": named[0]!["node-name"] } : { base };
+    await this.qmp.execute("block-stream", { "job-id": "merge", device: "disk0", ...at, "auto-dismiss": false });
     for (const end = Date.now() + 600_000; ; ) {
-      const jobs = await this.qmp.execute<{ device: string; len: number; offset: number }[]>("query-block-jobs");
-      const job = jobs.find((j) => j.device === "merge");
-      if (!job) return;
-      if (job.len > 0) progress?.(Math.min(99, 10 + Math.round((85 * job.offset) / job.len)));
+      const jobs = await this.qmp.execute<{ id: string; status: string; "current-progress": number; "total-progress": number; error?: string }[]>("query-jobs");
+      const job = jobs.find((j) => j.id === "merge");
+      if (!job) throw new EngineError("The merge job vanished before it concluded");
+      if (job.status === "concluded" || job.status === "null") {
+        await this.qmp.execute("job-dismiss", { id: "merge" }).catch(() => undefined);
+        if (job.error) throw new EngineError(`Merging the snapshot's layer failed: ${job.error}`);
+        return;
+      }
+      if (job["total-progress"] > 0) progress?.(Math.min(99, 10 + Math.round((85 * job["current-progress"]) / job["total-progress"])));
       if (Date.now() > end) throw new EngineError("Merging the snapshot's layer took longer than 10 minutes");
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -115,7 +115,11 @@ export class Qcow2Storage implements VmStorage {
     rmSync(dir, { recursive: true, force: true });
     fsyncDir(join(paths.dir, "snapshots"));
     // Merging only saves space and chain length: if it fails, the layer stays, as it would without it.
-    if (layer) await this.mergeIntoActive(paths, layer, live, progress).catch(() => undefined);
+    if (layer) {
+      await this.mergeIntoActive(paths, layer, live, progress).catch((err: unknown) => {
+        console.warn(`[storage] ${basename(paths.dir)}: the deleted snapshot's layer stays unmerged: ${(err as Error).message}`);
+      });
+    }
     await collectGarbage(this.img, paths);
   }
 
