@@ -51,7 +51,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     reason: !kvm.usable ? kvm.reason : !vmmBuilt ? `the microVM engine is not built (${vmmPaths().vmm}; run make -C native)` : `vdi-vmm on ${kvm.reason}`,
   };
   log(`microVM: ${microvm.reason}`);
-  const engines = { qemu: qemuEngine, ...(microvm.available ? { "vdi-vmm": new VmmEngine({ imageDir: env.imageDir, cgroups, supervisor }) } : {}) };
+  const engines = { qemu: qemuEngine, ...(microvm.available ? { "vdi-vmm": new VmmEngine({ imageDir: env.imageDir, cgroups, supervisor, users }) } : {}) };
 
   const capabilities = (): NodeCapabilities => ({
     engines: {

@@ -49,7 +49,7 @@ export class EngineUsers {
       if ((mode & 0o001) === 0) return new EngineUsers(vmsDir, false, `${d} is closed to other users (mode ${(mode & 0o777).toString(8)}): engines run as root`);
       if (dirname(d) === d) break;
     }
-    return new EngineUsers(vmsDir, true, `engines run as users of their own (uid ${ENGINE_UID_BASE}+), QEMU with -runas and -sandbox`);
+    return new EngineUsers(vmsDir, true, `engines run as users of their own (uid ${ENGINE_UID_BASE}+): QEMU with -runas and -sandbox, vdi-vmm with --runas`);
   }
 
   private readRecord(vmDir: string): number | null {
@@ -103,6 +103,13 @@ export class EngineUsers {
   static seal(file: string): void {
     chownSync(file, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
     chmodSync(file, 0o644);
+  }
+
+  /** Takes a folder the engine wrote (a microVM's memory state) back: the agent's, read-only. */
+  static sealTree(dir: string): void {
+    chownSync(dir, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+    chmodSync(dir, 0o755);
+    for (const f of readdirSync(dir)) EngineUsers.seal(join(dir, f));
   }
 
   /** Opens `dir` to the engine's group, closed to everyone else, the agent's files kept (1770). */

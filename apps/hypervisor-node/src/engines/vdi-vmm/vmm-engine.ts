@@ -9,6 +9,7 @@ import { readManifest } from "../image-manifest.ts";
 import { VmmStateStorage } from "../../storage/vmm-state/vmm-state-storage.ts";
 import { engineMemoryLimit, type CgroupPlacement } from "../../lib/cgroups.ts";
 import type { EngineSupervisor } from "../../lib/engine-supervisor.ts";
+import { EngineUsers } from "../../lib/engine-users.ts";
 import { assertNotRunning, checkSocketPaths, EngineError, hostProcesses, nicsOf, pidOfVm, waitGone, type Engine, type EngineVmSpec, type SnapshotOptions, type VmHandle, type VmPaths } from "../engine.ts";
 
 const MAX_REPLY = 4096;
@@ -87,7 +88,7 @@ export class VmmEngine implements Engine {
   readonly kind = "vdi-vmm" as const;
   readonly spawnedChild = true;
   readonly storage: VmmStateStorage;
-  constructor(private readonly opts: { imageDir: string; cgroups?: CgroupPlacement; supervisor?: EngineSupervisor }) {
+  constructor(private readonly opts: { imageDir: string; cgroups?: CgroupPlacement; supervisor?: EngineSupervisor; users?: EngineUsers }) {
     this.storage = new VmmStateStorage(opts);
   }
 
@@ -106,10 +107,16 @@ export class VmmEngine implements Engine {
     checkSocketPaths(paths);
     assertNotRunning(paths);
     for (const p of [paths.controlSock, paths.vncSock, paths.pidFile]) rmSync(p, { force: true });
+    // The VMM opens KVM, its guest, the state it restores and its sockets as root, then becomes the
+    // VM's user (--runas): the states it writes later go into folders that user may write.
+    const user = this.opts.users?.forVm(paths.dir) ?? null;
+    EngineUsers.own(paths.dir, user);
+    mkdirSync(join(paths.dir, "snapshots"), { recursive: true });
+    EngineUsers.own(join(paths.dir, "snapshots"), user);
     const log = openSync(paths.engineLog, "a");
     // A restore takes memory size and state from the snapshot; the identity (MAC, id) is this VM's.
     const boot = [...(restoreDir ? ["--restore", restoreDir] : ["--kernel", join(m.dir, m.kernel), "--mem", String(spec.memoryMiB)]), "--vm-id", String(vmNumber(spec.id))];
-    const plain = [vmm, ...boot, "--serial-log", paths.serialLog, "--control", paths.controlSock, "--vnc", paths.vncSock, "--mac", nics[0]!.mac];
+    const plain = [vmm, ...boot, "--serial-log", paths.serialLog, "--control", paths.controlSock, "--vnc", paths.vncSock, "--mac", nics[0]!.mac, ...(user ? ["--runas", `${user.uid}:${user.gid}`] : [])];
     // In the VM's cgroup from its first page (the shell that joins it execs the VMM: same pid).
     const argv = this.opts.cgroups ? this.opts.cgroups.wrap(spec.id, { cpus: 1, memoryBytes: engineMemoryLimit(spec.memoryMiB, { tcg: false }) }, plain) : plain;
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["ignore", log, log] });
@@ -166,6 +173,7 @@ export class VmmEngine implements Engine {
   async save(paths: VmPaths, handle: VmHandle): Promise<void> {
     rmSync(paths.saved, { recursive: true, force: true });
     await this.controlOf(handle).command(`snapshot ${paths.saved}`, 120_000);  // temp dir + fsync + rename
+    if (this.opts.users?.enabled) EngineUsers.sealTree(paths.saved);
     await this.stop(paths, handle);
   }
 
@@ -179,6 +187,8 @@ export class VmmEngine implements Engine {
     mkdirSync(dirname(dir), { recursive: true });
     opts.progress(20);
     await this.controlOf(handle).command(`snapshot ${dir}`, 120_000);  // temp dir + fsync + rename, in the VMM
+    // Taken back from the engine: clones hard-link these files, so their owner must not be a VM's.
+    if (this.opts.users?.enabled) EngineUsers.sealTree(dir);
     // Sparse files: count the blocks really used.
     return ["state.bin", "ram.bin", "fb.bin"].reduce((sum, f) => sum + statSync(join(dir, f)).blocks * 512, 0);
   }
