@@ -10,6 +10,8 @@ import { probeQemu, QemuEngine } from "./engines/qemu/qemu-engine.ts";
 import { VmmEngine } from "./engines/vdi-vmm/vmm-engine.ts";
 import { Reconciler } from "./reconciler.ts";
 import { createConsoleGateway } from "./gateway/console-gateway.ts";
+import type { StreamProtocols } from "./gateway/stream-protocol.ts";
+import { rfbStream } from "./rfb/rfb-stream.ts";
 import { createAdmission } from "./gateway/admission.ts";
 import { ConsoleAccessTable, pollConsoleAccess } from "./gateway/console-access.ts";
 import { createThumbnailEndpoint } from "./thumbnail/thumbnail-endpoint.ts";
@@ -24,6 +26,9 @@ import { detectCgroups, noCgroups } from "./lib/cgroups.ts";
 const LONG_POLL_MS = 10_000;
 const HEARTBEAT_MS = 4_000;
 const RESYNC_MS = 3_000;
+
+/** The WebSocket paths of the node, each the console protocol it serves (a new protocol adds a row). */
+const UPGRADE_PATHS: Record<string, keyof StreamProtocols> = { "/console": "vnc" };
 
 export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) => console.log(`[node ${env.VDI_NODE_NAME}] ${m}`)) {
   mkdirSync(env.dataDir, { recursive: true });
@@ -78,7 +83,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     admission,
     nodeId: () => sync?.nodeId() ?? null,
     publicKeyPem: () => sync?.consolePublicKeyPem() ?? null,
-    displayOf: (vmId) => reconciler.displayOf(vmId),
+    protocols: { vnc: rfbStream((vmId) => reconciler.displayOf(vmId)) },
     mayOpen: (vmId, userId) => consoleAccess.verdict(vmId, userId),
     isOwner: (vmId, userId) => consoleAccess.isOwner(vmId, userId),
     refreshAccess: () => accessPoll.refresh(),
@@ -112,7 +117,9 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
   const connections = limitConnections(server, limits, log);
   log(`connection limits: ${limits.maxConnections} in all, ${limits.maxPerAddress} per address, ${limits.reservedFds} file descriptors kept for the agent`);
   server.on("upgrade", (req, socket, head) => {
-    if (new URL(req.url ?? "/", "http://x").pathname === "/console") gateway.handleUpgrade(req, socket, head);
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    const protocol = Object.hasOwn(UPGRADE_PATHS, path) ? UPGRADE_PATHS[path] : undefined;
+    if (protocol) gateway.handleUpgrade(req, socket, head, protocol);
     else socket.destroy();
   });
   await new Promise<void>((resolve) => server.listen(env.VDI_NODE_PORT, env.VDI_NODE_HOST, resolve));

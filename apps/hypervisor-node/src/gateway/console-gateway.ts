@@ -1,6 +1,7 @@
 // The console gateway: a WebSocket endpoint that accepts only a valid console token, then
-// relays RFB bytes between the browser and the VM's VNC unix socket. It never parses the
-// target from the client: the token names the VM, and the node maps that to its socket.
+// relays bytes between the browser and the VM's unix socket for the token's protocol. It never
+// parses the target from the client: the token names the VM, and the protocol's row
+// (stream-protocol.ts; RFB's is rfb/rfb-stream.ts) maps that to its socket and watches the stream.
 // Each connection lives within ConsoleLimits and ends when its VM stops or its user loses access.
 import type { IncomingMessage } from "node:http";
 import { connect } from "node:net";
@@ -8,7 +9,8 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { createAdmission, type Admission, type Refusal } from "./admission.ts";
 import { consoleLimits, TokenBucket, type ConsoleLimits } from "./console-limits.ts";
-import { RfbRelayWatch } from "../rfb/rfb-relay-watch.ts";
+import type { StreamProtocol, StreamProtocols } from "./stream-protocol.ts";
+import { rfbStream } from "../rfb/rfb-stream.ts";
 import type { AccessVerdict } from "./console-access.ts";
 
 /** Close codes (4000–4999 are for applications, RFC 6455 §7.4.2). docs/console-security.md. */
@@ -52,7 +54,10 @@ const DRAIN_POLL_MS = 20;
 export interface GatewayOptions {
   nodeId: () => string | null;
   publicKeyPem: () => string | null;
-  displayOf: (vmId: string) => string | null;
+  /** The VM's VNC socket here (the RFB row, when `protocols` does not name the rows itself). */
+  displayOf?: (vmId: string) => string | null;
+  /** The protocols relayed, one row each; { vnc: rfbStream(displayOf) } when absent. */
+  protocols?: StreamProtocols;
   /** May this user open this VM's console (console-access.ts)? "unknown" is refused too. */
   mayOpen: (vmId: string, userId: string) => AccessVerdict;
   /** Whether `userId` owns the VM (the owner always gets a console; console-access.ts). */
@@ -80,6 +85,7 @@ export function createConsoleGateway(opts: GatewayOptions) {
   const limits = consoleLimits(opts.limits);
   const admission = opts.admission ?? createAdmission(opts);
   const consoles = new Set<OpenConsole>();
+  const protocols: StreamProtocols = opts.protocols ?? (opts.displayOf ? { vnc: rfbStream(opts.displayOf) } : {});
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, perMessageDeflate: false });
 
@@ -95,7 +101,9 @@ export function createConsoleGateway(opts: GatewayOptions) {
     closeSocket(ws, code, reason);
   }
 
-  wss.on("connection", (ws: WebSocket, req: IncomingMessage) => {
+  wss.on("connection", (ws: WebSocket, req: IncomingMessage, protocol: keyof StreamProtocols) => {
+    const stream = protocols[protocol];
+    if (!stream) return refuse(ws, CLOSE.BAD_TOKEN, `this node serves no ${protocol} consoles`);
     const origin = req.headers.origin;
     // Browsers always send Origin on a WebSocket handshake; a page on another site must not be able
     // to use a token it got hold of from the user's browser. Without the header: not a page of ours.
@@ -105,17 +113,17 @@ export function createConsoleGateway(opts: GatewayOptions) {
     const token = new URL(req.url ?? "/", "http://x").searchParams.get("token") ?? "";
     // The client speaks only after our ProtocolVersion, so nothing of it is lost while admission
     // waits (for the portal's access table on a VM made a moment ago).
-    void admission.admit(token, "vnc").then((a) => {
+    void admission.admit(token, protocol).then((a) => {
       if (ws.readyState !== ws.OPEN) return;
       if (!a.ok) return refuse(ws, REFUSAL_CODE[a.refusal], a.reason);
       const { claims } = a;
-      const socketPath = opts.displayOf(claims.vm);
+      const socketPath = stream.target(claims.vm);
       if (!socketPath) return refuse(ws, CLOSE.NOT_RUNNING, "VM is not running on this node");
       if (!a.consume()) return refuse(ws, CLOSE.REPLAYED, "token already used");
       const owner = opts.isOwner?.(claims.vm, claims.user) ?? false;
       const room = makeRoom(claims.vm, claims.user, owner);
       if (room) return refuse(ws, CLOSE.VM_CONSOLES_FULL, room);
-      relay(ws, claims.vm, claims.user, owner, socketPath);
+      relay(ws, stream, claims.vm, claims.user, owner, socketPath);
     });
   });
 
@@ -136,8 +144,8 @@ export function createConsoleGateway(opts: GatewayOptions) {
     return others >= limits.consolesPerVm - limits.consolesPerUser ? `this VM has ${others} consoles open, the most it takes besides its owner's` : null;
   }
 
-  function relay(ws: WebSocket, vmId: string, userId: string, owner: boolean, socketPath: string) {
-    const vnc = connect(socketPath);
+  function relay(ws: WebSocket, stream: StreamProtocol, vmId: string, userId: string, owner: boolean, socketPath: string) {
+    const target = connect(socketPath);
     const messages = new TokenBucket(limits.messagesPerSecond, limits.messageBurst);
     const bytes = new TokenBucket(limits.bytesPerSecond, limits.byteBurst);
     let closed = false;
@@ -157,25 +165,23 @@ export function createConsoleGateway(opts: GatewayOptions) {
       clearInterval(pingTimer);
       clearTimeout(pongDeadline);
       clearInterval(drainPoll);
-      vnc.destroy();
+      target.destroy();
       if (code >= 4000) opts.log(`console of vm ${vmId} closed (${code}): ${reason}`);
       closeSocket(ws, code, reason);
     }
 
-    const handshakeTimer = setTimeout(() => finish(CLOSE.HANDSHAKE_TIMEOUT, "RFB handshake timeout"), limits.handshakeMs);
-    const watch = new RfbRelayWatch({
-      done: () => {
-        clearTimeout(handshakeTimer);
-        if (watch.askedExclusive) opts.log(`console of vm ${vmId}: the client asked for exclusive access; it shares the display`);
-      },
+    const handshakeTimer = setTimeout(() => finish(CLOSE.HANDSHAKE_TIMEOUT, `${stream.name} handshake timeout`), limits.handshakeMs);
+    const watch = stream.watch(vmId, {
+      done: () => clearTimeout(handshakeTimer),
       fail: (reason) => finish(CLOSE.PROTOCOL_ERROR, reason),
+      log: opts.log,
     });
-    /** What the watch has read of the client goes to the display, with backpressure. */
-    function toDisplay() {
-      for (let out = watch.takeForDisplay(); out && !closed; out = watch.takeForDisplay()) {
-        if (!vnc.write(out)) {
+    /** What the watch has read of the client goes to the target, with backpressure. */
+    function toTarget() {
+      for (let out = watch.takeForTarget(); out && !closed; out = watch.takeForTarget()) {
+        if (!target.write(out)) {
           ws.pause();
-          vnc.once("drain", () => ws.resume());
+          target.once("drain", () => ws.resume());
         }
       }
     }
@@ -204,17 +210,17 @@ export function createConsoleGateway(opts: GatewayOptions) {
       pongDeadline = undefined;
     });
 
-    /** Backpressure: stop reading the display until the browser drains; cut a browser that does not. */
+    /** Backpressure: stop reading the target until the browser drains; cut a browser that does not. */
     function waitForDrain() {
       paused = true;
-      vnc.pause();
+      target.pause();
       let fullSince = Date.now();
       drainPoll = setInterval(() => {
         const queued = ws.bufferedAmount;
         if (queued < limits.sendHighWaterBytes / 4) {
           clearInterval(drainPoll);
           paused = false;
-          vnc.resume();
+          target.resume();
         } else if (queued <= limits.sendHighWaterBytes) {
           fullSince = Date.now();  // draining, however slowly
         } else if (Date.now() - fullSince > limits.slowClientMs) {
@@ -223,26 +229,26 @@ export function createConsoleGateway(opts: GatewayOptions) {
       }, DRAIN_POLL_MS);
     }
 
-    vnc.on("data", (chunk: Buffer) => {
+    target.on("data", (chunk: Buffer) => {
       ws.send(chunk);
       if (!watch.settled) {
-        watch.fromServer(chunk);
-        toDisplay();  // client bytes that waited for this answer of the display
+        watch.fromTarget(chunk);
+        toTarget();  // client bytes that waited for this answer of the target
       }
       if (!paused && !closed && ws.bufferedAmount > limits.sendHighWaterBytes) waitForDrain();
     });
-    vnc.on("error", () => finish(CLOSE.DISPLAY_GONE, "display unavailable"));
-    vnc.on("close", () => finish(CLOSE.DISPLAY_GONE, "display closed"));
+    target.on("error", () => finish(CLOSE.DISPLAY_GONE, "display unavailable"));
+    target.on("close", () => finish(CLOSE.DISPLAY_GONE, "display closed"));
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       if (closed) return;
       if (!isBinary) return finish(1003, "binary frames only");
       if (!messages.take(1)) return finish(CLOSE.RATE_LIMITED, "rate limit: messages");
       if (!bytes.take(data.length)) return finish(CLOSE.RATE_LIMITED, "rate limit: bytes");
-      // The watch reads the bytes first, and the display gets only what it has read: a client that
-      // does not speak RFB never reaches it, and ClientInit always asks for a shared display.
+      // The watch reads the bytes first, and the target gets only what it has read: a client that
+      // does not speak the protocol never reaches it.
       if (watch.fromClient(data)) lastInputAt = Date.now();
       if (closed) return;
-      toDisplay();
+      toTarget();
     });
     ws.on("close", () => finish(1000, "client closed"));
     ws.on("error", () => finish(1011, "socket error"));
@@ -256,8 +262,9 @@ export function createConsoleGateway(opts: GatewayOptions) {
   }
 
   return {
-    handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
-      wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+    /** Takes a WebSocket upgrade for consoles of `protocol` (the path it came on says which). */
+    handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, protocol: keyof StreamProtocols = "vnc") {
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req, protocol));
     },
     activeConnections: () => consoles.size,
     /** The VMs that have a console open here now. */
