@@ -18,6 +18,7 @@ test("[VM] demo user creates a VM, sees its screen and types a command into it",
   await expect(page.getByRole("alert").filter({ hasText: "lowercase letters" })).toBeVisible();
 
   const t0 = Date.now();
+  await page.getByLabel("Template").selectOption({ label: "Debian shell (busybox)" });
   await page.getByLabel("Name").fill(name);
   await page.getByRole("button", { name: "Create" }).click();
   await page.waitForURL(/\/vms\/[a-z0-9]+/);

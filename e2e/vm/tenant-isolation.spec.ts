@@ -6,7 +6,7 @@ test("[VM] another tenant's user cannot see, control or open the console of a VM
   const demo = await browser.newContext();
   await logInThroughApi(demo.request, DEMO);
   const templates = await trpcQuery(demo.request, "template.list", undefined);
-  const templateId = (templates.body.result!.data as { id: string }[])[0]!.id;
+  const templateId = (templates.body.result!.data as { id: string; title: string }[]).find((t) => t.title === "Debian shell (busybox)")!.id;
   const created = await trpcMutation(demo.request, "vm.create", { templateId, name: `iso-${Date.now().toString(36)}` });
   expect(created.status).toBe(200);
   const { vmId } = created.body.result!.data as { vmId: string };

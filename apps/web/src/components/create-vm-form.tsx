@@ -17,13 +17,16 @@ export function CreateVmForm() {
   const fields = fieldErrors(create.error);
   const template = templates.data?.find((t) => t.id === templateId);
 
+  /** Picks a template with its own default size (a desktop wants more memory than a shell). */
+  function pick(t: { id: string; defaultCpus: number; defaultMemoryMiB: number }) {
+    setTemplateId(t.id);
+    setCpus(t.defaultCpus);
+    setMemoryMiB(t.defaultMemoryMiB);
+  }
+
   useEffect(() => {
     const first = templates.data?.[0];
-    if (!templateId && first) {
-      setTemplateId(first.id);
-      setCpus(first.defaultCpus);
-      setMemoryMiB(first.defaultMemoryMiB);
-    }
+    if (!templateId && first) pick(first);
   }, [templates.data, templateId]);
 
   function submit(e: FormEvent) {
@@ -36,7 +39,7 @@ export function CreateVmForm() {
       <h2>New virtual machine</h2>
       <label>
         Template
-        <select value={templateId} onChange={(e) => setTemplateId(e.target.value)} required>
+        <select value={templateId} onChange={(e) => { const t = templates.data?.find((x) => x.id === e.target.value); if (t) pick(t); }} required>
           {templates.data?.map((t) => <option key={t.id} value={t.id}>{t.title}</option>)}
         </select>
       </label>

@@ -13,6 +13,7 @@ import { assertNotRunning, checkSocketPaths, EngineError, hostProcesses, nicsOf,
 import { Qcow2Storage } from "../../storage/qcow2/qcow2-storage.ts";
 import { readSnapshotMeta, type SnapshotMeta } from "../../storage/qcow2/layers.ts";
 import { QmpClient } from "./qmp-client.ts";
+import { desktopArgs, desktopFiles, desktopOf, freeLoopbackPort, rdpForward, writeIdentity } from "./desktop.ts";
 import { EngineUsers, type EngineUser } from "../../lib/engine-users.ts";
 import { engineMemoryLimit, type CgroupPlacement } from "../../lib/cgroups.ts";
 import type { EngineSupervisor } from "../../lib/engine-supervisor.ts";
@@ -24,12 +25,17 @@ type FaultStep = (step: string) => void;
  * How each kind of network a card plugs into becomes QEMU arguments: one row per kind, so a new
  * network (a tenant bridge) is a row here, not an edit of the engine.
  */
-const NIC_BACKENDS: { [K in Nic["network"]["kind"]]: (nic: Nic & { network: { kind: K } }, ctx: { outbound: boolean }) => string[] } = {
-  user: (nic, ctx) => ["-nic", userNetwork(nic.mac, ctx.outbound)],
+interface NicContext {
+  outbound: boolean;
+  /** Ports of the guest forwarded to the node (QEMU hostfwd rules; only the first card takes them). */
+  forwards: string[];
+}
+const NIC_BACKENDS: { [K in Nic["network"]["kind"]]: (nic: Nic & { network: { kind: K } }, ctx: NicContext) => string[] } = {
+  user: (nic, ctx) => ["-nic", [userNetwork(nic.mac, ctx.outbound), ...ctx.forwards].join(",")],
 };
 
-function nicArgs(nic: Nic, ctx: { outbound: boolean }): string[] {
-  const backend = NIC_BACKENDS[nic.network.kind] as (n: Nic, c: { outbound: boolean }) => string[];
+function nicArgs(nic: Nic, ctx: NicContext): string[] {
+  const backend = NIC_BACKENDS[nic.network.kind] as (n: Nic, c: NicContext) => string[];
   return backend(nic, ctx);
 }
 
@@ -136,10 +142,12 @@ export class QemuEngine implements Engine {
     return this.opts.accel;
   }
 
-  args(spec: EngineVmSpec, paths: VmPaths, outbound = false, user: EngineUser | null = null): string[] {
+  args(spec: EngineVmSpec, paths: VmPaths, outbound = false, user: EngineUser | null = null, rdpHostPort: number | null = null): string[] {
     const m = readManifest(this.opts.imageDir, spec.image);
     if (!m.initrd) throw new EngineError(`The template image "${spec.image}" has no initrd`);
     checkSocketPaths(paths);
+    const desktop = desktopOf(m);
+    const forwards = desktop && rdpHostPort ? [rdpForward(desktop, rdpHostPort)] : [];
     return [
       "-name", `${spec.name},debug-threads=on`,
       "-machine", `pc,accel=${this.opts.accel}`,
@@ -150,7 +158,8 @@ export class QemuEngine implements Engine {
       "-initrd", join(m.dir, m.initrd),
       "-append", `${m.cmdline ?? ""} vdi.hostname=${spec.name}`,
       "-drive", `file=${this.storage.activeDisk(paths)},if=virtio,id=disk0,format=qcow2,discard=unmap`,
-      ...nicsOf(spec).flatMap((nic) => nicArgs(nic, { outbound })),
+      ...nicsOf(spec).flatMap((nic, i) => nicArgs(nic, { outbound, forwards: i === 0 ? forwards : [] })),
+      ...(desktop ? desktopArgs(desktop, desktopFiles(paths.dir)) : []),
       "-smbios", `type=1,serial=${spec.id}`,
       "-vga", "std",
       "-display", "none",
@@ -172,7 +181,9 @@ export class QemuEngine implements Engine {
     if (restoreDir) throw new EngineError("QEMU VMs go back to a snapshot through revert()");
     assertNotRunning(paths);
     for (const p of [paths.controlSock, paths.vncSock, paths.pidFile]) rmSync(p, { force: true });
-    const egress = await this.egressFor(readManifest(this.opts.imageDir, spec.image));
+    const manifest = readManifest(this.opts.imageDir, spec.image);
+    const egress = await this.egressFor(manifest);
+    const rdpHostPort = await this.prepareDesktop(spec, paths, manifest, !!egress);
     // QEMU opens its files as root, then becomes the VM's user: what it makes later (layers, memory
     // state) goes into folders that user owns.
     const user = this.userOf(paths);
@@ -181,7 +192,7 @@ export class QemuEngine implements Engine {
     // The active layer is the one file QEMU writes; it may reopen it as the VM's user (an incoming
     // state activates its disks after -runas). Frozen layers stay the agent's, read-only to QEMU.
     EngineUsers.giveFile(this.storage.activeDisk(paths), user);
-    const args = [...this.args(spec, paths, !!egress, user), ...(incoming ? ["-incoming", `exec:cat ${incoming}`] : [])];
+    const args = [...this.args(spec, paths, !!egress, user, rdpHostPort), ...(incoming ? ["-incoming", `exec:cat ${incoming}`] : [])];
     const plain = egress ? egress.wrap([this.opts.qemuBinary, ...args]) : [this.opts.qemuBinary, ...args];
     const limits = { cpus: spec.cpus, memoryBytes: engineMemoryLimit(spec.memoryMiB, { tcg: this.opts.accel === "tcg" }) };
     const argv = this.opts.cgroups ? this.opts.cgroups.wrap(spec.id, limits, plain) : plain;
@@ -189,6 +200,23 @@ export class QemuEngine implements Engine {
       throw new EngineError(e.code === "ENOENT" ? `QEMU is not installed on this node (${this.opts.qemuBinary} not found)` : `Cannot run QEMU: ${e.message}`);
     });
     if (r.code !== 0) throw new EngineError(`QEMU failed to start: ${r.stderr.trim().split("\n").slice(-3).join(" ") || `exit ${r.code}`}`);
+  }
+
+  /**
+   * A desktop's identity for this boot, and the loopback port its RDP port is forwarded to (null
+   * without a desktop). A guest in the egress namespace gets no forward: that namespace's loopback
+   * is what every outbound guest reaches as 10.0.2.2 (docs/rdp.md).
+   */
+  private async prepareDesktop(spec: EngineVmSpec, paths: VmPaths, m: object, outbound: boolean): Promise<number | null> {
+    const desktop = desktopOf(m);
+    if (!desktop) return null;
+    const files = desktopFiles(paths.dir);
+    writeIdentity(spec, files);
+    rmSync(files.rdpPortFile, { force: true });
+    if (outbound) return null;
+    const port = await freeLoopbackPort();
+    writeFileAtomic(files.rdpPortFile, `${port}\n`);
+    return port;
   }
 
   runningPid(paths: VmPaths): number | null {
