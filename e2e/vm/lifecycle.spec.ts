@@ -11,6 +11,7 @@ test("[VM] snapshot, change, revert and clone from the VM page, with live progre
   await page.getByLabel("Password").fill(DEMO.password);
   await page.getByRole("button", { name: "Log in" }).click();
   await expect(page.getByRole("heading", { name: "Virtual machines" })).toBeVisible();
+  await page.getByLabel("Template").selectOption({ label: "Debian shell (busybox)" });
   await page.getByLabel("Name").fill(name);
   await page.getByRole("button", { name: "Create" }).click();
   await page.waitForURL(/\/vms\/[a-z0-9]+/);
