@@ -163,9 +163,24 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "rdp-bridge: connected to %s:%u as %s, %ux%u; serving RFB on %s\n", host.c_str(), port, user.c_str(),
                instance->context->gdi->width, instance->context->gdi->height, listenPath.c_str());
 
-  // One client: the gateway's connection for this session.
-  pollfd pl{lfd, POLLIN, 0};
-  if (::poll(&pl, 1, 30'000) <= 0) { std::fprintf(stderr, "rdp-bridge: no client came within 30 s\n"); return 0; }
+  // One client: the gateway's connection for this session. The RDP session is served meanwhile
+  // (a server that gets no answers ends it).
+  HANDLE listenEvent = CreateFileDescriptorEvent(nullptr, FALSE, FALSE, lfd, WINPR_FD_READ);
+  for (int waited = 0;; waited += 100) {
+    pollfd pl{lfd, POLLIN, 0};
+    if (::poll(&pl, 1, 0) > 0) break;
+    if (waited >= 30'000) { std::fprintf(stderr, "rdp-bridge: no client came within 30 s\n"); return 0; }
+    HANDLE handles[64];
+    DWORD n = freerdp_get_event_handles(instance->context, handles, 63);
+    if (n == 0) return 4;
+    handles[n++] = listenEvent;
+    WaitForMultipleObjects(n, handles, FALSE, 100);
+    if (!freerdp_check_event_handles(instance->context)) {
+      std::fprintf(stderr, "rdp-bridge: the RDP session ended before a client came: %s\n", freerdp_get_last_error_string(freerdp_get_last_error(instance->context)));
+      return 4;
+    }
+  }
+  CloseHandle(listenEvent);
   int cfd = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
   ::close(lfd);
   ::unlink(listenPath.c_str());
