@@ -96,18 +96,9 @@ async function guestExec(sock: string, path: string, args: string[]): Promise<{ 
   });
   const ask = async (cmd: object): Promise<Record<string, unknown>> => {
     s.write(`${JSON.stringify(cmd)}\n`);
-    const end = Date.now() + 20_000;
-    for (;;) {
-      const line = lines.shift();
-      if (line !== undefined) {
-        const r = JSON.parse(line) as { return?: Record<string, unknown>; error?: { desc: string } };
-        if (r.error) throw new Error(`guest agent: ${r.error.desc}`);
-        if (r.return !== undefined) return r.return;
-        continue;
-      }
-      if (Date.now() > end) throw new Error("the guest agent did not answer");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const r = JSON.parse(await until("the guest agent's answer", () => lines.shift(), 20_000)) as { return?: Record<string, unknown>; error?: { desc: string } };
+    if (r.error) throw new Error(`guest agent: ${r.error.desc}`);
+    return r.return ?? {};
   };
   try {
     await new Promise((resolve, reject) => s.once("connect", resolve).once("error", reject));
@@ -115,11 +106,8 @@ async function guestExec(sock: string, path: string, args: string[]): Promise<{ 
     // guest-sync first: whatever an earlier client left unread is skipped up to our id.
     s.write(Buffer.from([0xff]));  // resets the agent's parser
     s.write(`${JSON.stringify({ execute: "guest-sync-delimited", arguments: { id } })}\n`);
-    for (const end = Date.now() + 20_000; ; await new Promise((r) => setTimeout(r, 50))) {
-      const i = lines.findIndex((l) => l.includes(String(id)));
-      if (i >= 0) { lines.splice(0, i + 1); break; }
-      if (Date.now() > end) throw new Error("the guest agent did not answer guest-sync");
-    }
+    const at = await until("the guest agent's guest-sync", () => { const i = lines.findIndex((l) => l.includes(String(id))); return i >= 0 ? i + 1 : null; }, 20_000);
+    lines.splice(0, at);
     const { pid } = await ask({ execute: "guest-exec", arguments: { path, arg: args } }) as { pid: number };
     for (;;) {
       const st = await ask({ execute: "guest-exec-status", arguments: { pid } }) as { exited: boolean; exitcode?: number };

@@ -56,7 +56,10 @@ const credentialsSchema = z.object({ user: z.string().regex(/^[a-z][a-z0-9-]{0,3
 /** The VM's desktop credentials, made on first use (24 random bytes, base64url). */
 export function desktopCredentials(files: DesktopFiles): DesktopCredentials {
   if (existsSync(files.credentials)) {
-    const parsed = credentialsSchema.safeParse(JSON.parse(readFileSync(files.credentials, "utf8")));
+    // An unreadable record gets new credentials: the guest takes them at its next boot.
+    let json: unknown = null;
+    try { json = JSON.parse(readFileSync(files.credentials, "utf8")); } catch { /* made again below */ }
+    const parsed = credentialsSchema.safeParse(json);
     if (parsed.success) return parsed.data;
   }
   const made = { user: DESKTOP_USER, password: randomBytes(24).toString("base64url") };
