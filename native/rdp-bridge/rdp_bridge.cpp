@@ -148,6 +148,9 @@ int main(int argc, char** argv) {
   s->Password = ::strdup(password.c_str());
   s->DesktopWidth = width;
   s->DesktopHeight = height;
+  // The guest's certificate is its own self-signed one: the bridge trusts the node's loopback
+  // forward and the per-VM password instead, and keeps no certificate store (it has no home).
+  s->IgnoreCertificate = TRUE;
   s->NlaSecurity = FALSE;  // xrdp: TLS with the password in the auto-logon info
   s->TlsSecurity = TRUE;
   s->RdpSecurity = FALSE;

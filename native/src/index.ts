@@ -41,3 +41,8 @@ const BUILD = join(dirname(fileURLToPath(import.meta.url)), "..", "build");
 export function vmmPaths() {
   return { vmm: join(BUILD, "vdi-vmm"), guests: join(BUILD, "guests") };
 }
+
+/** The RDP bridge (native/rdp-bridge), built where freerdp2-dev is installed. */
+export function rdpBridgePath(): string {
+  return join(BUILD, "vdi-rdp-bridge");
+}

@@ -3,15 +3,16 @@ import { createServer, type Server } from "node:http";
 import { mkdirSync, readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
-import type { NodeCapabilities } from "@vdi/node-protocol";
+import { CONSOLE_PROTOCOLS, type ConsoleProtocol, type NodeCapabilities } from "@vdi/node-protocol";
 import type { NodeEnv } from "./env.ts";
-import { probeKvm, vmmPaths } from "./native.ts";
+import { probeKvm, rdpBridgePath, vmmPaths } from "./native.ts";
 import { probeQemu, QemuEngine } from "./engines/qemu/qemu-engine.ts";
 import { VmmEngine } from "./engines/vdi-vmm/vmm-engine.ts";
 import { Reconciler } from "./reconciler.ts";
 import { createConsoleGateway } from "./gateway/console-gateway.ts";
 import type { StreamProtocols } from "./gateway/stream-protocol.ts";
 import { rfbStream } from "./rfb/rfb-stream.ts";
+import { rdpStream } from "./rdp/rdp-stream.ts";
 import { createAdmission } from "./gateway/admission.ts";
 import { ConsoleAccessTable, pollConsoleAccess } from "./gateway/console-access.ts";
 import { createThumbnailEndpoint } from "./thumbnail/thumbnail-endpoint.ts";
@@ -27,8 +28,10 @@ const LONG_POLL_MS = 10_000;
 const HEARTBEAT_MS = 4_000;
 const RESYNC_MS = 3_000;
 
-/** The WebSocket paths of the node, each the console protocol it serves (a new protocol adds a row). */
-const UPGRADE_PATHS: Record<string, keyof StreamProtocols> = { "/console": "vnc" };
+/** The WebSocket paths of the node, each the console protocol it serves (node-protocol's table). */
+const UPGRADE_PATHS: Record<string, keyof StreamProtocols> = Object.fromEntries(
+  Object.entries(CONSOLE_PROTOCOLS).map(([proto, row]) => [row.path, proto as ConsoleProtocol]),
+);
 
 export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) => console.log(`[node ${env.VDI_NODE_NAME}] ${m}`)) {
   mkdirSync(env.dataDir, { recursive: true });
@@ -79,11 +82,19 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     mayOpen: (vmId, userId) => consoleAccess.verdict(vmId, userId),
     refreshAccess: () => accessPoll.refresh(),
   });
+  const bridge = rdpBridgePath();
   const gateway = createConsoleGateway({
     admission,
     nodeId: () => sync?.nodeId() ?? null,
     publicKeyPem: () => sync?.consolePublicKeyPem() ?? null,
-    protocols: { vnc: rfbStream((vmId) => reconciler.displayOf(vmId)) },
+    protocols: {
+      vnc: rfbStream((vmId) => reconciler.displayOf(vmId)),
+      rdp: rdpStream({
+        bridge: existsSync(bridge) ? bridge : null,
+        missing: `this node has no RDP bridge (${bridge}; it is built where freerdp2-dev is installed)`,
+        endpointOf: (vmId) => reconciler.rdpOf(vmId),
+      }),
+    },
     mayOpen: (vmId, userId) => consoleAccess.verdict(vmId, userId),
     isOwner: (vmId, userId) => consoleAccess.isOwner(vmId, userId),
     refreshAccess: () => accessPoll.refresh(),

@@ -12,6 +12,7 @@ import { transition } from "./reconcile/vm-state.ts";
 import { describeExit, type EngineSupervisor, type EngineWatch } from "./lib/engine-supervisor.ts";
 import { killProcessesMentioning, processCommandLines, processesMentioning } from "./lib/processes.ts";
 import { EngineError, EngineLookupError, snapshotDir, vmPaths, type Engine, type VmHandle, type VmPaths } from "./engines/engine.ts";
+import type { RdpEndpoint } from "./rdp/rdp-stream.ts";
 
 /** The snapshot an operation names, if its kind names one. */
 function snapshotOf(op: Operation | null): string | null {
@@ -639,6 +640,14 @@ export class Reconciler {
     const engine = vm && this.engines[vm.spec.engine];
     if (!vm || !engine || (vm.state !== "running" && vm.state !== "paused") || this.surelyStopped(vm, engine)) return null;
     return vm.paths.vncSock;
+  }
+
+  /** Where a running desktop VM here takes RDP, or why it does not, for the gateway's RDP row. */
+  rdpOf(vmId: string): RdpEndpoint | string {
+    const vm = this.vms.get(vmId);
+    const engine = vm && this.engines[vm.spec.engine];
+    if (!vm || !engine || (vm.state !== "running" && vm.state !== "paused") || this.surelyStopped(vm, engine)) return "VM is not running on this node";
+    return engine.rdpEndpoint ? engine.rdpEndpoint(vm.paths) : "this VM's engine has no RDP";
   }
 
   paths(vmId: string): VmPaths | null {

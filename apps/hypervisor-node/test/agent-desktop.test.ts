@@ -50,7 +50,7 @@ describe.skipIf(skipReason !== null)("the Debian desktop template", () => {
   });
 
   it("shows the graphical desktop on the VNC console (not the text console)", async () => {
-    const c = await rfbHandshake((await f.api.caller(f.alice).console.open({ vmId })).url);
+    const c = await rfbHandshake((await f.api.caller(f.alice).console.open({ vmId, protocol: "vnc" })).url);
     c.ws.close();
     // VGA text mode is 720×400; Xorg's modesetting driver on QEMU's std VGA takes 1024×768 or more.
     expect(c.width).toBeGreaterThanOrEqual(1024);
@@ -83,7 +83,137 @@ describe.skipIf(skipReason !== null)("the Debian desktop template", () => {
       client.kill();
     }
   }, 240_000);
+
+  describe("RDP through the node's gateway (the bridge re-serves the session as RFB)", () => {
+    const qga = () => join(dir, "qga.sock");
+    const sh = (cmd: string) => guestExec(qga(), "/bin/sh", ["-c", cmd]);
+    const bridgePids = () => spawnSync("pgrep", ["-f", `vdi-rdp-bridge .*${dir}`], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean).map(Number);
+    let session: Awaited<ReturnType<typeof rfbHandshake>> | null = null;
+    afterAll(() => session?.ws.close());
+
+    it("is the desktop's default console; a VNC token does not open it", async () => {
+      const c = f.api.caller(f.alice);
+      const vnc = await c.console.open({ vmId, protocol: "vnc" });
+      await expect(rfbHandshake(vnc.url.replace("/console?", "/rdp?"))).rejects.toThrow(/closed 4401 not a RDP token/);
+      const rdp = await c.console.open({ vmId });
+      expect(rdp.protocol).toBe("rdp");
+      expect(new URL(rdp.url).pathname).toBe("/rdp");
+    });
+
+    it("shows the logged-in Xfce session, takes typed keys as scancodes (German layout too), and the session stays", async () => {
+      const t0 = Date.now();
+      session = await rfbHandshake((await f.api.caller(f.alice).console.open({ vmId })).url);
+      console.log(`rdp through the gateway: token → RFB ServerInit ${Date.now() - t0} ms (${session.width}×${session.height})`);
+      expect([session.width, session.height]).toEqual([1280, 800]);
+      // The bridge runs as the VM's own engine user (QEMU's), never as root.
+      const [pid] = bridgePids();
+      const uidOf = (p: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, "utf8"))![1]);
+      expect(uidOf(pid!)).toBe(uidOf(Number(readFileSync(join(dir, "engine.pid"), "utf8"))));
+      expect(uidOf(pid!)).not.toBe(0);
+      const frames = frameReader(session.ws);
+      // The screen is Xfce's desktop (panel, wallpaper, icons), not a blank or one-colour screen.
+      await until("a drawn desktop", async () => (await frames.full(session!.width, session!.height)).colours > 64, 120_000);
+      // Ctrl-Alt-T opens Xfce's terminal in the RDP session; what is typed there runs in the guest.
+      session.ws.send(keys([[0xffe3, 0xffe9, 0x74]]));
+      await until("a terminal in the RDP session", async () => (await sh("pgrep -u user -x xfce4-terminal")).exitcode === 0, 60_000);
+      await new Promise((r) => setTimeout(r, 3_000));  // its window takes the focus
+      await typeSlowly(session.ws, "echo typed-over-rdp > /tmp/rdp-typed\n");
+      await until("the typed command's file", async () => (await sh("grep -qx typed-over-rdp /tmp/rdp-typed")).exitcode === 0, 30_000);
+      // A German layout in the guest: the key that is Z on a US keyboard gives Y (the guest's layout decides).
+      expect((await sh("DISPLAY=:10 XAUTHORITY=/home/user/.Xauthority setxkbmap de")).exitcode).toBe(0);
+      await typeSlowly(session.ws, "touch zy\n");
+      await until("the German layout's file", async () => (await sh("test -e /home/user/yz && ! test -e /home/user/zy")).exitcode === 0, 30_000);
+      // The RDP session is still there (xrdp's Xorg :10 and Xfce in it), and so is the console.
+      expect((await sh("pgrep -u user -f 'Xorg :10' && pgrep -u user -c xfce4-session | grep -qx 2")).exitcode).toBe(0);
+      expect(session.ws.readyState).toBe(session.ws.OPEN);
+    }, 300_000);
+
+    it("a kill -9 of the bridge ends that console with the reason; the VM runs on and a reconnect gets the same session", async () => {
+      const ws = session!.ws;
+      const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+      for (const p of bridgePids()) process.kill(p, "SIGKILL");
+      const { code, reason } = await closed;
+      session = null;
+      expect(code).toBe(4410);
+      expect(reason).toMatch(/RDP bridge crashed \(SIGKILL\)/);
+      expect((await f.api.caller(f.alice).vm.get({ vmId })).state).toBe("running");
+      const again = await rfbHandshake((await f.api.caller(f.alice).console.open({ vmId })).url);
+      try {
+        // xrdp hands the reconnecting bridge the session it had: still one RDP session, with its terminal.
+        expect((await sh("pgrep -u user -c -f 'Xorg :10' | grep -qx 1 && pgrep -u user -x xfce4-terminal")).exitcode).toBe(0);
+        expect(bridgePids()).toHaveLength(1);
+      } finally {
+        again.ws.close();
+      }
+      await until("the bridge gone with its console", () => bridgePids().length === 0, 10_000);
+    }, 120_000);
+  });
 });
+
+/** RFB KeyEvents: each group is pressed in order, then released in reverse (a chord). */
+function keys(groups: number[][]): Buffer {
+  const out: Buffer[] = [];
+  const ev = (keysym: number, down: boolean) => {
+    const b = Buffer.alloc(8);
+    b[0] = 4; b[1] = down ? 1 : 0; b.writeUInt32BE(keysym, 4);
+    out.push(b);
+  };
+  for (const g of groups) {
+    for (const k of g) ev(k, true);
+    for (const k of [...g].reverse()) ev(k, false);
+  }
+  return Buffer.concat(out);
+}
+
+/** Types `text` (US keysyms; the bridge sends their keys' scancodes) slowly enough for a TCG guest. */
+async function typeSlowly(ws: { send(b: Buffer): void }, text: string) {
+  const shifted = '~!@#$%^&*()_+{}|:"<>?';
+  for (const ch of text) {
+    const ks = ch === "\n" ? 0xff0d : ch.charCodeAt(0);
+    ws.send(keys([/[A-Z]/.test(ch) || shifted.includes(ch) ? [0xffe1, ks] : [ks]]));
+    await new Promise((r) => setTimeout(r, 40));
+  }
+}
+
+/** Reads whole-screen Raw updates from an RFB stream (after ServerInit; 32 bpp as the server offers). */
+function frameReader(ws: import("ws").WebSocket) {
+  let buf = Buffer.alloc(0);
+  let wake: (() => void) | null = null;
+  ws.on("message", (d: Buffer) => { buf = Buffer.concat([buf, d]); wake?.(); });
+  const need = async (n: number) => {
+    while (buf.length < n) await new Promise<void>((r) => { wake = r; setTimeout(r, 1_000); });
+  };
+  const take = async (n: number) => { await need(n); const b = buf.subarray(0, n); buf = buf.subarray(n); return b; };
+  let encodingsSent = false;
+  return {
+    /** Asks for the whole screen; how many distinct colours it has. */
+    async full(width: number, height: number): Promise<{ colours: number }> {
+      if (!encodingsSent) {
+        ws.send(Buffer.from([2, 0, 0, 1, 0, 0, 0, 0]));  // SetEncodings: Raw
+        encodingsSent = true;
+      }
+      const req = Buffer.alloc(10);
+      req[0] = 3; req[1] = 0; req.writeUInt16BE(width, 6); req.writeUInt16BE(height, 8);
+      ws.send(req);
+      const colours = new Set<number>();
+      for (;;) {
+        const type = (await take(1))[0];
+        if (type === 2) continue;  // Bell
+        if (type === 3) { const h = await take(7); await take(h.readUInt32BE(3)); continue; }  // ServerCutText
+        if (type !== 0) throw new Error(`unexpected RFB message ${type}`);
+        const n = (await take(3)).readUInt16BE(1);
+        for (let i = 0; i < n; i++) {
+          const r = await take(12);
+          const w = r.readUInt16BE(4), h = r.readUInt16BE(6), enc = r.readInt32BE(8);
+          if (enc !== 0) continue;  // pseudo-encodings carry no pixels here
+          const px = await take(w * h * 4);
+          for (let o = 0; o < px.length; o += 4 * 7) colours.add(px.readUInt32LE(o) & 0xffffff);
+        }
+        return { colours: colours.size };
+      }
+    },
+  };
+}
 
 /** Runs a program in the guest through the QEMU guest agent; its exit code. */
 async function guestExec(sock: string, path: string, args: string[]): Promise<{ exitcode: number }> {

@@ -1,6 +1,6 @@
 // Console tokens: Ed25519-signed, short-lived claims that name the VM, node, user and protocol.
 // The portal holds the private key; nodes verify with the public key. "vnc" tokens open one
-// console each (single use); "thumb" tokens only read a screen thumbnail and may be reused.
+// console each, "rdp" one desktop session each (single use); "thumb" tokens only read a screen thumbnail and may be reused.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from "node:crypto";
 import { z } from "zod";
 import { decodeBase64url } from "./base64url.ts";
@@ -13,7 +13,7 @@ export const consoleClaimsSchema = z.object({
   vm: z.string().min(1).max(64),
   node: z.string().min(1).max(64),
   user: z.string().min(1).max(64),
-  proto: z.enum(["vnc", "thumb"]),
+  proto: z.enum(["vnc", "rdp", "thumb"]),
   jti: z.string().min(16).max(64),
   iat: z.number().int(),
   exp: z.number().int(),

@@ -8,3 +8,4 @@ export * from "./console-access.ts";
 export * from "./contract.ts";
 export * from "./engines.ts";
 export * from "./nics.ts";
+export * from "./console-protocols.ts";

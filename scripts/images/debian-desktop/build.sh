@@ -116,6 +116,15 @@ cat > "$R/etc/xrdp/startwm.sh" <<'WM'
 exec dbus-launch --exit-with-session startxfce4
 WM
 chmod 755 "$R/etc/xrdp/startwm.sh"
+# Both sessions (the console's and RDP's) take the VM's keyboard layout, which vdi-identity wrote
+# from the node's identity. Keys arrive as scancodes, so the layout is the guest's choice.
+cat > "$R/etc/xdg/autostart/vdi-keyboard.desktop" <<'KBD'
+[Desktop Entry]
+Type=Application
+Name=Keyboard layout of this VM
+Exec=sh -c '. /etc/default/keyboard; setxkbmap -model "${XKBMODEL:-pc105}" -layout "${XKBLAYOUT:-us}" -variant "${XKBVARIANT:-}"'
+NoDisplay=true
+KBD
 # xrdp speaks TLS only (never RDP's own weak security), with a key of each VM's own (made at its
 # first boot by vdi-identity); the daemon reads the key through the ssl-cert group.
 sed -i 's/^security_layer=.*/security_layer=tls/; s/^crypt_level=.*/crypt_level=high/' "$R/etc/xrdp/xrdp.ini"

@@ -59,6 +59,8 @@ export interface VmHandle {
   close(): void;
 }
 
+import type { RdpEndpoint } from "../rdp/rdp-stream.ts";
+
 export interface Engine {
   readonly kind: EngineName;
   /** The engine is the agent's direct child (child_process, which libuv reaps), not a daemon the agent adopts. */
@@ -90,6 +92,8 @@ export interface Engine {
   cleanup(paths: VmPaths, handle: VmHandle | null): Promise<string[]>;
   /** Restarts the guest in place (QEMU: system_reset; microVM: a fresh boot). */
   reboot(spec: EngineVmSpec, paths: VmPaths, handle: VmHandle | null): Promise<void>;
+  /** Where the running VM's desktop takes RDP here, or why it does not (engines without desktops leave it out). */
+  rdpEndpoint?(paths: VmPaths): RdpEndpoint | string;
 }
 
 export interface SnapshotOptions {

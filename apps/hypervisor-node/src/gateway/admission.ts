@@ -1,4 +1,4 @@
-// The one door of every node endpoint a browser reaches (console, thumbnails; later RDP and
+// The one door of every node endpoint a browser reaches (console, RDP, thumbnails; later
 // node-to-node migration): a portal-signed, short-lived capability token, checked in one place for
 // its signature and lifetime, its protocol, this node, the user's standing (revoked users, the
 // portal's console-access table) and, for single-use protocols, replay. The endpoint then maps a
@@ -19,6 +19,7 @@ interface ProtocolRule {
 /** One row per protocol an endpoint admits. */
 const PROTOCOLS: Record<Protocol, ProtocolRule> = {
   vnc: { noun: "console", singleUse: true },
+  rdp: { noun: "RDP", singleUse: true },
   thumb: { noun: "thumbnail", singleUse: false },
 };
 

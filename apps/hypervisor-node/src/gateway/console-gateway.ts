@@ -1,15 +1,15 @@
 // The console gateway: a WebSocket endpoint that accepts only a valid console token, then
 // relays bytes between the browser and the VM's unix socket for the token's protocol. It never
 // parses the target from the client: the token names the VM, and the protocol's row
-// (stream-protocol.ts; RFB's is rfb/rfb-stream.ts) maps that to its socket and watches the stream.
+// (stream-protocol.ts; rfb/rfb-stream.ts, rdp/rdp-stream.ts) opens what serves it and watches the stream.
 // Each connection lives within ConsoleLimits and ends when its VM stops or its user loses access.
 import type { IncomingMessage } from "node:http";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { createAdmission, type Admission, type Refusal } from "./admission.ts";
 import { consoleLimits, TokenBucket, type ConsoleLimits } from "./console-limits.ts";
-import type { StreamProtocol, StreamProtocols } from "./stream-protocol.ts";
+import type { StreamProtocol, StreamProtocols, StreamTarget } from "./stream-protocol.ts";
 import { rfbStream } from "../rfb/rfb-stream.ts";
 import type { AccessVerdict } from "./console-access.ts";
 
@@ -47,6 +47,9 @@ const REFUSAL_CODE: Record<Refusal, number> = {
   "access-unknown": CLOSE.NOT_READY,
   replayed: CLOSE.REPLAYED,
 };
+
+/** How long a closed target's socket waits for the reason its server ended. */
+const ENDED_WAIT_MS = 1_000;
 
 /** How often a paused relay looks whether the browser has drained. */
 const DRAIN_POLL_MS = 20;
@@ -117,13 +120,13 @@ export function createConsoleGateway(opts: GatewayOptions) {
       if (ws.readyState !== ws.OPEN) return;
       if (!a.ok) return refuse(ws, REFUSAL_CODE[a.refusal], a.reason);
       const { claims } = a;
-      const socketPath = stream.target(claims.vm);
-      if (!socketPath) return refuse(ws, CLOSE.NOT_RUNNING, "VM is not running on this node");
+      const missing = stream.unavailable(claims.vm);
+      if (missing) return refuse(ws, CLOSE.NOT_RUNNING, missing);
       if (!a.consume()) return refuse(ws, CLOSE.REPLAYED, "token already used");
       const owner = opts.isOwner?.(claims.vm, claims.user) ?? false;
       const room = makeRoom(claims.vm, claims.user, owner);
       if (room) return refuse(ws, CLOSE.VM_CONSOLES_FULL, room);
-      relay(ws, stream, claims.vm, claims.user, owner, socketPath);
+      relay(ws, stream, claims.vm, claims.user, owner);
     });
   });
 
@@ -144,8 +147,11 @@ export function createConsoleGateway(opts: GatewayOptions) {
     return others >= limits.consolesPerVm - limits.consolesPerUser ? `this VM has ${others} consoles open, the most it takes besides its owner's` : null;
   }
 
-  function relay(ws: WebSocket, stream: StreamProtocol, vmId: string, userId: string, owner: boolean, socketPath: string) {
-    const target = connect(socketPath);
+  function relay(ws: WebSocket, stream: StreamProtocol, vmId: string, userId: string, owner: boolean) {
+    // The target is opened after the console takes its place (the caps count it at once); the
+    // client speaks only after the target's first bytes, so nothing of it waits meanwhile.
+    let target: Socket | null = null;
+    let opened: StreamTarget | null = null;
     const messages = new TokenBucket(limits.messagesPerSecond, limits.messageBurst);
     const bytes = new TokenBucket(limits.bytesPerSecond, limits.byteBurst);
     let closed = false;
@@ -165,12 +171,14 @@ export function createConsoleGateway(opts: GatewayOptions) {
       clearInterval(pingTimer);
       clearTimeout(pongDeadline);
       clearInterval(drainPoll);
-      target.destroy();
+      target?.destroy();
+      opened?.release();
       if (code >= 4000) opts.log(`console of vm ${vmId} closed (${code}): ${reason}`);
       closeSocket(ws, code, reason);
     }
 
-    const handshakeTimer = setTimeout(() => finish(CLOSE.HANDSHAKE_TIMEOUT, `${stream.name} handshake timeout`), limits.handshakeMs);
+    // The handshake's time counts from the target's opening (a bridge logs in first, in its own time).
+    let handshakeTimer: NodeJS.Timeout | undefined;
     const watch = stream.watch(vmId, {
       done: () => clearTimeout(handshakeTimer),
       fail: (reason) => finish(CLOSE.PROTOCOL_ERROR, reason),
@@ -178,6 +186,7 @@ export function createConsoleGateway(opts: GatewayOptions) {
     });
     /** What the watch has read of the client goes to the target, with backpressure. */
     function toTarget() {
+      if (!target) return;
       for (let out = watch.takeForTarget(); out && !closed; out = watch.takeForTarget()) {
         if (!target.write(out)) {
           ws.pause();
@@ -213,14 +222,14 @@ export function createConsoleGateway(opts: GatewayOptions) {
     /** Backpressure: stop reading the target until the browser drains; cut a browser that does not. */
     function waitForDrain() {
       paused = true;
-      target.pause();
+      target?.pause();
       let fullSince = Date.now();
       drainPoll = setInterval(() => {
         const queued = ws.bufferedAmount;
         if (queued < limits.sendHighWaterBytes / 4) {
           clearInterval(drainPoll);
           paused = false;
-          target.resume();
+          target?.resume();
         } else if (queued <= limits.sendHighWaterBytes) {
           fullSince = Date.now();  // draining, however slowly
         } else if (Date.now() - fullSince > limits.slowClientMs) {
@@ -229,16 +238,36 @@ export function createConsoleGateway(opts: GatewayOptions) {
       }, DRAIN_POLL_MS);
     }
 
-    target.on("data", (chunk: Buffer) => {
-      ws.send(chunk);
-      if (!watch.settled) {
-        watch.fromTarget(chunk);
-        toTarget();  // client bytes that waited for this answer of the target
-      }
-      if (!paused && !closed && ws.bufferedAmount > limits.sendHighWaterBytes) waitForDrain();
-    });
-    target.on("error", () => finish(CLOSE.DISPLAY_GONE, "display unavailable"));
-    target.on("close", () => finish(CLOSE.DISPLAY_GONE, "display closed"));
+    function attach(t: StreamTarget) {
+      opened = t;
+      handshakeTimer = setTimeout(() => finish(CLOSE.HANDSHAKE_TIMEOUT, `${stream.name} handshake timeout`), limits.handshakeMs);
+      const sock = connect(t.path);
+      target = sock;
+      sock.on("data", (chunk: Buffer) => {
+        ws.send(chunk);
+        if (!watch.settled) {
+          watch.fromTarget(chunk);
+          toTarget();  // client bytes that waited for this answer of the target
+        }
+        if (!paused && !closed && ws.bufferedAmount > limits.sendHighWaterBytes) waitForDrain();
+      });
+      // When what serves the stream ended by itself (a bridge that crashed, a session logged off),
+      // the console says why; a moment is given for its exit to be known.
+      const gone = (fallback: string) => {
+        if (closed) return;
+        if (!t.ended) return finish(CLOSE.DISPLAY_GONE, fallback);
+        let timer: NodeJS.Timeout | undefined;
+        void Promise.race([t.ended, new Promise<string>((r) => { timer = setTimeout(() => r(fallback), ENDED_WAIT_MS); })])
+          .then((why) => { clearTimeout(timer); finish(CLOSE.DISPLAY_GONE, why); });
+      };
+      sock.on("error", () => gone("display unavailable"));
+      sock.on("close", () => gone("display closed"));
+      toTarget();
+    }
+    stream.open(vmId, opts.log).then(
+      (t) => { if (closed) t.release(); else attach(t); },
+      (e: Error) => finish(CLOSE.DISPLAY_GONE, e.message),
+    );
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       if (closed) return;
       if (!isBinary) return finish(1003, "binary frames only");

@@ -1,7 +1,7 @@
 // What a protocol adds to a console stream the gateway relays. The WebSocket endpoint
 // (console-gateway.ts: Origin, admission, limits, ping, backpressure, caps per VM) knows no
-// protocol; each protocol it serves is one row of a table, made by its own room (rfb/ today; RDP
-// re-served as RFB by a bridge, later, is another row with another target).
+// protocol; each protocol it serves is one row of a table, made by its own room (rfb/rfb-stream.ts:
+// the VM's VNC socket; rdp/rdp-stream.ts: a bridge started for the session re-serves RDP as RFB).
 import type { Protocol } from "./admission.ts";
 
 /** One connection's view of the stream: it reads both sides and decides what reaches the target. */
@@ -24,11 +24,25 @@ export interface StreamEvents {
   log(msg: string): void;
 }
 
+/** What serves one connection: a unix socket, and what ends it. */
+export interface StreamTarget {
+  path: string;
+  /** The connection ended: what was started for it stops. */
+  release(): void;
+  /** Resolves, when what serves the connection ends by itself, with why (said to the user). */
+  ended?: Promise<string>;
+}
+
+/** Refused before the token is spent: the protocol cannot serve this VM here now. */
+export class TargetUnavailable extends Error {}
+
 export interface StreamProtocol {
   /** The protocol's name in what a console is closed with ("RFB handshake timeout"). */
   readonly name: string;
-  /** The unix socket that serves `vmId` in this protocol here, or null when there is none. */
-  target(vmId: string): string | null;
+  /** Why `vmId` cannot be served in this protocol here now, or null when it can (checked before the token is spent). */
+  unavailable(vmId: string): string | null;
+  /** Opens what serves one connection to `vmId`; rejects with an Error whose message the user reads. */
+  open(vmId: string, log: (msg: string) => void): Promise<StreamTarget>;
   /** A watch for one connection to `vmId`. */
   watch(vmId: string, events: StreamEvents): StreamWatch;
 }

@@ -6,7 +6,12 @@ import { RfbRelayWatch } from "./rfb-relay-watch.ts";
 export function rfbStream(displayOf: (vmId: string) => string | null): StreamProtocol {
   return {
     name: "RFB",
-    target: displayOf,
+    unavailable: (vmId) => displayOf(vmId) ? null : "VM is not running on this node",
+    async open(vmId) {
+      const path = displayOf(vmId);
+      if (!path) throw new Error("VM is not running on this node");
+      return { path, release: () => undefined };
+    },
     watch(vmId, events) {
       const watch: RfbRelayWatch = new RfbRelayWatch({
         done: () => {

@@ -1,6 +1,9 @@
 "use client";
 // The VM's screen in the page through noVNC. The page asks the API for a console token;
 // the API answers with the gateway URL, so the page never names a host or port itself.
+// A desktop offers two consoles: RDP (its default: the desktop session, logged in by the node's
+// bridge) and VNC (the VM's screen itself: boot, firmware, the console's own session). Both reach
+// the page as RFB, so one noVNC serves them.
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useMutation } from "@tanstack/react-query";
 import type RFB from "@novnc/novnc";
@@ -8,13 +11,19 @@ import { useTRPC, errorMessage } from "@/lib/trpc";
 
 type Status = "connecting" | "connected" | "disconnected" | "error";
 
-export function VmConsole({ vmId, running }: { vmId: string; running: boolean }) {
+type Protocol = "vnc" | "rdp";
+const PROTOCOL_TITLE: Record<Protocol, string> = { rdp: "RDP", vnc: "VNC" };
+
+export function VmConsole({ vmId, running, protocols = ["vnc"] }: { vmId: string; running: boolean; protocols?: Protocol[] }) {
   const trpc = useTRPC();
   const screen = useRef<HTMLDivElement>(null);
   const rfb = useRef<RFB | null>(null);
   const [status, setStatus] = useState<Status>("disconnected");
   const [scale, setScale] = useState(true);
   const [attempt, setAttempt] = useState(0);
+  const [protocol, setProtocol] = useState<Protocol>(protocols[0] ?? "vnc");
+  // Why the gateway closed the last console ("the RDP bridge crashed…"), shown until the next one opens.
+  const [closedWhy, setClosedWhy] = useState<string | null>(null);
   // Unplanned drops (the VM's process was replaced by a revert or a resume) reconnect by
   // themselves a few times; after that the Reconnect button is there.
   const retries = useRef(0);
@@ -24,15 +33,22 @@ export function VmConsole({ vmId, running }: { vmId: string; running: boolean })
     setStatus("connecting");
     let url: string;
     try {
-      url = (await open.mutateAsync({ vmId })).url;
+      url = (await open.mutateAsync({ vmId, protocol })).url;
     } catch {
       setStatus("error");
       return;
     }
     const { default: RFBClass } = await import("@novnc/novnc");
     if (cancelled() || !screen.current) return;
-    const r = new RFBClass(screen.current, url);
+    // noVNC takes the WebSocket itself, so the page can read the gateway's close reason.
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    ws.addEventListener("close", (e) => { if (e.code >= 4000 && e.reason) setClosedWhy(e.reason); });
+    ws.addEventListener("open", () => setClosedWhy(null));
+    const r = new RFBClass(screen.current, ws);
     r.scaleViewport = scale;
+    // The desktop follows the page's size where the server can change it (RDP), else it is scaled.
+    r.resizeSession = protocol === "rdp";
     r.focusOnClick = true;
     r.background = "#111";
     r.addEventListener("connect", () => { setStatus("connected"); retries.current = 0; r.focus(); });
@@ -46,7 +62,7 @@ export function VmConsole({ vmId, running }: { vmId: string; running: boolean })
       }
     });
     rfb.current = r;
-  }, [vmId]);
+  }, [vmId, protocol]);
 
   useEffect(() => {
     if (!running) return;
@@ -69,11 +85,21 @@ export function VmConsole({ vmId, running }: { vmId: string; running: boolean })
     <section className="console" aria-label="Console">
       <div className="console-bar">
         <span data-testid="console-status" className={`badge console-${status}`}>{status}</span>
+        {protocols.length > 1 && (
+          <span className="segmented" role="group" aria-label="Console protocol">
+            {protocols.map((p) => (
+              <button key={p} data-testid={`console-protocol-${p}`} aria-pressed={p === protocol}
+                className={p === protocol ? "" : "secondary"}
+                onClick={() => { if (p !== protocol) { retries.current = 0; setProtocol(p); } }}>{PROTOCOL_TITLE[p]}</button>
+            ))}
+          </span>
+        )}
         <button className="secondary" onClick={() => rfb.current?.sendCtrlAltDel()} disabled={status !== "connected"}>Ctrl-Alt-Del</button>
         <button className="secondary" onClick={() => void screen.current?.requestFullscreen()} disabled={status !== "connected"}>Fullscreen</button>
         <label className="inline"><input type="checkbox" checked={scale} onChange={(e) => setScale(e.target.checked)} /> Scale to fit</label>
         {status !== "connected" && status !== "connecting" && <button onClick={() => { retries.current = 0; setAttempt((a) => a + 1); }}>Reconnect</button>}
         {open.error && <span className="error" role="alert">{errorMessage(open.error)}</span>}
+        {!open.error && closedWhy && status !== "connected" && <span className="error" data-testid="console-closed" role="status">{closedWhy}</span>}
       </div>
       <div ref={screen} className="screen" data-testid="console-screen" />
     </section>

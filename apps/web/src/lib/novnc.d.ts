@@ -1,7 +1,8 @@
 // Minimal types for noVNC's RFB class (the package ships none for its current paths).
 declare module "@novnc/novnc" {
   export default class RFB extends EventTarget {
-    constructor(target: HTMLElement, url: string, options?: { shared?: boolean; credentials?: { password?: string }; wsProtocols?: string[] });
+    /** A URL, or a WebSocket the caller opened (binaryType "arraybuffer"). */
+    constructor(target: HTMLElement, urlOrChannel: string | WebSocket, options?: { shared?: boolean; credentials?: { password?: string }; wsProtocols?: string[] });
     scaleViewport: boolean;
     resizeSession: boolean;
     viewOnly: boolean;
@@ -11,5 +12,7 @@ declare module "@novnc/novnc" {
     sendCtrlAltDel(): void;
     sendKey(keysym: number, code: string | null, down?: boolean): void;
     focus(): void;
+    /** Text for the server's clipboard (noVNC sends it as ClientCutText). */
+    clipboardPasteFrom(text: string): void;
   }
 }

@@ -1,6 +1,6 @@
 // Runs one QEMU process per VM: daemonized (so VMs outlive the agent), QMP and VNC on unix
 // sockets in the VM's folder, disk as a qcow2 overlay on the template's base image.
-import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Nic } from "@vdi/node-protocol";
 import type { GuestEgress } from "../../network/guest-egress.ts";
@@ -13,7 +13,8 @@ import { assertNotRunning, checkSocketPaths, EngineError, hostProcesses, nicsOf,
 import { Qcow2Storage } from "../../storage/qcow2/qcow2-storage.ts";
 import { readSnapshotMeta, type SnapshotMeta } from "../../storage/qcow2/layers.ts";
 import { QmpClient } from "./qmp-client.ts";
-import { desktopArgs, desktopFiles, desktopOf, freeLoopbackPort, rdpForward, writeIdentity } from "./desktop.ts";
+import { desktopArgs, desktopCredentials, desktopFiles, desktopOf, freeLoopbackPort, rdpForward, writeIdentity } from "./desktop.ts";
+import type { RdpEndpoint } from "../../rdp/rdp-stream.ts";
 import { EngineUsers, type EngineUser } from "../../lib/engine-users.ts";
 import { engineMemoryLimit, type CgroupPlacement } from "../../lib/cgroups.ts";
 import type { EngineSupervisor } from "../../lib/engine-supervisor.ts";
@@ -217,6 +218,19 @@ export class QemuEngine implements Engine {
     const port = await freeLoopbackPort();
     writeFileAtomic(files.rdpPortFile, `${port}\n`);
     return port;
+  }
+
+  rdpEndpoint(paths: VmPaths): RdpEndpoint | string {
+    const files = desktopFiles(paths.dir);
+    let port: number;
+    try {
+      port = Number.parseInt(readFileSync(files.rdpPortFile, "utf8").trim(), 10);
+    } catch {
+      return existsSync(files.identity) ? "this VM's RDP port is not reachable from the node (it has outbound network)" : "this VM's template offers no RDP";
+    }
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return "this VM's RDP port record is unreadable";
+    const creds = desktopCredentials(files);
+    return { host: "127.0.0.1", port, user: creds.user, password: creds.password, dir: paths.dir, runAs: this.userOf(paths) };
   }
 
   runningPid(paths: VmPaths): number | null {

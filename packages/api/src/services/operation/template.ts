@@ -10,7 +10,7 @@ export interface TemplateIntent {
   snapshotId?: string | undefined;
   /** The VM and the template it was made from, as the service read them. */
   vm: { id: string; cpus: number; memoryMiB: number; diskGiB: number; nodeId: string };
-  base: { title: string; maxCpus: number; minMemoryMiB: number; maxMemoryMiB: number };
+  base: { title: string; maxCpus: number; minMemoryMiB: number; maxMemoryMiB: number; consoles: string };
 }
 
 export async function templateIntent(tx: Tx, actor: Actor, want: TemplateIntent) {
@@ -28,6 +28,7 @@ export async function templateIntent(tx: Tx, actor: Actor, want: TemplateIntent)
       defaultCpus: vm.cpus, maxCpus: base.maxCpus,
       defaultMemoryMiB: vm.memoryMiB, minMemoryMiB: base.minMemoryMiB, maxMemoryMiB: base.maxMemoryMiB,
       diskGiB: vm.diskGiB,
+      consoles: base.consoles,  // the image keeps its base's desktop
       status: "creating",
       nodeId: vm.nodeId,
       sourceVmId: vm.id,

@@ -17,6 +17,8 @@ export const imageTemplateSchema = z.object({
   defaultCpus: z.number().int().positive().default(1),
   maxCpus: z.number().int().positive().default(4),
   diskSizeGiB: z.number().min(0).default(1),
+  /** A desktop template: its guest takes RDP, which becomes the default console (VNC still shows boot). */
+  desktop: z.object({ rdpPort: z.number().int() }).loose().optional(),
 });
 export type ImageTemplate = z.infer<typeof imageTemplateSchema>;
 
@@ -44,6 +46,7 @@ export async function seed(deps: { db: Db; auth: Auth }, input: SeedInput) {
       minMemoryMiB: t.minMemoryMiB,
       maxMemoryMiB: t.maxMemoryMiB,
       diskGiB: Math.ceil(t.diskSizeGiB),
+      consoles: t.desktop ? "rdp,vnc" : "vnc",
     };
     await db.template.upsert({ where: { slug: t.name }, create: { slug: t.name, ...data }, update: data });
   }

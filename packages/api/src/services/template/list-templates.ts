@@ -8,7 +8,7 @@ export async function listTemplates(db: Db, actor: Actor) {
     orderBy: { title: "asc" },
     select: {
       id: true, slug: true, title: true, description: true, engine: true,
-      defaultCpus: true, maxCpus: true, defaultMemoryMiB: true, minMemoryMiB: true, maxMemoryMiB: true, diskGiB: true, tenantId: true,
+      defaultCpus: true, maxCpus: true, defaultMemoryMiB: true, minMemoryMiB: true, maxMemoryMiB: true, diskGiB: true, tenantId: true, consoles: true,
     },
   });
 }

@@ -2,19 +2,19 @@
 import type { Db } from "@vdi/db";
 import { allowedActions, asActualState } from "./vm-state.ts";
 import { isNodeUp, describeLastSeen } from "../node/node-health.ts";
-import { traitsOf } from "@vdi/node-protocol";
+import { consolesOf, traitsOf } from "@vdi/node-protocol";
 
 // Node and template only: a VM's operations are many, and the view needs the latest one, which
 // is the VM's lastOpId (withLastOperations reads those by id, never every operation of every VM).
 export const vmViewInclude = {
   node: { select: { id: true, name: true, lastSeenAt: true } },
-  template: { select: { id: true, title: true, slug: true, engine: true } },
+  template: { select: { id: true, title: true, slug: true, engine: true, consoles: true } },
 };
 
 type LastOperation = { id: string; kind: string; status: string; progress: number; error: string | null; createdAt: Date; finishedAt: Date | null };
 type VmRow = NonNullable<Awaited<ReturnType<Db["vm"]["findFirst"]>>> & {
   node: { id: string; name: string; lastSeenAt: Date | null };
-  template: { id: string; title: string; slug: string; engine: string };
+  template: { id: string; title: string; slug: string; engine: string; consoles: string };
 };
 
 /** Attaches each VM's latest operation: one bounded read of the rows' lastOpIds (a page binds at most its size). */
@@ -56,7 +56,7 @@ export function toVmView(vm: VmRow & { lastOp: LastOperation | null }, nodeDownA
     stateReason: nodeUp ? vm.stateReason : `The node is down (${describeLastSeen(vm.node)})`,
     node: { id: vm.node.id, name: vm.node.name, up: nodeUp },
     // What the engine allows (the page offers what the API allows, never reasoning on a name).
-    template: { ...vm.template, traits: traitsOf(vm.template.engine) },
+    template: { ...vm.template, traits: traitsOf(vm.template.engine), consoles: consolesOf(vm.template.consoles) },
     operation: op && { id: op.id, kind: op.kind, status: op.status, progress: op.progress, error: op.error, createdAt: op.createdAt, finishedAt: op.finishedAt },
     // An engine without a disk (microVMs) makes no templates; one whose snapshots hold memory needs a running VM for them.
     actions: allowedActions(vm, { opInFlight, nodeUp }).filter((a) =>

@@ -46,7 +46,7 @@ export default function VmPage({ params }: { params: Promise<{ id: string }> }) 
         <dt>MAC</dt><dd>{v.macAddress}</dd>
         {v.cloneOf && <><dt>Clone</dt><dd>{v.cloneOf.mode} clone</dd></>}
       </dl>
-      <VmConsole vmId={v.id} running={v.state === "running" || v.state === "paused"} />
+      <VmConsole key={v.id} vmId={v.id} running={v.state === "running" || v.state === "paused"} protocols={v.template.consoles} />
       <SnapshotsPanel vm={v} />
       <VmSettings key={`${v.cpus}-${v.memoryMiB}-${v.diskGiB}`} vm={v} />
       <OperationsPanel vmId={v.id} />
