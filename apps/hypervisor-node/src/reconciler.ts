@@ -426,7 +426,11 @@ export class Reconciler {
     if (spec.desiredState === "stopped" && running) {
       this.setState(vm, "stopping");
       vm.stopping = true;
-      await engine.stop(vm.paths, vm.handle);
+      // "Shut down" asks the guest first; "Power off" (and any stop the user did not ask for as a
+      // shutdown) does not wait. A power off asked for meanwhile cuts the wait short.
+      const graceMs = spec.op?.kind === "stop" && this.opPending(vm) ? engine.shutdownGraceMs?.(spec) ?? 0 : 0;
+      const how = await engine.stop(vm.paths, vm.handle, { graceMs, abandon: () => vm.spec.op?.kind === "poweroff" });
+      if (graceMs > 0) this.log(`vm ${vm.id}: ${how === "guest" ? "the guest shut down" : `powered off (the guest did not shut down${vm.spec.op?.kind === "poweroff" ? "; a power off was asked" : ` within ${graceMs / 1000} s`})`}`);
       vm.stopping = false;
       vm.handle?.close();
       vm.handle = null;

@@ -5,7 +5,8 @@
 // an Xfce session (seen inside the guest through the QEMU guest agent).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { guestHostname } from "../src/engines/qemu/desktop.ts";
@@ -148,6 +149,30 @@ describe.skipIf(skipReason !== null)("the Debian desktop template", () => {
       await until("the bridge gone with its console", () => bridgePids().length === 0, 10_000);
     }, 120_000);
   });
+
+  it("shuts down gracefully: the ACPI power button, and the guest's journal shows a clean shutdown", async () => {
+    const c = f.api.caller(f.alice);
+    const t0 = Date.now();
+    await c.vm.stop({ vmId });
+    await until("the VM stopped", async () => (await c.vm.get({ vmId })).state === "stopped", 150_000);
+    console.log(`debian-desktop: shut down in ${Date.now() - t0} ms`);
+    // The kernel's last word on a power off the guest made itself (it prints at every log level).
+    expect(serial()).toContain("reboot: Power down");
+    // The guest's own journal, read from its disk: systemd went through its shutdown targets.
+    const work = mkdtempSync(join(tmpdir(), "vdi-journal-"));
+    try {
+      const raw = join(work, "disk.raw");
+      const active = readdirSync(dir).filter((n) => /^disk.*\.qcow2$/.test(n)).map((n) => join(dir, n)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]!;
+      expect(spawnSync("qemu-img", ["convert", "-O", "raw", active, raw]).status).toBe(0);
+      expect(spawnSync("debugfs", ["-R", `rdump /var/log/journal ${work}`, raw], { stdio: "ignore" }).status).toBe(0);
+      const journal = spawnSync("journalctl", ["-D", join(work, "journal"), "-o", "cat", "--no-pager"], { encoding: "utf8", maxBuffer: 64 << 20 }).stdout;
+      const lastBoot = journal.slice(journal.lastIndexOf("vdi-identity: host"));
+      expect(lastBoot).toMatch(/Power key pressed|Powering off/);
+      expect(lastBoot).toMatch(/Reached target.*(System Power Off|Power-Off|Final Step)|Journal stopped/);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
 
 /** RFB KeyEvents: each group is pressed in order, then released in reverse (a chord). */

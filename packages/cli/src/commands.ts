@@ -78,7 +78,7 @@ export async function createVm(portal: Portal, name: string, opts: { template?: 
   return { json: { name, ...r }, text: `Creating ${name} (id ${r.vmId}, operation ${r.operationId})` };
 }
 
-const VERB = { start: "Starting", stop: "Stopping", delete: "Deleting" } as const;
+const VERB = { start: "Starting", stop: "Shutting down", powerOff: "Powering off", delete: "Deleting" } as const;
 
 export async function changeVm(portal: Portal, action: keyof typeof VERB, ref: string): Promise<Output> {
   const vm = await findVm(portal, ref);

@@ -11,7 +11,8 @@ Commands:
   templates                        list templates
   create <name> [--template <slug|id>] [--cpus N] [--memory MiB]
   start <name|id>                  start a VM
-  stop <name|id>                   stop a VM
+  stop <name|id>                   shut a VM down (the guest is asked first)
+  poweroff <name|id>               power a VM off at once
   delete <name|id>                 delete a VM
 
 Options:
@@ -49,8 +50,8 @@ async function run(argv: string[]): Promise<Output | null> {
     return null;
   }
   if (!command) throw new CliError(USAGE, 2);
-  const wantsArg = command === "create" || command === "start" || command === "stop" || command === "delete";
-  if (!["vms", "templates", "create", "start", "stop", "delete"].includes(command)) throw new CliError(`unknown command "${command}"\n\n${USAGE}`, 2);
+  const wantsArg = command === "create" || command === "start" || command === "stop" || command === "poweroff" || command === "delete";
+  if (!["vms", "templates", "create", "start", "stop", "poweroff", "delete"].includes(command)) throw new CliError(`unknown command "${command}"\n\n${USAGE}`, 2);
   if (wantsArg && !arg) throw new CliError(`${command} needs a VM ${command === "create" ? "name" : "name or id"}`, 2);
   if (extra.length > 0 || (!wantsArg && arg)) throw new CliError(`unexpected argument "${extra[0] ?? arg}"`, 2);
   const cpus = positiveInt("--cpus", values.cpus);
@@ -70,6 +71,7 @@ async function run(argv: string[]): Promise<Output | null> {
       case "vms": return await listVms(portal);
       case "templates": return await listTemplates(portal);
       case "create": return await createVm(portal, arg!, { template: values.template, cpus, memoryMiB });
+      case "poweroff": return await changeVm(portal, "powerOff", arg!);
       default: return await changeVm(portal, command as "start" | "stop" | "delete", arg!);
     }
   } catch (err) {

@@ -11,7 +11,10 @@ const none = z.object({}).strip();
 export const OPERATION_ARGS = {
   create: none,
   start: none,
+  /** Shut down: the guest is asked (ACPI power button) and given its template's time, then powered off. */
   stop: none,
+  /** Power off at once, as pulling the plug; it also ends a shutdown the guest is taking too long over. */
+  poweroff: none,
   reboot: none,
   pause: none,
   resume: none,
@@ -39,7 +42,7 @@ function variant<K extends OperationKind>(kind: K) {
 
 /** An operation as it travels to a node: `{ id, kind, arg }`, narrowed on `kind`. */
 export const operationSchema = z.discriminatedUnion("kind", [
-  variant("create"), variant("start"), variant("stop"), variant("reboot"), variant("pause"), variant("resume"),
+  variant("create"), variant("start"), variant("stop"), variant("poweroff"), variant("reboot"), variant("pause"), variant("resume"),
   variant("save"), variant("delete"), variant("restore"), variant("snapshot"), variant("snapshot-delete"),
   variant("template"), variant("resize"),
 ]);

@@ -75,7 +75,14 @@ export interface Engine {
   startSaved(spec: EngineVmSpec, paths: VmPaths, progress?: (percent: number) => void): Promise<void>;
   runningPid(paths: VmPaths): number | null;
   attach(paths: VmPaths): Promise<VmHandle>;
-  stop(paths: VmPaths, handle: VmHandle | null): Promise<void>;
+  /**
+   * Ends the VM's process. With `shutdown`, the guest is asked first (QEMU: the ACPI power button)
+   * and given `graceMs` to power itself off; then, or when `abandon()` says so, it is powered off.
+   * Resolves with how it ended ("guest": it shut down by itself; "forced").
+   */
+  stop(paths: VmPaths, handle: VmHandle | null, shutdown?: GracefulShutdown): Promise<StopOutcome | void>;
+  /** How long this VM's guest gets to shut down by itself (0: it cannot, it is powered off at once). */
+  shutdownGraceMs?(spec: EngineVmSpec): number;
   /** Freezes / thaws the vCPUs; the VM keeps its memory and its process. */
   pause(handle: VmHandle): Promise<void>;
   resume(handle: VmHandle): Promise<void>;
@@ -95,6 +102,13 @@ export interface Engine {
   /** Where the running VM's desktop takes RDP here, or why it does not (engines without desktops leave it out). */
   rdpEndpoint?(paths: VmPaths): RdpEndpoint | string;
 }
+
+export interface GracefulShutdown {
+  graceMs: number;
+  /** Checked while the guest shuts down: true cuts it short (the user asked for a power off). */
+  abandon?: () => boolean;
+}
+export type StopOutcome = "guest" | "forced";
 
 export interface SnapshotOptions {
   withRam: boolean;

@@ -28,28 +28,30 @@ export function OperationProgress({ vm }: { vm: Vm }) {
   );
 }
 
-const LABELS = { start: "Start", stop: "Stop", reboot: "Reboot", pause: "Pause", resume: "Resume", save: "Save to disk", delete: "Delete" } as const;
+const LABELS = { start: "Start", stop: "Shut down", poweroff: "Power off", reboot: "Reboot", pause: "Pause", resume: "Resume", save: "Save to disk", delete: "Delete" } as const;
 
 export function VmActions({ vm, onDeleted }: { vm: Vm; onDeleted?: () => void }) {
   const trpc = useTRPC();
   const start = useMutation(trpc.vm.start.mutationOptions());
   const stop = useMutation(trpc.vm.stop.mutationOptions());
+  const poweroff = useMutation(trpc.vm.powerOff.mutationOptions());
   const reboot = useMutation(trpc.vm.reboot.mutationOptions());
   const pause = useMutation(trpc.vm.pause.mutationOptions());
   const resume = useMutation(trpc.vm.resume.mutationOptions());
   const save = useMutation(trpc.vm.save.mutationOptions());
   const del = useMutation(trpc.vm.delete.mutationOptions({ onSuccess: () => onDeleted?.() }));
-  const m = { start, stop, reboot, pause, resume, save, delete: del };
-  const failed = [start, stop, reboot, pause, resume, save, del].find((x) => x.error);
+  const m = { start, stop, poweroff, reboot, pause, resume, save, delete: del };
+  const failed = [start, stop, poweroff, reboot, pause, resume, save, del].find((x) => x.error);
   return (
     <span className="actions">
-      {(Object.keys(LABELS) as (keyof typeof LABELS)[]).filter((a) => (a !== "pause" && a !== "resume" && a !== "save") || vm.actions.includes(a)).map((a) => (
+      {(Object.keys(LABELS) as (keyof typeof LABELS)[]).filter((a) => (a !== "pause" && a !== "resume" && a !== "save" && a !== "poweroff") || vm.actions.includes(a)).map((a) => (
         <button
           key={a}
           className={a === "delete" ? "danger" : "secondary"}
           disabled={!vm.actions.includes(a) || m[a].isPending}
           onClick={() => {
             if (a === "delete" && !window.confirm(`Delete ${vm.name} and its disk?`)) return;
+            if (a === "poweroff" && !window.confirm(`Power off ${vm.name} at once? What it has not saved is lost.`)) return;
             m[a].mutate({ vmId: vm.id });
           }}
         >

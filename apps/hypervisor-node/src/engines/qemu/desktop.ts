@@ -15,6 +15,8 @@ export const desktopTraitsSchema = z.object({
   rdpPort: z.number().int().min(1).max(65535),
   identity: z.literal("fw_cfg"),
   guestAgent: z.boolean().default(true),
+  /** How long "Shut down" waits for the guest after the ACPI power button before powering it off. */
+  shutdownGraceSec: z.number().int().min(0).max(600).default(90),
 });
 export type DesktopTraits = z.infer<typeof desktopTraitsSchema>;
 

@@ -9,7 +9,7 @@ import { NO_FAULTS, type FaultPoints } from "../../lib/fault-points.ts";
 import { runCommand } from "../../lib/run-command.ts";
 import { killProcessesMentioning, processesMentioning, readPositionOf } from "../../lib/processes.ts";
 import { readManifest } from "../image-manifest.ts";
-import { assertNotRunning, checkSocketPaths, EngineError, hostProcesses, nicsOf, pidOfVm, waitGone, type Engine, type EngineVmSpec, type LiveDisk, type SnapshotOptions, type VmHandle, type VmPaths } from "../engine.ts";
+import { assertNotRunning, checkSocketPaths, EngineError, hostProcesses, nicsOf, pidOfVm, waitGone, type Engine, type EngineVmSpec, type GracefulShutdown, type LiveDisk, type SnapshotOptions, type StopOutcome, type VmHandle, type VmPaths } from "../engine.ts";
 import { Qcow2Storage } from "../../storage/qcow2/qcow2-storage.ts";
 import { readSnapshotMeta, type SnapshotMeta } from "../../storage/qcow2/layers.ts";
 import { QmpClient } from "./qmp-client.ts";
@@ -253,16 +253,38 @@ export class QemuEngine implements Engine {
   }
 
   /** Powers the VM off: QMP quit, then SIGKILL if it lingers. */
-  async stop(paths: VmPaths, handle: VmHandle | null): Promise<void> {
+  shutdownGraceMs(spec: EngineVmSpec): number {
+    try {
+      return (desktopOf(readManifest(this.opts.imageDir, spec.image))?.shutdownGraceSec ?? 0) * 1000;
+    } catch {
+      return 0;
+    }
+  }
+
+  async stop(paths: VmPaths, handle: VmHandle | null, shutdown?: GracefulShutdown): Promise<StopOutcome | void> {
     const pid = this.runningPid(paths);
     if (pid === null) return;
     const qmp = handle instanceof QmpHandle && !handle.isClosed ? handle.qmp : null;
+    if (qmp && shutdown && shutdown.graceMs > 0 && !shutdown.abandon?.()) {
+      // The ACPI power button: the guest shuts down as its own power button tells it (logind).
+      // A paused guest cannot: it is let run for it.
+      await qmp.execute("cont").catch(() => undefined);
+      if (await qmp.execute("system_powerdown").then(() => true, () => false)) {
+        const deadline = Date.now() + shutdown.graceMs;
+        while (Date.now() < deadline && !shutdown.abandon?.()) {
+          if (!(await waitGone(() => this.runningPid(paths) !== null, 250))) continue;
+          this.opts.cgroups?.release(basename(paths.dir));
+          return "guest";
+        }
+      }
+    }
     if (qmp) await qmp.execute("quit").catch(() => undefined);
     else this.kill(paths, pid, "SIGTERM");
     if (!(await waitGone(() => this.runningPid(paths) !== null, 5000))) {
       this.kill(paths, pid, "SIGKILL");
     }
     this.opts.cgroups?.release(basename(paths.dir));
+    return "forced";
   }
 
   private qmpOf(handle: VmHandle): QmpClient {

@@ -1,4 +1,4 @@
-// start, stop, reboot and delete share one service; each is its own procedure.
+// start, stop (shut down), power off, reboot and delete share one service; each is its own procedure.
 import { authedProcedure } from "../../trpc.ts";
 import { changeVmState, type VmStateAction } from "../../services/vm/change-vm-state.ts";
 import { vmRefSchema } from "./vm.schema.ts";
@@ -8,6 +8,7 @@ const action = (name: VmStateAction) =>
 
 export const start = action("start");
 export const stop = action("stop");
+export const powerOff = action("poweroff");
 export const reboot = action("reboot");
 export const pause = action("pause");
 export const resume = action("resume");

@@ -13,6 +13,7 @@ const ROOMS: { [K in OperationKind]: OperationRoom<K> } = {
   create: createRoom,
   start: stateRoom("start"),
   stop: stateRoom("stop"),
+  poweroff: stateRoom("poweroff"),
   reboot: stateRoom("reboot"),
   pause: stateRoom("pause"),
   resume: stateRoom("resume"),

@@ -42,7 +42,7 @@ export async function changeVmState<K extends VmStateAction>(
     }
     const last = vm.operations[0];
     const opInFlight = !!last && (last.status === "pending" || last.status === "running");
-    if (!allowedActions(vm, { opInFlight, nodeUp }).includes(input.action)) {
+    if (!allowedActions(vm, { opInFlight, nodeUp, opKind: last?.kind }).includes(input.action)) {
       const why = opInFlight ? `an operation (${last!.kind}) is still in progress` : `it is ${vm.actualState}`;
       throw new AppError("INVALID_STATE", { message: `Cannot ${input.action} "${vm.name}": ${why}` });
     }

@@ -59,7 +59,7 @@ export function toVmView(vm: VmRow & { lastOp: LastOperation | null }, nodeDownA
     template: { ...vm.template, traits: traitsOf(vm.template.engine), consoles: consolesOf(vm.template.consoles) },
     operation: op && { id: op.id, kind: op.kind, status: op.status, progress: op.progress, error: op.error, createdAt: op.createdAt, finishedAt: op.finishedAt },
     // An engine without a disk (microVMs) makes no templates; one whose snapshots hold memory needs a running VM for them.
-    actions: allowedActions(vm, { opInFlight, nodeUp }).filter((a) =>
+    actions: allowedActions(vm, { opInFlight, nodeUp, opKind: op?.kind }).filter((a) =>
       !(a === "template" && !traits.hasDisk) && !(a === "snapshot" && traits.snapshotsHoldMemory && vm.actualState !== "running" && vm.actualState !== "paused")),
     currentSnapshotId: vm.currentSnapshotId,
     shared: vm.shared,
