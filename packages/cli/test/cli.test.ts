@@ -73,7 +73,7 @@ describe("vdi CLI", () => {
     expect(templates.stdout).toMatch(/debian-shell\s+Debian shell\s+qemu/);
   });
 
-  it("creates, stops and deletes a VM by name with a vm:write token", async () => {
+  it("creates, stops, powers off and deletes a VM by name with a vm:write token", async () => {
     const env = { VDI_URL: server.url, VDI_TOKEN: writeToken };
     const created = await vdi(["create", "cli-1", "--template", "debian-shell", "--cpus", "2", "--memory", "512", "--json"], env);
     expect(created.code).toBe(0);
@@ -82,8 +82,11 @@ describe("vdi CLI", () => {
     await node.nodeAgent.sync({ vms: [{ id: vmId, state: "running", op: { id: operationId, status: "succeeded", progress: 100 } }] });
 
     const stopped = await vdi(["stop", "cli-1"], env);
-    expect([stopped.code, stopped.stdout]).toEqual([0, expect.stringMatching(/^Stopping cli-1 \(operation [a-z0-9]+\)\n$/)]);
+    expect([stopped.code, stopped.stdout]).toEqual([0, expect.stringMatching(/^Shutting down cli-1 \(operation [a-z0-9]+\)\n$/)]);
     expect((await api.db.vm.findUniqueOrThrow({ where: { id: vmId } })).desiredState).toBe("stopped");
+    // A slow shutdown can be cut short: Power off overtakes the Shut down in flight.
+    const poweredOff = await vdi(["poweroff", "cli-1"], env);
+    expect([poweredOff.code, poweredOff.stdout, poweredOff.stderr]).toEqual([0, expect.stringMatching(/^Powering off cli-1 \(operation [a-z0-9]+\)\n$/), ""]);
     await node.nodeAgent.sync({ vms: [{ id: vmId, state: "stopped" }] });
     const deleted = await vdi(["delete", vmId], env);
     expect(deleted.code).toBe(0);

@@ -32,6 +32,7 @@ const PROCEDURE_SCOPES: Record<string, readonly [ProcedureType[], ApiTokenScope]
   "vm.create": [WRITE, "vm:write"],
   "vm.start": [WRITE, "vm:write"],
   "vm.stop": [WRITE, "vm:write"],
+  "vm.powerOff": [WRITE, "vm:write"],
   "vm.reboot": [WRITE, "vm:write"],
   "vm.pause": [WRITE, "vm:write"],
   "vm.resume": [WRITE, "vm:write"],
