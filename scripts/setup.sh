@@ -10,7 +10,7 @@ want_test=0; [ "${1:-}" = "--test" ] && want_test=1
 
 # 1. Debian packages (apt-get update only when something is missing).
 pkgs=(qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs make g++ zlib1g-dev iproute2 nftables debootstrap freerdp2-dev)
-[ $want_test = 1 ] && pkgs+=(chromium postgresql freerdp2-x11 xvfb)
+[ $want_test = 1 ] && pkgs+=(chromium postgresql freerdp2-x11 freerdp2-shadow-x11 x11-xserver-utils xvfb)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

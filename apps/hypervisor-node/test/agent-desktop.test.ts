@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { guestHostname } from "../src/engines/qemu/desktop.ts";
+import { guestExec } from "./guest-agent.ts";
 import { IMAGES, agentFixture, qemuSkipReason, rfbHandshake, startAgent, until } from "./helpers.ts";
 
 const TEMPLATE = join(IMAGES, "debian-desktop", "template.json");
@@ -90,6 +90,7 @@ describe.skipIf(skipReason !== null)("the Debian desktop template", () => {
     const sh = (cmd: string) => guestExec(qga(), "/bin/sh", ["-c", cmd]);
     const bridgePids = () => spawnSync("pgrep", ["-f", `vdi-rdp-bridge .*${dir}`], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean).map(Number);
     let session: Awaited<ReturnType<typeof rfbHandshake>> | null = null;
+    let reader: ReturnType<typeof frameReader> | null = null;
     afterAll(() => session?.ws.close());
 
     it("is the desktop's default console; a VNC token does not open it", async () => {
@@ -117,17 +118,42 @@ describe.skipIf(skipReason !== null)("the Debian desktop template", () => {
       // Ctrl-Alt-T opens Xfce's terminal in the RDP session; what is typed there runs in the guest.
       session.ws.send(keys([[0xffe3, 0xffe9, 0x74]]));
       await until("a terminal in the RDP session", async () => (await sh("pgrep -u user -x xfce4-terminal")).exitcode === 0, 60_000);
-      await new Promise((r) => setTimeout(r, 3_000));  // its window takes the focus
-      await typeSlowly(session.ws, "echo typed-over-rdp > /tmp/rdp-typed\n");
-      await until("the typed command's file", async () => (await sh("grep -qx typed-over-rdp /tmp/rdp-typed")).exitcode === 0, 30_000);
+      // Its window takes the focus a while after its process starts (seconds, under TCG): what is
+      // typed before that goes elsewhere, so the (idempotent) command is typed again until it ran.
+      await new Promise((r) => setTimeout(r, 3_000));
+      await typedUntil(session.ws, "echo typed-over-rdp > /tmp/rdp-typed\n", "the typed command's file", async () => (await sh("grep -qx typed-over-rdp /tmp/rdp-typed")).exitcode === 0);
       // A German layout in the guest: the key that is Z on a US keyboard gives Y (the guest's layout decides).
       expect((await sh("DISPLAY=:10 XAUTHORITY=/home/user/.Xauthority setxkbmap de")).exitcode).toBe(0);
-      await typeSlowly(session.ws, "touch zy\n");
-      await until("the German layout's file", async () => (await sh("test -e /home/user/yz && ! test -e /home/user/zy")).exitcode === 0, 30_000);
+      await typedUntil(session.ws, "touch zy\n", "the German layout's file", async () => (await sh("test -e /home/user/yz && ! test -e /home/user/zy")).exitcode === 0);
       // The RDP session is still there (xrdp's Xorg :10 and Xfce in it), and so is the console.
       expect((await sh("pgrep -u user -f 'Xorg :10' && pgrep -u user -c xfce4-session | grep -qx 2")).exitcode).toBe(0);
       expect(session.ws.readyState).toBe(session.ws.OPEN);
+      reader = frames;
     }, 300_000);
+
+    it("carries the clipboard both ways over cliprdr, and gives the desktop the size the client asks for", async () => {
+      const { ws } = session!;
+      const x11 = "DISPLAY=:10 XAUTHORITY=/home/user/.Xauthority";
+      // Browser → guest: plain ClientCutText is Latin-1 ("Grüße" fits); the guest's X clipboard has it as UTF-8.
+      const text = Buffer.from("Grüße über RDP", "latin1");
+      const cut = Buffer.alloc(8); cut[0] = 6; cut.writeUInt32BE(text.length, 4);
+      ws.send(Buffer.concat([cut, text]));
+      await until("the guest's clipboard", async () => (await sh(`${x11} xsel -b -o`)).stdout === "Grüße über RDP", 30_000);
+      // Guest → browser: what is copied in the session arrives as ServerCutText.
+      expect((await sh(`printf 'vom Gast: Ärger' | ${x11} xsel -b -i >/dev/null 2>&1`)).exitcode).toBe(0);
+      await until("the guest's text at the client", async () => { await reader!.pump(1_000, 1280, 800); return reader!.seen.cutText.includes("vom Gast: Ärger"); }, 30_000);
+      // Resize: with ExtendedDesktopSize the client may ask for a size; the desktop takes it.
+      reader!.encodings([0, -308, -258]);
+      await until("ExtendedDesktopSize from the server", async () => { await reader!.pump(500, 1280, 800); return reader!.seen.sizes.length > 0; }, 15_000);
+      const ask = Buffer.alloc(24);
+      ask[0] = 251; ask.writeUInt16BE(1024, 2); ask.writeUInt16BE(700, 4); ask[6] = 1; ask.writeUInt16BE(1024, 12); ask.writeUInt16BE(700, 14);
+      const t0 = Date.now();
+      ws.send(ask);
+      await until("the client's size answered", async () => { await reader!.pump(500, 1024, 700); return reader!.seen.sizes.find((z) => z.reason === 1); }, 30_000);
+      console.log(`rdp resize 1280×800 → 1024×700: answered in ${Date.now() - t0} ms`);
+      expect(reader!.seen.sizes.find((z) => z.reason === 1)).toEqual({ reason: 1, status: 0, width: 1024, height: 700 });
+      expect((await sh(`${x11} xrandr --current | head -1`)).stdout).toMatch(/current 1024 x 700/);
+    }, 120_000);
 
     it("a kill -9 of the bridge ends that console with the reason; the VM runs on and a reconnect gets the same session", async () => {
       const ws = session!.ws;
@@ -200,76 +226,111 @@ async function typeSlowly(ws: { send(b: Buffer): void }, text: string) {
   }
 }
 
-/** Reads whole-screen Raw updates from an RFB stream (after ServerInit; 32 bpp as the server offers). */
+/** Types `text` and waits for `done`, typing it again every 15 s (90 s in all). */
+async function typedUntil(ws: { send(b: Buffer): void }, text: string, what: string, done: () => Promise<boolean>) {
+  let typedAt = 0, times = 0;
+  const t0 = Date.now();
+  await until(what, async () => {
+    if (Date.now() - typedAt > 15_000) { await typeSlowly(ws, text); typedAt = Date.now(); times += 1; }
+    return done();
+  }, 90_000);
+  if (times > 1) console.log(`${what}: typed ${times} times, ${Date.now() - t0} ms`);
+}
+
+/**
+ * Reads an RFB stream after ServerInit (32 bpp as the server offers): whole-screen Raw updates,
+ * the size notes (DesktopSize, ExtendedDesktopSize) and the server's cut text, as they come.
+ */
 function frameReader(ws: import("ws").WebSocket) {
   let buf = Buffer.alloc(0);
   let wake: (() => void) | null = null;
   ws.on("message", (d: Buffer) => { buf = Buffer.concat([buf, d]); wake?.(); });
   const need = async (n: number) => {
-    while (buf.length < n) await new Promise<void>((r) => { wake = r; setTimeout(r, 1_000); });
+    while (buf.length < n) {
+      if (ws.readyState > ws.OPEN) throw new Error("the console closed");
+      await new Promise<void>((r) => { wake = r; setTimeout(r, 1_000); });
+    }
   };
   const take = async (n: number) => { await need(n); const b = buf.subarray(0, n); buf = buf.subarray(n); return b; };
+  const seen = {
+    /** Plain ServerCutText, Latin-1. */
+    cutText: [] as string[],
+    /** ExtendedDesktopSize notes: why (0 server, 1 this client), status, size. */
+    sizes: [] as { reason: number; status: number; width: number; height: number }[],
+    /** Whole-screen updates, and the distinct colours of the last one. */
+    updates: 0,
+    colours: 0,
+  };
   let encodingsSent = false;
+  const whole = { width: 0, height: 0 };
+  /** Reads one server message; the colour count when it was an update with pixels. */
+  const message = async (): Promise<number | null> => {
+    const type = (await take(1))[0];
+    if (type === 2) return null;  // Bell
+    if (type === 3) {  // ServerCutText
+      const len = (await take(7)).readInt32BE(3);
+      const body = await take(Math.abs(len));
+      if (len >= 0) seen.cutText.push(body.toString("latin1"));
+      return null;
+    }
+    if (type !== 0) throw new Error(`unexpected RFB message ${type}`);
+    const n = (await take(3)).readUInt16BE(1);
+    let colours: number | null = null;
+    for (let i = 0; i < n; i++) {
+      const r = await take(12);
+      const x = r.readUInt16BE(0), y = r.readUInt16BE(2), w = r.readUInt16BE(4), h = r.readUInt16BE(6), enc = r.readInt32BE(8);
+      if (enc === -308) {
+        const screens = (await take(4))[0]!;
+        await take(16 * screens);
+        seen.sizes.push({ reason: x, status: y, width: w, height: h });
+        continue;
+      }
+      if (enc !== 0) continue;  // DesktopSize, QEMU keys: no payload
+      const px = await take(w * h * 4);
+      if (w !== whole.width || h !== whole.height) continue;  // a part of the screen
+      const set = new Set<number>();
+      for (let o = 0; o < px.length; o += 4 * 7) set.add(px.readUInt32LE(o) & 0xffffff);
+      colours = set.size;
+    }
+    return colours;
+  };
+  // One reader for the whole stream, in the background; the methods only ask and wait.
+  void (async () => {
+    for (;;) {
+      const colours = await message();
+      if (colours !== null) { seen.colours = colours; seen.updates += 1; }
+    }
+  })().catch(() => undefined);
+  const request = (incremental: boolean, width: number, height: number) => {
+    const req = Buffer.alloc(10);
+    req[0] = 3; req[1] = incremental ? 1 : 0; req.writeUInt16BE(width, 6); req.writeUInt16BE(height, 8);
+    ws.send(req);
+  };
   return {
+    seen,
+    /** SetEncodings: Raw, and the pseudo-encodings given (e.g. -308 ExtendedDesktopSize). */
+    encodings(list: number[]) {
+      const b = Buffer.alloc(4 + 4 * list.length);
+      b[0] = 2; b.writeUInt16BE(list.length, 2);
+      list.forEach((e, i) => b.writeInt32BE(e, 4 + 4 * i));
+      ws.send(b);
+      encodingsSent = true;
+    },
     /** Asks for the whole screen; how many distinct colours it has. */
     async full(width: number, height: number): Promise<{ colours: number }> {
-      if (!encodingsSent) {
-        ws.send(Buffer.from([2, 0, 0, 1, 0, 0, 0, 0]));  // SetEncodings: Raw
-        encodingsSent = true;
-      }
-      const req = Buffer.alloc(10);
-      req[0] = 3; req[1] = 0; req.writeUInt16BE(width, 6); req.writeUInt16BE(height, 8);
-      ws.send(req);
-      const colours = new Set<number>();
-      for (;;) {
-        const type = (await take(1))[0];
-        if (type === 2) continue;  // Bell
-        if (type === 3) { const h = await take(7); await take(h.readUInt32BE(3)); continue; }  // ServerCutText
-        if (type !== 0) throw new Error(`unexpected RFB message ${type}`);
-        const n = (await take(3)).readUInt16BE(1);
-        for (let i = 0; i < n; i++) {
-          const r = await take(12);
-          const w = r.readUInt16BE(4), h = r.readUInt16BE(6), enc = r.readInt32BE(8);
-          if (enc !== 0) continue;  // pseudo-encodings carry no pixels here
-          const px = await take(w * h * 4);
-          for (let o = 0; o < px.length; o += 4 * 7) colours.add(px.readUInt32LE(o) & 0xffffff);
-        }
-        return { colours: colours.size };
+      if (!encodingsSent) this.encodings([0]);
+      const before = seen.updates;
+      Object.assign(whole, { width, height });
+      request(false, width, height);
+      await until("a full update", () => seen.updates > before, 60_000);
+      return { colours: seen.colours };
+    },
+    /** Keeps asking for updates for `ms` (size notes and cut text land in `seen`). */
+    async pump(ms: number, width: number, height: number) {
+      for (const end = Date.now() + ms; Date.now() < end;) {
+        request(true, width, height);
+        await new Promise((r) => setTimeout(r, 250));
       }
     },
   };
-}
-
-/** Runs a program in the guest through the QEMU guest agent; its exit code. */
-async function guestExec(sock: string, path: string, args: string[]): Promise<{ exitcode: number }> {
-  const s = connect(sock);
-  let buf = "";
-  const lines: string[] = [];
-  s.on("data", (d: Buffer) => {
-    buf += d.toString();
-    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) { lines.push(buf.slice(0, nl)); buf = buf.slice(nl + 1); }
-  });
-  const ask = async (cmd: object): Promise<Record<string, unknown>> => {
-    s.write(`${JSON.stringify(cmd)}\n`);
-    const r = JSON.parse(await until("the guest agent's answer", () => lines.shift(), 20_000)) as { return?: Record<string, unknown>; error?: { desc: string } };
-    if (r.error) throw new Error(`guest agent: ${r.error.desc}`);
-    return r.return ?? {};
-  };
-  try {
-    await new Promise((resolve, reject) => s.once("connect", resolve).once("error", reject));
-    const id = Math.floor(Math.random() * 1e9);
-    // guest-sync first: whatever an earlier client left unread is skipped up to our id.
-    s.write(Buffer.from([0xff]));  // resets the agent's parser
-    s.write(`${JSON.stringify({ execute: "guest-sync-delimited", arguments: { id } })}\n`);
-    const at = await until("the guest agent's guest-sync", () => { const i = lines.findIndex((l) => l.includes(String(id))); return i >= 0 ? i + 1 : null; }, 20_000);
-    lines.splice(0, at);
-    const { pid } = await ask({ execute: "guest-exec", arguments: { path, arg: args } }) as { pid: number };
-    for (;;) {
-      const st = await ask({ execute: "guest-exec-status", arguments: { pid } }) as { exited: boolean; exitcode?: number };
-      if (st.exited) return { exitcode: st.exitcode ?? -1 };
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  } finally {
-    s.destroy();
-  }
 }

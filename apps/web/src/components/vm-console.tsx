@@ -4,6 +4,10 @@
 // A desktop offers two consoles: RDP (its default: the desktop session, logged in by the node's
 // bridge) and VNC (the VM's screen itself: boot, firmware, the console's own session). Both reach
 // the page as RFB, so one noVNC serves them.
+// The clipboard goes both ways on both (RDP: the bridge's cliprdr; VNC: QEMU's vdagent and the
+// guest's spice-vdagent): the guest's text lands in the Clipboard box and, where the browser lets
+// the page, on the local clipboard; text put in the box, or on the local clipboard when the page
+// may read it, goes to the guest.
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useMutation } from "@tanstack/react-query";
 import type RFB from "@novnc/novnc";
@@ -24,9 +28,13 @@ export function VmConsole({ vmId, running, protocols = ["vnc"] }: { vmId: string
   const [protocol, setProtocol] = useState<Protocol>(protocols[0] ?? "vnc");
   // Why the gateway closed the last console ("the RDP bridge crashed…"), shown until the next one opens.
   const [closedWhy, setClosedWhy] = useState<string | null>(null);
-  // Unplanned drops (the VM's process was replaced by a revert or a resume) reconnect by
-  // themselves a few times; after that the Reconnect button is there.
+  // Unplanned drops (the VM's process was replaced by a revert or a resume, the desktop's RDP
+  // server is not up yet) reconnect by themselves; after that the Reconnect button is there.
   const retries = useRef(0);
+  const [clipOpen, setClipOpen] = useState(false);
+  const [clip, setClip] = useState("");
+  // The last text either side had, so a local clipboard read sends only what is new.
+  const lastClip = useRef("");
   const open = useMutation(trpc.console.open.mutationOptions());
 
   const connect = useCallback(async (cancelled: () => boolean) => {
@@ -52,13 +60,23 @@ export function VmConsole({ vmId, running, protocols = ["vnc"] }: { vmId: string
     r.focusOnClick = true;
     r.background = "#111";
     r.addEventListener("connect", () => { setStatus("connected"); retries.current = 0; r.focus(); });
+    r.addEventListener("clipboard", (e) => {
+      const text = (e as CustomEvent<{ text: string }>).detail.text;
+      lastClip.current = text;
+      setClip(text);
+      // Allowed while the page has the focus (Chromium, Firefox); where not, the box has it.
+      void navigator.clipboard?.writeText(text).catch(() => undefined);
+    });
     r.addEventListener("disconnect", () => {
       setStatus("disconnected");
       if (rfb.current !== r) return;  // we closed it ourselves
       rfb.current = null;
-      if (retries.current < 5) {
+      // A desktop's RDP server comes up a while after the VM (xrdp: ~40 s under TCG): RDP keeps
+      // trying for about two minutes; other drops a few times, sooner.
+      const rdp = protocol === "rdp";
+      if (retries.current < (rdp ? 40 : 5)) {
         retries.current += 1;
-        setTimeout(() => { if (!cancelled()) setAttempt((a) => a + 1); }, 500 * retries.current);
+        setTimeout(() => { if (!cancelled()) setAttempt((a) => a + 1); }, rdp ? 3_000 : 500 * retries.current);
       }
     });
     rfb.current = r;
@@ -80,6 +98,24 @@ export function VmConsole({ vmId, running, protocols = ["vnc"] }: { vmId: string
     if (rfb.current) rfb.current.scaleViewport = scale;
   }, [scale]);
 
+  const sendClip = useCallback((text: string) => {
+    lastClip.current = text;
+    rfb.current?.clipboardPasteFrom(text);
+  }, []);
+
+  // Copied locally, pasted in the guest: when the console gets the pointer or the focus and the
+  // browser lets the page read the clipboard (granted, never prompted for here), new text is sent.
+  const pullLocalClipboard = useCallback(async () => {
+    try {
+      const state = (await navigator.permissions?.query({ name: "clipboard-read" as PermissionName }))?.state;
+      if (state !== "granted" || !navigator.clipboard?.readText) return;
+      const text = await navigator.clipboard.readText();
+      if (text && text !== lastClip.current) { setClip(text); sendClip(text); }
+    } catch {
+      // no permission or no focus: the Clipboard box is the way
+    }
+  }, [sendClip]);
+
   if (!running) return <div className="console off">The console is available while the VM is running.</div>;
   return (
     <section className="console" aria-label="Console">
@@ -97,11 +133,20 @@ export function VmConsole({ vmId, running, protocols = ["vnc"] }: { vmId: string
         <button className="secondary" onClick={() => rfb.current?.sendCtrlAltDel()} disabled={status !== "connected"}>Ctrl-Alt-Del</button>
         <button className="secondary" onClick={() => void screen.current?.requestFullscreen()} disabled={status !== "connected"}>Fullscreen</button>
         <label className="inline"><input type="checkbox" checked={scale} onChange={(e) => setScale(e.target.checked)} /> Scale to fit</label>
+        <button className="secondary" aria-expanded={clipOpen} onClick={() => setClipOpen((o) => !o)}>Clipboard</button>
         {status !== "connected" && status !== "connecting" && <button onClick={() => { retries.current = 0; setAttempt((a) => a + 1); }}>Reconnect</button>}
         {open.error && <span className="error" role="alert">{errorMessage(open.error)}</span>}
         {!open.error && closedWhy && status !== "connected" && <span className="error" data-testid="console-closed" role="status">{closedWhy}</span>}
       </div>
-      <div ref={screen} className="screen" data-testid="console-screen" />
+      {clipOpen && (
+        <label className="console-clipboard">
+          <span>Clipboard (the guest&apos;s last copied text; what you type or paste here goes to the guest)</span>
+          <textarea data-testid="console-clipboard" rows={3} value={clip} maxLength={1 << 20}
+            onChange={(e) => { setClip(e.target.value); sendClip(e.target.value); }} />
+        </label>
+      )}
+      <div ref={screen} className="screen" data-testid="console-screen"
+        onPointerEnter={() => void pullLocalClipboard()} onFocus={() => void pullLocalClipboard()} />
     </section>
   );
 }

@@ -15,6 +15,8 @@ export const desktopTraitsSchema = z.object({
   rdpPort: z.number().int().min(1).max(65535),
   identity: z.literal("fw_cfg"),
   guestAgent: z.boolean().default(true),
+  /** The clipboard on the VNC console: QEMU's own vdagent, spoken to by spice-vdagent in the guest. */
+  vncClipboard: z.boolean().default(true),
   /** How long "Shut down" waits for the guest after the ACPI power button before powering it off. */
   shutdownGraceSec: z.number().int().min(0).max(600).default(90),
 });
@@ -100,10 +102,16 @@ export function desktopArgs(traits: DesktopTraits, files: DesktopFiles): string[
     "-fw_cfg", `name=opt/vdi/identity,file=${files.identity}`,
     // An absolute pointer: the browser's pointer and the guest's stay in one place.
     "-device", "virtio-tablet-pci",
+    ...(traits.guestAgent || traits.vncClipboard ? ["-device", "virtio-serial-pci"] : []),
     ...(traits.guestAgent ? [
       "-chardev", `socket,id=qga0,path=${files.qgaSock},server=on,wait=off`,
-      "-device", "virtio-serial-pci",
       "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+    ] : []),
+    // QEMU's VNC server speaks the extended clipboard with the browser and hands it to the
+    // guest's spice-vdagent over this port (the mouse stays the tablet's).
+    ...(traits.vncClipboard ? [
+      "-chardev", "qemu-vdagent,id=vdagent0,clipboard=on,mouse=off",
+      "-device", "virtserialport,chardev=vdagent0,name=com.redhat.spice.0",
     ] : []),
   ];
 }
