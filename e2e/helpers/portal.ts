@@ -61,6 +61,18 @@ export async function canvasInk(page: Page): Promise<number> {
   });
 }
 
+/** Distinct colours on the console canvas (sampled): a desktop's icons and text give hundreds, a blank or one-colour screen a few. */
+export async function canvasColours(page: Page): Promise<number> {
+  return page.locator('[data-testid="console-screen"] canvas').evaluate((c: HTMLCanvasElement) => {
+    const ctx = c.getContext("2d");
+    if (!ctx || c.width === 0 || c.height === 0) return 0;
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set<number>();
+    for (let i = 0; i < d.length; i += 4 * 5) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
+    return seen.size;
+  });
+}
+
 const SHIFTED: Record<string, string> = { ">": "Period", "<": "Comma", "|": "Backslash", "_": "Minus", ":": "Semicolon", '"': "Quote", "?": "Slash", "!": "Digit1", "&": "Digit7", "*": "Digit8", "(": "Digit9", ")": "Digit0", "$": "Digit4" };
 
 /**

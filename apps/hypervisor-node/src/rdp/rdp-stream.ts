@@ -65,7 +65,8 @@ class TailLines {
 }
 
 /** Why a bridge's exit ended the session, in the user's words. */
-function exitReason(code: number | null, signal: NodeJS.Signals | null, said: string | null): string {
+function exitReason(code: number | null, signal: NodeJS.Signals | null, said: string | null, stoppedByUs = false): string {
+  if (signal && stoppedByUs) return "the RDP session was closed";
   if (signal) return `the RDP bridge crashed (${signal}); the VM is unaffected: reconnect`;
   if (code === 4) return `the desktop session ended${said ? `: ${said}` : ""}`;
   if (code === 3) return `cannot log into the desktop${said ? `: ${said}` : ""}`;
@@ -107,8 +108,10 @@ export function rdpStream(opts: RdpStreamOptions): StreamProtocol {
       });
       child.stdin!.on("error", () => undefined);  // a bridge that died early
       child.stdin!.end(`${ep.password}\n`);
+      let stoppedByUs = false;
       const stop = () => {
         if (exited) return;
+        stoppedByUs = true;
         child.kill("SIGTERM");
         const t = setTimeout(() => { if (!exited) child.kill("SIGKILL"); }, 2_000);
         t.unref();
@@ -128,13 +131,13 @@ export function rdpStream(opts: RdpStreamOptions): StreamProtocol {
               resolve({
                 path: sock,
                 release: stop,
-                ended: exit.then(() => exitReason(exited!.code, exited!.signal, tail.lastOwn())),
+                ended: exit.then(() => exitReason(exited!.code, exited!.signal, tail.lastOwn(), stoppedByUs)),
               });
             }
           }
         });
         void exit.then(() => {
-          if (ready) return;
+          if (ready || stoppedByUs) return;  // stopped after the login timeout: already said
           clearTimeout(timer);
           const why = exitReason(exited!.code, exited!.signal, tail.lastOwn());
           log(`rdp of vm ${vmId}: ${why}`);
