@@ -10,8 +10,8 @@ import { recordAudit } from "./services/audit/record-audit.ts";
 
 const NOT_AUDITED = new Set(["nodeAgent.sync"]);
 /** Input fields safe to keep in the trail (never passwords, tokens or codes). */
-const KEPT = ["name", "title", "mode", "scope", "cpus", "memoryMiB", "diskGiB", "withRam", "role", "email", "scopes", "expiresInDays", "templateId"];
-const TARGETS = [["vmId", "vm"], ["snapshotId", "snapshot"], ["operationId", "operation"], ["templateId", "template"], ["tokenId", "apiToken"], ["userId", "user"], ["invitationId", "invitation"], ["tenantId", "tenant"]] as const;
+const KEPT = ["name", "title", "mode", "scope", "cpus", "memoryMiB", "diskGiB", "withRam", "role", "email", "scopes", "expiresInDays", "templateId", "location"];
+const TARGETS = [["vmId", "vm"], ["snapshotId", "snapshot"], ["operationId", "operation"], ["templateId", "template"], ["tokenId", "apiToken"], ["userId", "user"], ["invitationId", "invitation"], ["tenantId", "tenant"], ["seatId", "seat"]] as const;
 
 export function isAudited(path: string, type: string): boolean {
   return type === "mutation" && !NOT_AUDITED.has(path);

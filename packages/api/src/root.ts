@@ -12,6 +12,7 @@ import { snapshotRouter } from "./routers/snapshot.ts";
 import { apiTokenRouter } from "./routers/api-token.ts";
 import { tenantRouter } from "./routers/tenant.ts";
 import { auditRouter } from "./routers/audit.ts";
+import { seatRouter } from "./routers/seat.ts";
 
 export const appRouter = router({
   auth: authRouter,
@@ -25,6 +26,7 @@ export const appRouter = router({
   nodeAgent: nodeAgentRouter,
   tenant: tenantRouter,
   audit: auditRouter,
+  seat: seatRouter,
 });
 registerAuditedInputs(appRouter);
 export type AppRouter = typeof appRouter;

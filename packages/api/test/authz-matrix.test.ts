@@ -16,13 +16,13 @@ const procedures = Object.entries((appRouter._def as unknown as { procedures: Re
   .map(([path, p]) => ({ path, def: p._def }));
 
 /** Procedures anyone may call; adding one here is a deliberate decision. */
-const PUBLIC = ["auth.login", "auth.me", "auth.providers", "auth.verifyTotp", "auth.verifyBackupCode", "nodeAgent.register", "tenant.invitation", "tenant.acceptInvitation"];
+const PUBLIC = ["auth.login", "auth.me", "auth.providers", "auth.verifyTotp", "auth.verifyBackupCode", "nodeAgent.register", "tenant.invitation", "tenant.acceptInvitation", "seat.hello"];
 
 /**
  * Input fields that name an object of a tenant (or a node). A procedure whose sample input holds one
  * of these names one of tenant A's objects, and another tenant's users must be refused it.
  */
-const OBJECT_FIELDS = ["vmId", "snapshotId", "operationId", "templateId", "userId", "invitationId", "tenantId", "tokenId", "nodeId"];
+const OBJECT_FIELDS = ["vmId", "snapshotId", "operationId", "templateId", "userId", "invitationId", "tenantId", "tokenId", "nodeId", "seatId"];
 
 /**
  * Non-admin procedures whose input names no object (lists of one's own, creating one's own, one's
@@ -32,7 +32,7 @@ const OBJECT_FIELDS = ["vmId", "snapshotId", "operationId", "templateId", "userI
 const NO_OBJECT = [
   "auth.logout", "auth.twoFactorStatus", "auth.enableTwoFactor", "auth.confirmTwoFactor", "auth.disableTwoFactor",
   "vm.list", "vm.changes", "template.list", "node.list",
-  "tenant.usage", "tenant.invitations", "apiToken.list", "apiToken.create",
+  "tenant.usage", "tenant.invitations", "apiToken.list", "apiToken.create", "seat.list", "seat.register",
 ];
 
 /** What a user of tenant A who does not own the private VM may not name: the VM, its snapshot and operation, the owner's token. */
@@ -62,6 +62,7 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
   let a: { user: Actor; admin: Actor; vmId: string; snapshotId: string; operationId: string; templateId: string; invitationId: string; tokenId: string };
   let b: { user: Actor; admin: Actor };
   let samples: Record<string, unknown>;
+  let seatId = "";
 
   beforeAll(async () => {
     api = await openTestApi(provider);
@@ -84,6 +85,7 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
     // A real API token of A's user: revoking it by id must be refused to everyone else.
     const token = await api.caller(aUser).apiToken.create({ name: "a-token", scopes: ["vm:read"], expiresInDays: 30 });
     await api.caller(aAdmin).tenant.setMemberLimits({ userId: aUser.userId, vms: 5 });
+    seatId = (await api.caller(aAdmin).seat.register({ name: "a-seat", location: "A's office" })).seatId;
     a = { user: aUser, admin: aAdmin, vmId: vm.vmId, snapshotId: snap.snapshotId, operationId: snap.operationId, templateId: tpl.templateId, invitationId: inv.invitationId, tokenId: token.tokenId };
     // Tenant A's ids everywhere an input names something.
     samples = {
@@ -94,7 +96,7 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
       limit: 5, slug: "probe-tenant", vms: 1, vcpus: 1, snapshots: 1, token: "x".repeat(30), scopes: ["vm:read"], expiresInDays: 1,
       joinToken: "wrong-join-token-000000", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1", totalCpus: 1, totalMemoryMiB: 1,
       capabilities: caps, vmsReport: [], etag: null, waitMs: 0, actor: a.user.email, action: "vm.", outcome: "ok", targetId: a.vmId, cursor: undefined,
-      drained: true, retired: true,
+      drained: true, retired: true, seatId, location: "probe room", secret: "y".repeat(43),
     };
   });
   afterAll(async () => api?.close());
@@ -173,7 +175,7 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
     it(`refuses tenant B's ${who === "user" ? "tenant user" : "tenant admin"} every procedure that names an object of tenant A, and the others answer without A's data`, async () => {
       const actor = b[who];
       const before = await snapshotOfA();
-      const secrets = [a.vmId, a.snapshotId, a.templateId, a.invitationId, a.tokenId, a.user.userId, a.user.email, "a-vm", "a-snap", "a-token", "A private template", "new@a.test"];
+      const secrets = [a.vmId, a.snapshotId, a.templateId, a.invitationId, a.tokenId, a.user.userId, a.user.email, "a-vm", "a-snap", "a-token", "A private template", "new@a.test", seatId, "a-seat"];
       let refused = 0;
       for (const { path, def } of tenantProcedures()) {
         const r = await call(actor, path, def);

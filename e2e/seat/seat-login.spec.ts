@@ -1,0 +1,65 @@
+// [Seat] A tenant admin registers a seat; the seat's link, opened in another browser (the thin
+// client), shows the seat's full-screen login; the user logs in there and gets their running
+// desktop's console with no portal chrome; Log out returns the seat to its login; a revoked seat
+// and a wrong link say so clearly.
+import { test, expect } from "@playwright/test";
+import { DEMO, canvasInk, logInThroughApi, trpcMutation, trpcQuery } from "../helpers/portal.ts";
+
+test("[Seat] register a seat, log in at it, see the desktop, log out; a revoked seat and a wrong link are refused in words", async ({ browser }) => {
+  const admin = await browser.newContext();
+  await logInThroughApi(admin.request, DEMO);
+  const templates = await trpcQuery(admin.request, "template.list", undefined);
+  const templateId = (templates.body.result!.data as { id: string; title: string }[]).find((t) => t.title === "Debian shell (busybox)")!.id;
+  const name = `seatvm-${Date.now().toString(36)}`;
+  const created = await trpcMutation(admin.request, "vm.create", { templateId, name });
+  const { vmId } = created.body.result!.data as { vmId: string };
+
+  // The admin registers the seat in the portal and gets its link once.
+  const portal = await admin.newPage();
+  await portal.goto("/tenant/seats");
+  const seatName = `Desk ${Date.now().toString(36)}`;
+  await portal.getByLabel("Name").fill(seatName);
+  await portal.getByLabel("Location").fill("Floor 4, east");
+  await portal.getByRole("button", { name: "Register" }).click();
+  const link = (await portal.getByTestId("seat-link").textContent())!;
+  expect(link).toMatch(/\/seat\/[a-z0-9]+\?enroll=[A-Za-z0-9_-]{43}$/);
+  await expect(portal.locator(`tr[data-seat="${seatName}"]`)).toContainText("active");
+
+  // The thin client: a browser of its own, no session.
+  const kiosk = await (await browser.newContext()).newPage();
+  await kiosk.goto(link);
+  await expect(kiosk.getByTestId("seat-where")).toHaveText(`${seatName} · Floor 4, east`);
+  expect(new URL(kiosk.url()).search).toBe("");  // the secret left the address bar
+  await expect(kiosk.locator(".topbar")).toHaveCount(0);  // no portal chrome
+  await kiosk.getByLabel("Email").fill(DEMO.email);
+  await kiosk.getByLabel("Password").fill("wrong-password-123");
+  await kiosk.getByRole("button", { name: "Log in" }).click();
+  await expect(kiosk.locator("p[role=alert]")).toHaveText("Wrong email or password");
+  await kiosk.getByLabel("Password").fill(DEMO.password);
+  await kiosk.getByRole("button", { name: "Log in" }).click();
+  await expect(kiosk.getByTestId("console-status")).toHaveText("connected", { timeout: 90_000 });
+  await expect.poll(() => canvasInk(kiosk), { timeout: 60_000, message: "the desktop on the seat" }).toBeGreaterThan(0.001);
+  await expect(kiosk.locator(".topbar")).toHaveCount(0);
+
+  // Log out: back to the seat's login (the seat stays enrolled after a reload).
+  await kiosk.getByRole("button", { name: "Log out" }).click();
+  await expect(kiosk.getByRole("button", { name: "Log in" })).toBeVisible();
+  await kiosk.reload();
+  await expect(kiosk.getByTestId("seat-where")).toHaveText(`${seatName} · Floor 4, east`);
+
+  // Revoked: the seat says so at once.
+  portal.once("dialog", (d) => void d.accept());
+  await portal.locator(`tr[data-seat="${seatName}"]`).getByRole("button", { name: "Revoke" }).click();
+  await expect(portal.locator(`tr[data-seat="${seatName}"]`)).toContainText("revoked");
+  await kiosk.reload();
+  await expect(kiosk.locator("p[role=alert]")).toHaveText(`Seat "${seatName}" was revoked: ask your administrator for a new seat link`);
+
+  // A wrong or deleted seat's link.
+  const stranger = await (await browser.newContext()).newPage();
+  await stranger.goto(`/seat/nosuchseat0123?enroll=${"x".repeat(43)}`);
+  await expect(stranger.locator("p[role=alert]")).toContainText("This seat is not registered (or its link is wrong)");
+  await stranger.goto("/seat/nosuchseat0123");
+  await expect(stranger.locator("p[role=alert]")).toContainText("This seat is not registered");
+
+  expect((await trpcMutation(admin.request, "vm.delete", { vmId })).status).toBe(200);
+});
