@@ -1,7 +1,7 @@
 // Helpers for e2e specs: log in through the API, call tRPC, read what the node wrote.
 import { accessSync, constants, readFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { APIRequestContext, Page } from "@playwright/test";
+import { expect, type APIRequestContext, type Page } from "@playwright/test";
 
 export const REPO = resolve(import.meta.dirname, "../..");
 export const DEMO = { email: "demo@vdi.local", password: "e2e-demo-password" };
@@ -25,6 +25,15 @@ export function microvmSkipReason(): string | null {
 export async function logInThroughApi(request: APIRequestContext, who: { email: string; password: string }) {
   const res = await request.post("/api/trpc/auth.login", { data: who });
   if (!res.ok()) throw new Error(`login failed: ${res.status()} ${await res.text()}`);
+}
+
+/** Logs in through the login page, as a person does, and waits for the VM list. */
+export async function logInThroughPage(page: Page, who: { email: string; password: string }) {
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(who.email);
+  await page.getByLabel("Password").fill(who.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByRole("heading", { name: "Virtual machines" })).toBeVisible();
 }
 
 export async function trpcQuery(request: APIRequestContext, path: string, input: unknown) {

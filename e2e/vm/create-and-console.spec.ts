@@ -1,16 +1,12 @@
 // [VM] A tenant creates a VM from the template, opens its console and types into the guest.
 import { test, expect } from "@playwright/test";
-import { DEMO, canvasInk, serialLog, typeLikeAUser } from "../helpers/portal.ts";
+import { DEMO, logInThroughPage, canvasInk, serialLog, typeLikeAUser } from "../helpers/portal.ts";
 
 test("[VM] demo user creates a VM, sees its screen and types a command into it", async ({ page }) => {
   const name = `e2e-${Date.now().toString(36)}`;
   const marker = `E2E-MARK-${Math.random().toString(36).slice(2, 8).toUpperCase()}`;
 
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(DEMO.email);
-  await page.getByLabel("Password").fill(DEMO.password);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page.getByRole("heading", { name: "Virtual machines" })).toBeVisible();
+  await logInThroughPage(page, DEMO);
 
   // Bad input is explained next to the field and creates nothing.
   await page.getByLabel("Name").fill("Bad Name!");

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test, expect, type Page } from "@playwright/test";
 import { guestExec } from "../../apps/hypervisor-node/test/guest-agent.ts";
-import { DEMO, REPO, canvasColours, canvasInk, serialLog, typeLikeAUser } from "../helpers/portal.ts";
+import { DEMO, logInThroughPage, REPO, canvasColours, canvasInk, serialLog, typeLikeAUser } from "../helpers/portal.ts";
 
 const TEMPLATE = join(REPO, "var/images/debian-desktop/template.json");
 const skipReason = existsSync(TEMPLATE) ? null : `the Debian desktop image is not built (${TEMPLATE}; scripts/setup.sh builds it)`;
@@ -27,11 +27,7 @@ test("[VM] demo user works in a Debian desktop over RDP in Chromium: screen, key
   test.setTimeout(600_000);
   await page.setViewportSize({ width: 1280, height: 900 });
   const name = `desk-${Date.now().toString(36)}`;
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(DEMO.email);
-  await page.getByLabel("Password").fill(DEMO.password);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page.getByRole("heading", { name: "Virtual machines" })).toBeVisible();
+  await logInThroughPage(page, DEMO);
 
   const t0 = Date.now();
   await page.getByLabel("Template").selectOption({ label: "Debian desktop (Xfce)" });

@@ -2,15 +2,11 @@
 // with the operation progress bars seen moving, the guest checked after each step, and the
 // clone's screen thumbnail in the VM list refreshing.
 import { test, expect } from "@playwright/test";
-import { DEMO, progressSeen, recordProgress, serialLog, typeLikeAUser } from "../helpers/portal.ts";
+import { DEMO, logInThroughPage, progressSeen, recordProgress, serialLog, typeLikeAUser } from "../helpers/portal.ts";
 
 test("[VM] snapshot, change, revert and clone from the VM page, with live progress", async ({ page }) => {
   const name = `life-${Date.now().toString(36)}`;
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(DEMO.email);
-  await page.getByLabel("Password").fill(DEMO.password);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page.getByRole("heading", { name: "Virtual machines" })).toBeVisible();
+  await logInThroughPage(page, DEMO);
   await page.getByLabel("Template").selectOption({ label: "Debian shell (busybox)" });
   await page.getByLabel("Name").fill(name);
   await page.getByRole("button", { name: "Create" }).click();

@@ -1,17 +1,13 @@
 // [VM] A tenant creates a microVM desktop (our own VMM), types into it, and sees the text arrive.
 import { test, expect } from "@playwright/test";
-import { DEMO, canvasInk, microvmSkipReason, serialLog, typeLikeAUser } from "../helpers/portal.ts";
+import { DEMO, logInThroughPage, canvasInk, microvmSkipReason, serialLog, typeLikeAUser } from "../helpers/portal.ts";
 
 const skipReason = microvmSkipReason();
 test("[VM] demo user creates a microVM desktop and types into its window", async ({ page }) => {
   if (skipReason !== null) console.warn(`[skip] [VM] microVM desktop e2e: ${skipReason}`);
   test.skip(skipReason !== null, skipReason ?? "");
   const name = `desk-${Date.now().toString(36)}`;
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(DEMO.email);
-  await page.getByLabel("Password").fill(DEMO.password);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page.getByRole("heading", { name: "Virtual machines" })).toBeVisible();
+  await logInThroughPage(page, DEMO);
 
   const t0 = Date.now();
   await page.getByLabel("Template").selectOption({ label: "microVM desktop" });
@@ -39,11 +35,7 @@ test("[VM] demo user creates a microVM desktop and types into its window", async
 test("[VM] without KVM, the microVM desktop is refused at once with the reason", async ({ page }) => {
   if (skipReason === null) console.warn("[skip] [VM] no-KVM refusal e2e: this machine has KVM, the refusal path is not reachable (VDI_KVM_DEVICE=/nonexistent runs it)");
   test.skip(skipReason === null, "this machine has KVM: the refusal path is not reachable");
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(DEMO.email);
-  await page.getByLabel("Password").fill(DEMO.password);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page.getByRole("heading", { name: "Virtual machines" })).toBeVisible();
+  await logInThroughPage(page, DEMO);
   await page.getByLabel("Template").selectOption({ label: "microVM desktop" });
   await page.getByLabel("Name").fill(`nokvm-${Date.now().toString(36)}`);
   const t0 = Date.now();
