@@ -4,7 +4,7 @@
 // run), and a VNC server on that screen (x11vnc: the VNC path). The RDP server is freerdp-shadow
 // on an Xvfb screen on the host, so no guest eats the 2 cores (issue 12 allows it); the loads
 // are drawn by bench/lib/x11-load.c: idle, typing, scrolling text, full-screen change.
-// Per session and load: frames and bytes per second to the viewer (RFB, Raw), CPU (% of one
+// Per session and load: frames and payload bytes per second to the viewer (RFB, Raw), CPU (% of one
 // core) and PSS of the session's own process, and of the shared RDP server. Writes
 // bench/results/rdp-bridge.{json,md}.
 //   npx tsx bench/rdp-bridge.ts [seconds per load, default 8]    (as root: installs x11vnc)
@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { cpus, release } from "node:os";
 import { join, resolve } from "node:path";
+import { countUpdates, type ByteLink, type UpdateCounts } from "./lib/rfb-probe.ts";
 
 const REPO = resolve(import.meta.dirname, "..");
 const SECONDS = Number(process.argv[2] ?? 8);
@@ -51,81 +52,16 @@ function pssMiB(pid: number): number {
   return m ? Math.round(Number(m[1]) / 102.4) / 10 : NaN;
 }
 
-/** An RFB viewer that asks for the next update as soon as one is in (as noVNC does), Raw only. */
-class Viewer {
-  frames = 0;
-  bytes = 0;
-  private buf: Buffer = Buffer.alloc(0);
-  private stage: "version" | "security" | "result" | "init" | "header" | "rect" | "skip" = "version";
-  private rects = 0;
-  private skip = 0;
-  private cutText = false;
-  private width = 0;
-  private height = 0;
-  ready: Promise<void>;
-  private readyDone!: () => void;
-  constructor(private readonly s: Socket) {
-    this.ready = new Promise((r) => { this.readyDone = r; });
-    s.on("data", (d: Buffer) => { this.bytes += d.length; this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d; this.parse(); });
-  }
-  private request() {
-    const m = Buffer.alloc(10); m[0] = 3; m[1] = 1; m.writeUInt16BE(this.width, 6); m.writeUInt16BE(this.height, 8);
-    this.s.write(m);
-  }
-  private parse() {
-    for (;;) {
-      const b = this.buf;
-      if (this.stage === "skip") {
-        const n = Math.min(this.skip, b.length);
-        this.skip -= n; this.buf = b.subarray(n);
-        if (this.skip > 0) return;
-        if (this.cutText) { this.cutText = false; this.stage = "header"; continue; }
-        this.stage = "rect";
-        if (--this.rects === 0) { this.frames++; this.stage = "header"; this.request(); }
-        continue;
-      }
-      if (this.stage === "version" && b.length >= 12) { this.buf = b.subarray(12); this.s.write("RFB 003.008\n"); this.stage = "security"; continue; }
-      if (this.stage === "security" && b.length >= 1 && b.length >= 1 + b[0]!) {
-        const types = [...b.subarray(1, 1 + b[0]!)];
-        if (!types.includes(1)) throw new Error(`bench: the RFB server wants a password (types ${types})`);
-        this.buf = b.subarray(1 + b[0]!); this.s.write(Buffer.from([1])); this.stage = "result"; continue;
-      }
-      if (this.stage === "result" && b.length >= 4) { this.buf = b.subarray(4); this.s.write(Buffer.from([1])); this.stage = "init"; continue; }
-      if (this.stage === "init" && b.length >= 24 && b.length >= 24 + b.readUInt32BE(20)) {
-        this.width = b.readUInt16BE(0); this.height = b.readUInt16BE(2);
-        this.buf = b.subarray(24 + b.readUInt32BE(20));
-        // 32-bit true colour, as both servers offer it; Raw only: the same encoding on both paths.
-        const pf = Buffer.from([0, 0, 0, 0, 32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0]);
-        this.s.write(Buffer.concat([pf, Buffer.from([2, 0, 0, 1, 0, 0, 0, 0])]));
-        const full = Buffer.alloc(10); full[0] = 3; full.writeUInt16BE(this.width, 6); full.writeUInt16BE(this.height, 8);
-        this.s.write(full);
-        this.stage = "header"; this.readyDone(); continue;
-      }
-      if (this.stage === "header" && b.length >= 1) {
-        if (b[0] === 0) { if (b.length < 4) return; this.rects = b.readUInt16BE(2); this.buf = b.subarray(4); this.stage = "rect"; if (this.rects === 0) { this.frames++; this.stage = "header"; this.request(); } continue; }
-        if (b[0] === 2) { this.buf = b.subarray(1); continue; }
-        if (b[0] === 3) { if (b.length < 8) return; this.skip = b.readUInt32BE(4); this.buf = b.subarray(8); this.cutText = true; this.stage = "skip"; continue; }
-        throw new Error(`bench: unexpected RFB message ${b[0]}`);
-      }
-      if (this.stage === "rect" && b.length >= 12) {
-        const w = b.readUInt16BE(4), h = b.readUInt16BE(6), enc = b.readInt32BE(8);
-        this.buf = b.subarray(12);
-        if (enc === -223) { this.width = w; this.height = h; }
-        this.skip = enc === 0 ? w * h * 4 : 0;
-        this.stage = "skip";
-        continue;
-      }
-      return;
-    }
-  }
-  close() { this.s.destroy(); }
-}
+/** An RFB viewer (bench/lib/rfb-probe.ts) that asks for the next update as soon as one is in, as noVNC does. */
+interface Viewer { counts: UpdateCounts; close(): void }
 async function viewer(target: string | number): Promise<Viewer> {
-  const s = typeof target === "string" ? connect(target) : connect(target, "127.0.0.1");
+  const s: Socket = typeof target === "string" ? connect(target) : connect(target, "127.0.0.1");
   await new Promise((res, rej) => s.once("connect", res).once("error", rej));
-  const v = new Viewer(s);
-  await v.ready;
-  return v;
+  s.on("error", () => undefined);  // the session's end is seen by the measures
+  const link: ByteLink = { write: (b) => void s.write(b), onData: (cb) => void s.on("data", cb), close: () => s.destroy() };
+  const { counts, ready } = countUpdates(link, () => !s.destroyed, (e) => { console.error(`bench: ${e.message}`); s.destroy(); });
+  await ready;
+  return { counts, close: () => s.destroy() };
 }
 
 interface Sample { fps: number | null; mbytesPerSec: number | null; cpuPercent: number; pssMiB: number; serverCpuPercent: number | null }
@@ -136,12 +72,12 @@ async function measure(display: string, load: string, session: { pid: number; vi
   for (const l of LOADS) {
     const gen = spawn(load, [l.mode, String(l.fps), String(SECONDS + 3)], { env: { ...process.env, DISPLAY: display }, stdio: "ignore" });
     await sleep(1_500);
-    const c0 = cpuSeconds(session.pid), s0 = server ? cpuSeconds(server) : 0, f0 = session.viewer?.frames ?? 0, b0 = session.viewer?.bytes ?? 0, t0 = Date.now();
+    const c0 = cpuSeconds(session.pid), s0 = server ? cpuSeconds(server) : 0, f0 = session.viewer?.counts.updates ?? 0, b0 = session.viewer?.counts.bytes ?? 0, t0 = Date.now();
     await sleep(SECONDS * 1000);
     const secs = (Date.now() - t0) / 1000;
     out[l.name] = {
-      fps: session.viewer ? Math.round(((session.viewer.frames - f0) / secs) * 10) / 10 : null,
-      mbytesPerSec: session.viewer ? Math.round(((session.viewer.bytes - b0) / secs / 1e6) * 100) / 100 : null,
+      fps: session.viewer ? Math.round(((session.viewer.counts.updates - f0) / secs) * 10) / 10 : null,
+      mbytesPerSec: session.viewer ? Math.round(((session.viewer.counts.bytes - b0) / secs / 1e6) * 100) / 100 : null,
       cpuPercent: Math.round(((cpuSeconds(session.pid) - c0) / secs) * 1000) / 10,
       pssMiB: pssMiB(session.pid),
       serverCpuPercent: server ? Math.round(((cpuSeconds(server) - s0) / secs) * 1000) / 10 : null,

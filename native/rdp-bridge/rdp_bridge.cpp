@@ -419,7 +419,7 @@ int main(int argc, char** argv) {
   s->DesktopWidth = width;
   s->DesktopHeight = height;
   // The guest's certificate is its own self-signed one: the bridge trusts the node's loopback
-  // forward and the per-VM password instead, and keeps no certificate store (it has no home).
+  // forward and the per-VM password instead, and keeps no certificate store of its own.
   s->IgnoreCertificate = TRUE;
   // NLA (CredSSP) where the server asks for it (Windows, freerdp-shadow); xrdp picks TLS and
   // takes the password from the auto-logon info. Plain RDP security is never offered.
