@@ -3,7 +3,7 @@
 // desktop's console with no portal chrome; Log out returns the seat to its login; a revoked seat
 // and a wrong link say so clearly.
 import { test, expect } from "@playwright/test";
-import { DEMO, canvasInk, logInThroughApi, trpcMutation, trpcQuery } from "../helpers/portal.ts";
+import { DEMO, canvasInk, logInThroughApi, serialLog, trpcMutation, trpcQuery, typeLikeAUser } from "../helpers/portal.ts";
 
 test("[Seat] register a seat, log in at it, see the desktop, log out; a revoked seat and a wrong link are refused in words", async ({ browser }) => {
   const admin = await browser.newContext();
@@ -41,7 +41,42 @@ test("[Seat] register a seat, log in at it, see the desktop, log out; a revoked 
   await expect.poll(() => canvasInk(kiosk), { timeout: 60_000, message: "the desktop on the seat" }).toBeGreaterThan(0.001);
   await expect(kiosk.locator(".topbar")).toHaveCount(0);
 
-  // Log out: back to the seat's login (the seat stays enrolled after a reload).
+  // Roaming: half a command typed at this seat, the rest at seat B, runs as one command in the
+  // same shell of the same VM; this seat's console closes and it returns to its login, saying where
+  // the user went.
+  const shownVm = await kiosk.locator("main.seat-desktop").getAttribute("data-vm");
+  expect(shownVm).toBeTruthy();
+  await expect.poll(() => serialLog(shownVm!), { timeout: 90_000 }).toContain("VDI-GUEST-READY");
+  const marker = `roam${Date.now().toString(36)}`;
+  await kiosk.getByTestId("console-screen").locator("canvas").click();
+  await typeLikeAUser(kiosk, `echo ${marker}-typed-at-A-`);
+  await portal.getByLabel("Name").fill(`${seatName} B`);
+  await portal.getByLabel("Location").fill("Floor 5");
+  await portal.getByRole("button", { name: "Register" }).click();
+  const linkB = (await portal.getByTestId("seat-link").textContent())!;
+  expect(linkB).not.toBe(link);
+  const kioskB = await (await browser.newContext()).newPage();
+  await kioskB.goto(linkB);
+  await kioskB.getByLabel("Email").fill(DEMO.email);
+  await kioskB.getByLabel("Password").fill(DEMO.password);
+  const roamedAt = Date.now();
+  await kioskB.getByRole("button", { name: "Log in" }).click();
+  await expect(kioskB.getByTestId("console-status")).toHaveText("connected", { timeout: 60_000 });
+  console.log(`roaming: login at seat B → its console connected in ${Date.now() - roamedAt} ms`);
+  expect(await kioskB.locator("main.seat-desktop").getAttribute("data-vm")).toBe(shownVm);
+  await expect(kiosk.getByTestId("seat-ended")).toHaveText(`Your session ended: continued at seat ${seatName} B`, { timeout: 30_000 });
+  await expect(kiosk.getByRole("button", { name: "Log in" })).toBeVisible();
+  await kioskB.getByTestId("console-screen").locator("canvas").click();
+  await typeLikeAUser(kioskB, "then-at-B > /dev/ttyS0\n");
+  await expect.poll(() => serialLog(shownVm!), { timeout: 30_000, message: "the command begun at A and ended at B ran" }).toContain(`${marker}-typed-at-A-then-at-B`);
+  await kioskB.getByRole("button", { name: "Log out" }).click();
+  await expect(kioskB.getByTestId("seat-ended")).toHaveText("Your session ended: You logged out.");
+
+  // Log in at the first seat again, then log out: back to the seat's login (the seat stays enrolled after a reload).
+  await kiosk.getByLabel("Email").fill(DEMO.email);
+  await kiosk.getByLabel("Password").fill(DEMO.password);
+  await kiosk.getByRole("button", { name: "Log in" }).click();
+  await expect(kiosk.getByTestId("console-status")).toHaveText("connected", { timeout: 60_000 });
   await kiosk.getByRole("button", { name: "Log out" }).click();
   await expect(kiosk.getByRole("button", { name: "Log in" })).toBeVisible();
   await kiosk.reload();

@@ -148,6 +148,7 @@ export async function startAgent(env: NodeEnv, log: (msg: string) => void = (m) 
     reports: () => reconciler.report(),
     onDesired: (vms) => reconciler.setDesired(vms),
     onRevokedUsers: (users) => gateway.revokeUsers(users),
+    onEndedSeatSessions: (ended) => gateway.endSeatSessions(ended),
     beforeSync: closeStoppedConsoles,
     log,
     longPollMs: LONG_POLL_MS,

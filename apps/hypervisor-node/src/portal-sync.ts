@@ -20,6 +20,8 @@ export interface PortalSyncOptions {
   onDesired(vms: DesiredVm[]): void;
   /** Users whose access the portal revoked lately. */
   onRevokedUsers(userIds: string[]): void;
+  /** Seat sessions that ended lately: their consoles close with the reason. */
+  onEndedSeatSessions?(ended: Array<{ id: string; reason: string }>): void;
   /** Before each sync (the agent closes consoles of VMs that stopped). */
   beforeSync?(): void;
   log(msg: string): void;
@@ -126,6 +128,7 @@ export class PortalSync {
       }
       // Users disabled or removed on the portal: their open consoles close, new ones are refused.
       this.o.onRevokedUsers(res.revokedUsers);
+      this.o.onEndedSeatSessions?.(res.endedSeatSessions);
       if (this.creds && res.consolePublicKeyPem !== this.creds.consolePublicKeyPem) {
         this.creds = { ...this.creds, consolePublicKeyPem: res.consolePublicKeyPem };
         saveCredentials(this.o.dataDir, this.creds);

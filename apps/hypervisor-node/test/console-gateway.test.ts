@@ -207,6 +207,24 @@ describe("console gateway", () => {
     expect(await ended).toEqual({ code: CLOSE.REVOKED, reason: "access revoked" });
   });
 
+  it("closes a seat session's consoles when the portal says it ended (roaming), with the reason, and refuses its tokens", async () => {
+    const mine = await open(signer.sign({ ...claims, ss: "sessA" }).token);
+    const other = await open(signer.sign({ ...claims, ss: "sessB" }).token);
+    const plain = await open(signer.sign(claims).token);
+    expect([mine.first, other.first, plain.first].every((f) => f !== null)).toBe(true);
+    const ended = closed(mine.ws);
+    expect(gateway.endSeatSessions([{ id: "sessA", reason: "continued at seat Desk B" }])).toBe(1);
+    expect(await ended).toEqual({ code: CLOSE.SEAT_SESSION_ENDED, reason: "continued at seat Desk B" });
+    // A token the portal signed for that session before it ended opens nothing now.
+    const late = await open(signer.sign({ ...claims, ss: "sessA" }).token);
+    expect([late.code, late.reason]).toEqual([CLOSE.SEAT_SESSION_ENDED, "continued at seat Desk B"]);
+    expect(other.ws.readyState).toBe(WebSocket.OPEN);
+    expect(plain.ws.readyState).toBe(WebSocket.OPEN);
+    other.ws.close();
+    plain.ws.close();
+    gateway.endSeatSessions([]);
+  });
+
   it("relays both ways for a valid token, exactly once (a replay is refused)", async () => {
     const { token } = signer.sign(claims);
     const r = await open(token);

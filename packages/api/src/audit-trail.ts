@@ -8,10 +8,12 @@ import type { Db } from "@vdi/db";
 import type { Context } from "./context.ts";
 import { recordAudit } from "./services/audit/record-audit.ts";
 
-const NOT_AUDITED = new Set(["nodeAgent.sync"]);
+// A seat's heartbeat (every 2 s per seat) and its first-frame timing are not events; connect,
+// console and logout at a seat are.
+const NOT_AUDITED = new Set(["nodeAgent.sync", "seat.session", "seat.firstFrame"]);
 /** Input fields safe to keep in the trail (never passwords, tokens or codes). */
-const KEPT = ["name", "title", "mode", "scope", "cpus", "memoryMiB", "diskGiB", "withRam", "role", "email", "scopes", "expiresInDays", "templateId", "location"];
-const TARGETS = [["vmId", "vm"], ["snapshotId", "snapshot"], ["operationId", "operation"], ["templateId", "template"], ["tokenId", "apiToken"], ["userId", "user"], ["invitationId", "invitation"], ["tenantId", "tenant"], ["seatId", "seat"]] as const;
+const KEPT = ["name", "title", "mode", "scope", "cpus", "memoryMiB", "diskGiB", "withRam", "role", "email", "scopes", "expiresInDays", "templateId", "location", "policy", "warmSize", "maxSize"];
+const TARGETS = [["vmId", "vm"], ["snapshotId", "snapshot"], ["operationId", "operation"], ["templateId", "template"], ["tokenId", "apiToken"], ["userId", "user"], ["invitationId", "invitation"], ["tenantId", "tenant"], ["seatId", "seat"], ["poolId", "pool"]] as const;
 
 export function isAudited(path: string, type: string): boolean {
   return type === "mutation" && !NOT_AUDITED.has(path);

@@ -14,3 +14,4 @@ export type { NodeCapabilities } from "./services/node/node-health.ts";
 export type { VmView } from "./services/vm/vm-view.ts";
 export { createApiDeps, migrateDatabase, type ApiConfig } from "./deps.ts";
 export { busReady, busTransportName, useBusTransport } from "./lib/bus.ts";
+export { startJobRunner, runDueJobs, scheduleJob } from "./services/jobs/jobs.ts";

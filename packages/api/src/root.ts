@@ -13,6 +13,7 @@ import { apiTokenRouter } from "./routers/api-token.ts";
 import { tenantRouter } from "./routers/tenant.ts";
 import { auditRouter } from "./routers/audit.ts";
 import { seatRouter } from "./routers/seat.ts";
+import { poolRouter } from "./routers/pool.ts";
 
 export const appRouter = router({
   auth: authRouter,
@@ -27,6 +28,7 @@ export const appRouter = router({
   tenant: tenantRouter,
   audit: auditRouter,
   seat: seatRouter,
+  pool: poolRouter,
 });
 registerAuditedInputs(appRouter);
 export type AppRouter = typeof appRouter;

@@ -22,7 +22,7 @@ const PUBLIC = ["auth.login", "auth.me", "auth.providers", "auth.verifyTotp", "a
  * Input fields that name an object of a tenant (or a node). A procedure whose sample input holds one
  * of these names one of tenant A's objects, and another tenant's users must be refused it.
  */
-const OBJECT_FIELDS = ["vmId", "snapshotId", "operationId", "templateId", "userId", "invitationId", "tenantId", "tokenId", "nodeId", "seatId"];
+const OBJECT_FIELDS = ["vmId", "snapshotId", "operationId", "templateId", "userId", "invitationId", "tenantId", "tokenId", "nodeId", "seatId", "poolId", "sessionId"];
 
 /**
  * Non-admin procedures whose input names no object (lists of one's own, creating one's own, one's
@@ -32,7 +32,8 @@ const OBJECT_FIELDS = ["vmId", "snapshotId", "operationId", "templateId", "userI
 const NO_OBJECT = [
   "auth.logout", "auth.twoFactorStatus", "auth.enableTwoFactor", "auth.confirmTwoFactor", "auth.disableTwoFactor",
   "vm.list", "vm.changes", "template.list", "node.list",
-  "tenant.usage", "tenant.invitations", "apiToken.list", "apiToken.create", "seat.list", "seat.register",
+  "tenant.usage", "tenant.invitations", "apiToken.list", "apiToken.create", "seat.list",
+  "pool.list",
 ];
 
 /** What a user of tenant A who does not own the private VM may not name: the VM, its snapshot and operation, the owner's token. */
@@ -63,6 +64,8 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
   let b: { user: Actor; admin: Actor };
   let samples: Record<string, unknown>;
   let seatId = "";
+  let poolId = "";
+  let seatSecret = "";
 
   beforeAll(async () => {
     api = await openTestApi(provider);
@@ -85,7 +88,10 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
     // A real API token of A's user: revoking it by id must be refused to everyone else.
     const token = await api.caller(aUser).apiToken.create({ name: "a-token", scopes: ["vm:read"], expiresInDays: 30 });
     await api.caller(aAdmin).tenant.setMemberLimits({ userId: aUser.userId, vms: 5 });
-    seatId = (await api.caller(aAdmin).seat.register({ name: "a-seat", location: "A's office" })).seatId;
+    const seat = await api.caller(aAdmin).seat.register({ name: "a-seat", location: "A's office" });
+    seatId = seat.seatId;
+    seatSecret = seat.enrollPath.split("enroll=")[1]!;
+    poolId = (await api.caller(aAdmin).pool.create({ name: "a-pool", templateId: tpl.templateId, policy: "persistent", warmSize: 0, maxSize: 2, perUserLimit: 1, disconnectMinutes: 5, idleLogoffMinutes: 30 })).poolId;
     a = { user: aUser, admin: aAdmin, vmId: vm.vmId, snapshotId: snap.snapshotId, operationId: snap.operationId, templateId: tpl.templateId, invitationId: inv.invitationId, tokenId: token.tokenId };
     // Tenant A's ids everywhere an input names something.
     samples = {
@@ -96,7 +102,9 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
       limit: 5, slug: "probe-tenant", vms: 1, vcpus: 1, snapshots: 1, token: "x".repeat(30), scopes: ["vm:read"], expiresInDays: 1,
       joinToken: "wrong-join-token-000000", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1", totalCpus: 1, totalMemoryMiB: 1,
       capabilities: caps, vmsReport: [], etag: null, waitMs: 0, actor: a.user.email, action: "vm.", outcome: "ok", targetId: a.vmId, cursor: undefined,
-      drained: true, retired: true, seatId, location: "probe room", secret: "y".repeat(43),
+      drained: true, retired: true, seatId, location: "probe room", secret: seatSecret,
+      poolId, sessionId: "nosuchsession", authMs: 1, ms: 1, input: false, policy: "persistent", warmSize: 0, maxSize: 1, perUserLimit: 1,
+      disconnectMinutes: 1, idleLogoffMinutes: 1,
     };
   });
   afterAll(async () => api?.close());

@@ -29,7 +29,7 @@ describe.each(providers)("seats on %s", (provider) => {
     expect(row.lastSeenAt).toBeNull();
 
     const hello = await api.caller(null).seat.hello({ seatId: seat.seatId, secret });
-    expect(hello).toEqual({ seatId: seat.seatId, name: "Desk 4.12", location: "Floor 4, east", tenant: expect.any(String) });
+    expect(hello).toEqual({ seatId: seat.seatId, name: "Desk 4.12", location: "Floor 4, east", tenant: expect.any(String), pool: null });
     expect((await api.db.seat.findUniqueOrThrow({ where: { id: seat.seatId } })).lastSeenAt).not.toBeNull();
     // The list never shows the secret; it is not shown again.
     const listed = await api.caller(admin).seat.list();

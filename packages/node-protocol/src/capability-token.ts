@@ -14,6 +14,8 @@ export const consoleClaimsSchema = z.object({
   node: z.string().min(1).max(64),
   user: z.string().min(1).max(64),
   proto: z.enum(["vnc", "rdp", "thumb"]),
+  /** The seat session the console belongs to (a seat's kiosk): it closes when that session ends. */
+  ss: z.string().min(1).max(64).optional(),
   jti: z.string().min(16).max(64),
   iat: z.number().int(),
   exp: z.number().int(),

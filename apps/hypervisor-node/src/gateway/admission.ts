@@ -23,7 +23,7 @@ const PROTOCOLS: Record<Protocol, ProtocolRule> = {
   thumb: { noun: "thumbnail", singleUse: false },
 };
 
-export type Refusal = "not-ready" | "bad-token" | "wrong-protocol" | "wrong-target" | "revoked" | "forbidden" | "access-unknown" | "replayed";
+export type Refusal = "not-ready" | "bad-token" | "wrong-protocol" | "wrong-target" | "revoked" | "forbidden" | "access-unknown" | "replayed" | "session-ended";
 
 export type AdmitResult =
   | { ok: true; claims: ConsoleClaims; /** Spends a single-use token; false when it was spent already. */ consume(): boolean }
@@ -45,22 +45,28 @@ export interface Admission {
   /** Users the portal says lost access; replaced by each sync reply. */
   setRevoked(userIds: Iterable<string>): void;
   isRevoked(userId: string): boolean;
+  /** Seat sessions the portal says ended, with why; replaced by each sync reply. */
+  setEndedSeatSessions(ended: Iterable<{ id: string; reason: string }>): void;
+  /** Why this seat session ended, or null while it is open. */
+  seatSessionEnded(sessionId: string | undefined): string | null;
 }
 
 export function createAdmission(opts: AdmissionOptions): Admission {
   const replay = new ReplayGuard();
   const key = portalKey(opts.publicKeyPem);
   let revoked: ReadonlySet<string> = new Set();
+  let endedSessions: ReadonlyMap<string, string> = new Map();
   const refuse = (refusal: Refusal, reason: string): AdmitResult => ({ ok: false, refusal, reason });
 
   async function verdictOf(vmId: string, userId: string): Promise<AccessVerdict> {
     const first = opts.mayOpen(vmId, userId);
-    if (first !== "unknown" || !opts.refreshAccess) return first;
-    // A VM made a moment ago (a microVM is up in a quarter of a second): ask once more, briefly.
-    // (A request already in flight may predate the VM: then one more.)
+    if (first === "allowed" || !opts.refreshAccess) return first;
+    // A VM made a moment ago (a microVM is up in a quarter of a second), or one handed to this user
+    // a moment ago (a pool desktop, a share): the portal signed the token, so ask once more, briefly.
+    // (A request already in flight may predate the change: then one more.)
     const ask = async () => {
       await opts.refreshAccess!();
-      if (opts.mayOpen(vmId, userId) === "unknown") await opts.refreshAccess!();
+      if (opts.mayOpen(vmId, userId) !== "allowed") await opts.refreshAccess!();
     };
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([ask().catch(() => undefined), new Promise((r) => { timer = setTimeout(r, opts.accessWaitMs ?? 3_000); })]);
@@ -79,6 +85,8 @@ export function createAdmission(opts: AdmissionOptions): Admission {
       if (v.claims.proto !== protocol) return refuse("wrong-protocol", `not a ${PROTOCOLS[protocol].noun} token`);
       if (v.claims.node !== nodeId) return refuse("wrong-target", "token is for another node");
       if (revoked.has(v.claims.user)) return refuse("revoked", "access revoked");
+      const ended = v.claims.ss === undefined ? undefined : endedSessions.get(v.claims.ss);
+      if (ended !== undefined) return refuse("session-ended", ended);
       // The portal signed it, but the portal also says who may use this VM: a token naming anyone
       // else (a bug, a stale grant, a key used where it should not be) opens nothing.
       const verdict = await verdictOf(v.claims.vm, v.claims.user);
@@ -92,5 +100,9 @@ export function createAdmission(opts: AdmissionOptions): Admission {
       revoked = new Set(userIds);
     },
     isRevoked: (userId) => revoked.has(userId),
+    setEndedSeatSessions(ended) {
+      endedSessions = new Map([...ended].map((e) => [e.id, e.reason]));
+    },
+    seatSessionEnded: (sessionId) => (sessionId === undefined ? null : endedSessions.get(sessionId) ?? null),
   };
 }

@@ -33,6 +33,8 @@ export const CLOSE = {
   VM_CONSOLES_FULL: 4433,
   /** Closed: the same user opened one console too many on this VM; the newest stays. */
   REPLACED: 4434,
+  /** Closed: the seat session it belonged to ended (the user continued at another seat, logged out, idled). */
+  SEAT_SESSION_ENDED: 4435,
   NOT_READY: 4503,
 } as const;
 
@@ -46,6 +48,7 @@ const REFUSAL_CODE: Record<Refusal, number> = {
   forbidden: CLOSE.REVOKED,
   "access-unknown": CLOSE.NOT_READY,
   replayed: CLOSE.REPLAYED,
+  "session-ended": CLOSE.SEAT_SESSION_ENDED,
 };
 
 /** How long a closed target's socket waits for the reason its server ended. */
@@ -80,6 +83,8 @@ interface OpenConsole {
   vmId: string;
   userId: string;
   owner: boolean;
+  /** The seat session it belongs to (a seat's kiosk opened it). */
+  seatSession: string | undefined;
   openedAt: number;
   finish(code: number, reason: string): void;
 }
@@ -126,7 +131,7 @@ export function createConsoleGateway(opts: GatewayOptions) {
       const owner = opts.isOwner?.(claims.vm, claims.user) ?? false;
       const room = makeRoom(claims.vm, claims.user, owner);
       if (room) return refuse(ws, CLOSE.VM_CONSOLES_FULL, room);
-      relay(ws, stream, claims.vm, claims.user, owner);
+      relay(ws, stream, claims.vm, claims.user, owner, claims.ss);
     });
   });
 
@@ -147,7 +152,7 @@ export function createConsoleGateway(opts: GatewayOptions) {
     return others >= limits.consolesPerVm - limits.consolesPerUser ? `this VM has ${others} consoles open, the most it takes besides its owner's` : null;
   }
 
-  function relay(ws: WebSocket, stream: StreamProtocol, vmId: string, userId: string, owner: boolean) {
+  function relay(ws: WebSocket, stream: StreamProtocol, vmId: string, userId: string, owner: boolean, seatSession?: string) {
     // The target is opened after the console takes its place (the caps count it at once); the
     // client speaks only after the target's first bytes, so nothing of it waits meanwhile.
     let target: Socket | null = null;
@@ -159,7 +164,7 @@ export function createConsoleGateway(opts: GatewayOptions) {
     let paused = false;
     let drainPoll: NodeJS.Timeout | undefined;
     let pongDeadline: NodeJS.Timeout | undefined;
-    const entry: OpenConsole = { vmId, userId, owner, openedAt: performance.now(), finish };
+    const entry: OpenConsole = { vmId, userId, owner, seatSession, openedAt: performance.now(), finish };
     consoles.add(entry);
 
     function finish(code: number, reason: string) {
@@ -304,6 +309,16 @@ export function createConsoleGateway(opts: GatewayOptions) {
     revokeUsers(userIds: Iterable<string>): number {
       admission.setRevoked(userIds);
       return closeWhere((c) => admission.isRevoked(c.userId), CLOSE.REVOKED, "access revoked");
+    },
+    /** Seat sessions that ended (the portal's list, replacing the previous one): their consoles close with the reason ("continued at seat B"). */
+    endSeatSessions(ended: Iterable<{ id: string; reason: string }>): number {
+      admission.setEndedSeatSessions(ended);
+      let n = 0;
+      for (const c of [...consoles]) {
+        const why = admission.seatSessionEnded(c.seatSession);
+        if (why !== null) { c.finish(CLOSE.SEAT_SESSION_ENDED, why); n++; }
+      }
+      return n;
     },
     /** Who may use which VM changed (a fresh console-access answer): consoles of users who lost their VM close. */
     recheckAccess(): number {

@@ -23,6 +23,7 @@ const REFUSAL_STATUS: Record<Refusal, number> = {
   forbidden: 403,
   "access-unknown": 503,
   replayed: 401,
+  "session-ended": 403,
 };
 
 export function createThumbnailEndpoint(opts: ThumbnailEndpointOptions) {

@@ -18,7 +18,17 @@ type Status = "connecting" | "connected" | "disconnected" | "error";
 type Protocol = "vnc" | "rdp";
 const PROTOCOL_TITLE: Record<Protocol, string> = { rdp: "RDP", vnc: "VNC" };
 
-export function VmConsole({ vmId, running, protocols = ["vnc"] }: { vmId: string; running: boolean; protocols?: Protocol[] }) {
+export function VmConsole({ vmId, running, protocols = ["vnc"], openUrl, onFirstFrame, onClosed }: {
+  vmId: string;
+  running: boolean;
+  protocols?: Protocol[];
+  /** Where the console's token comes from, when not console.open (a seat's kiosk asks for its session's). */
+  openUrl?: (protocol: Protocol) => Promise<string>;
+  /** Called once the first frame is drawn. */
+  onFirstFrame?: () => void;
+  /** The gateway closed the console with a reason (code ≥ 4000). */
+  onClosed?: (code: number, reason: string) => void;
+}) {
   const trpc = useTRPC();
   const screen = useRef<HTMLDivElement>(null);
   const rfb = useRef<RFB | null>(null);
@@ -41,7 +51,7 @@ export function VmConsole({ vmId, running, protocols = ["vnc"] }: { vmId: string
     setStatus("connecting");
     let url: string;
     try {
-      url = (await open.mutateAsync({ vmId, protocol })).url;
+      url = openUrl ? await openUrl(protocol) : (await open.mutateAsync({ vmId, protocol })).url;
     } catch {
       setStatus("error");
       return;
@@ -51,7 +61,7 @@ export function VmConsole({ vmId, running, protocols = ["vnc"] }: { vmId: string
     // noVNC takes the WebSocket itself, so the page can read the gateway's close reason.
     const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
-    ws.addEventListener("close", (e) => { if (e.code >= 4000 && e.reason) setClosedWhy(e.reason); });
+    ws.addEventListener("close", (e) => { if (e.code >= 4000 && e.reason) { setClosedWhy(e.reason); onClosed?.(e.code, e.reason); } });
     ws.addEventListener("open", () => setClosedWhy(null));
     const r = new RFBClass(screen.current, ws);
     r.scaleViewport = scale;
@@ -59,7 +69,13 @@ export function VmConsole({ vmId, running, protocols = ["vnc"] }: { vmId: string
     r.resizeSession = protocol === "rdp";
     r.focusOnClick = true;
     r.background = "#111";
-    r.addEventListener("connect", () => { setStatus("connected"); retries.current = 0; r.focus(); });
+    r.addEventListener("connect", () => {
+      setStatus("connected");
+      retries.current = 0;
+      r.focus();
+      // The first frame follows the connect at once (noVNC draws it as it arrives).
+      if (onFirstFrame) requestAnimationFrame(() => onFirstFrame());
+    });
     r.addEventListener("clipboard", (e) => {
       const text = (e as CustomEvent<{ text: string }>).detail.text;
       lastClip.current = text;
@@ -80,7 +96,7 @@ export function VmConsole({ vmId, running, protocols = ["vnc"] }: { vmId: string
       }
     });
     rfb.current = r;
-  }, [vmId, protocol]);
+  }, [vmId, protocol, openUrl]);
 
   useEffect(() => {
     if (!running) return;

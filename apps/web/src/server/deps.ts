@@ -1,7 +1,7 @@
 // The portal's long-lived server objects, made once per process.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createApiDeps, generateConsoleKeyPem, type ApiDeps } from "@vdi/api";
+import { createApiDeps, generateConsoleKeyPem, startJobRunner, type ApiDeps } from "@vdi/api";
 import { writeFileAtomic } from "@vdi/durable-file";
 import { env } from "../env";
 
@@ -31,6 +31,8 @@ export function deps(): ApiDeps {
       nodeDownAfterMs: e.VDI_NODE_DOWN_AFTER_MS,
       oidc: e.oidc,
     });
+    // The portal's control loops (pool refills, seat timers): the jobs room's runner, leased rows.
+    startJobRunner(g[KEY]);
   }
   return g[KEY];
 }

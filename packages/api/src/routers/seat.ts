@@ -1,19 +1,34 @@
 // Seats of thin clients (docs/seating.md): tenant admins register and revoke them; a seat's kiosk
-// page names itself with its id and secret.
+// page names itself with its id and secret, and its logged-in user connects, polls and logs out
+// through the seat session procedures.
 import { z } from "zod";
-import { publicProcedure, router, tenantAdminProcedure } from "../trpc.ts";
-import { listSeats, registerSeat, revokeSeat, seatBySecret } from "../services/seat/seats.ts";
+import { authedProcedure, publicProcedure, router, tenantAdminProcedure } from "../trpc.ts";
+import { listSeats, registerSeat, revokeSeat, seatBySecret, setSeatPool } from "../services/seat/seats.ts";
+import { connectAtSeat, endAtSeat, reportFirstFrame, seatConsole, seatSessionState } from "../services/seat/seat-session.ts";
+import { consoleProtocolSchema } from "@vdi/node-protocol";
 
 const id = z.string().min(1).max(64).regex(/^[a-z0-9]+$/, "Invalid id");
 const seatName = z.string().trim().min(1, "Name the seat").max(64).regex(/^[\p{L}\p{N}][\p{L}\p{N} ._-]*$/u, "Use letters, digits, spaces, dots, hyphens and underscores");
 const secret = z.string().min(40).max(64).regex(/^[A-Za-z0-9_-]+$/, "Invalid seat link");
+const seatAuth = z.object({ seatId: id, secret });
+const inSession = seatAuth.extend({ sessionId: id });
+/** Milliseconds a kiosk measured: at most ten minutes. */
+const ms = z.number().min(0).max(600_000);
 
 export const seatRouter = router({
   register: tenantAdminProcedure
-    .input(z.object({ name: seatName, location: z.string().trim().max(200).optional() }))
+    .input(z.object({ name: seatName, location: z.string().trim().max(200).optional(), poolId: id.nullable().optional() }))
     .mutation(({ ctx, input }) => registerSeat(ctx.db, ctx.actor, input)),
   list: tenantAdminProcedure.query(({ ctx }) => listSeats(ctx.db, ctx.actor)),
   revoke: tenantAdminProcedure.input(z.object({ seatId: id })).mutation(({ ctx, input }) => revokeSeat(ctx.db, ctx.actor, input.seatId)),
+  setPool: tenantAdminProcedure.input(z.object({ seatId: id, poolId: id.nullable() })).mutation(({ ctx, input }) => setSeatPool(ctx.db, ctx.actor, input)),
   // The kiosk is not logged in: the seat's secret is its credential.
-  hello: publicProcedure.input(z.object({ seatId: id, secret })).query(({ ctx, input }) => seatBySecret(ctx.db, input)),
+  hello: publicProcedure.input(seatAuth).query(({ ctx, input }) => seatBySecret(ctx.db, input)),
+  // The user logged in at the seat: their desktop, and the session that holds it.
+  connect: authedProcedure.input(seatAuth.extend({ authMs: ms })).mutation(({ ctx, input }) => connectAtSeat(ctx, ctx.actor, input)),
+  // The kiosk's poll and heartbeat (a mutation: it records the heartbeat).
+  session: authedProcedure.input(inSession.extend({ input: z.boolean() })).mutation(({ ctx, input }) => seatSessionState(ctx, ctx.actor, input)),
+  console: authedProcedure.input(inSession.extend({ protocol: consoleProtocolSchema.optional() })).mutation(({ ctx, input }) => seatConsole(ctx, ctx.actor, input)),
+  firstFrame: authedProcedure.input(inSession.extend({ ms })).mutation(({ ctx, input }) => reportFirstFrame(ctx.db, ctx.actor, input)),
+  logout: authedProcedure.input(inSession).mutation(({ ctx, input }) => endAtSeat(ctx, ctx.actor, input)),
 });

@@ -13,6 +13,8 @@ export async function openConsole(
   actor: Actor,
   vmId: string,
   asked?: ConsoleProtocol,
+  /** A seat's kiosk asks: the token names its session, and the console closes when that ends. */
+  opts: { seatSession?: string } = {},
 ) {
   const vm = await deps.db.vm.findFirst({ where: { id: vmId, ...visibleVms(actor) }, include: { node: true, template: { select: { consoles: true, title: true } } } });
   if (!vm) throw new AppError("NOT_FOUND", { message: "VM not found" });
@@ -28,7 +30,7 @@ export async function openConsole(
   if (!offered.includes(protocol)) {
     throw new AppError("INVALID_INPUT", { message: `"${vm.name}" offers no ${protocol.toUpperCase()} console (its template offers ${offered.map((p) => p.toUpperCase()).join(", ")})` });
   }
-  const { token, claims } = deps.consoleSigner.sign({ vm: vm.id, node: vm.nodeId, user: actor.userId, proto: protocol });
+  const { token, claims } = deps.consoleSigner.sign({ vm: vm.id, node: vm.nodeId, user: actor.userId, proto: protocol, ...(opts.seatSession ? { ss: opts.seatSession } : {}) });
   const url = `${vm.node.consoleUrl.replace(/\/$/, "")}${CONSOLE_PROTOCOLS[protocol].path}?token=${encodeURIComponent(token)}`;
   return { url, expiresAt: claims.exp, protocol };
 }

@@ -123,6 +123,20 @@ async function recentlyRevokedUsers(db: Db): Promise<string[]> {
   return rows.map((u) => u.id);
 }
 
+/** How long an ended seat session stays on the list nodes get: far longer than a console token (60 s) or a sync gap. */
+export const ENDED_SEAT_SESSIONS_WINDOW_MS = 15 * 60_000;
+
+/** Seat sessions that ended lately (docs/seating.md): nodes close their consoles with the reason. */
+async function recentlyEndedSeatSessions(db: Db): Promise<Array<{ id: string; reason: string }>> {
+  const rows = await db.seatSession.findMany({
+    where: { endedAt: { gte: new Date(Date.now() - ENDED_SEAT_SESSIONS_WINDOW_MS) } },
+    select: { id: true, endReason: true },
+    orderBy: { endedAt: "desc" },
+    take: 10_000,
+  });
+  return rows.map((r) => ({ id: r.id, reason: (r.endReason ?? "the seat session ended").slice(0, 200) }));
+}
+
 export async function syncNode(deps: { db: Db; consolePublicKeyPem: string }, nodeId: string, input: SyncInput, signal?: AbortSignal) {
   const { db } = deps;
   await db.node.update({
@@ -162,5 +176,5 @@ export async function syncNode(deps: { db: Db; consolePublicKeyPem: string }, no
     desiredAt = Date.now();
     desired = await desiredFor(db, nodeId);
   }
-  return { ...desired, desiredAt, consolePublicKeyPem: deps.consolePublicKeyPem, revokedUsers: await recentlyRevokedUsers(db), serverTime: Date.now() };
+  return { ...desired, desiredAt, consolePublicKeyPem: deps.consolePublicKeyPem, revokedUsers: await recentlyRevokedUsers(db), endedSeatSessions: await recentlyEndedSeatSessions(db), serverTime: Date.now() };
 }

@@ -6,25 +6,33 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Db } from "@vdi/db";
 import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
+import { endSeatSessions } from "./seat-session.ts";
 
 const hash = (secret: string) => createHash("sha256").update(secret).digest("hex");
 /** At most this many seats per tenant (live ones; revoked ones do not count). */
 export const MAX_SEATS_PER_TENANT = 5_000;
 
-export interface SeatView { seatId: string; name: string; location: string; createdAt: Date; lastSeenAt: Date | null; revokedAt: Date | null }
+export interface SeatView { seatId: string; name: string; location: string; poolId: string | null; pool: string | null; createdAt: Date; lastSeenAt: Date | null; revokedAt: Date | null }
 
-const view = (s: { id: string; name: string; location: string; createdAt: Date; lastSeenAt: Date | null; revokedAt: Date | null }): SeatView =>
-  ({ seatId: s.id, name: s.name, location: s.location, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt, revokedAt: s.revokedAt });
+type SeatRow = { id: string; name: string; location: string; poolId: string | null; pool?: { name: string } | null; createdAt: Date; lastSeenAt: Date | null; revokedAt: Date | null };
+const view = (s: SeatRow): SeatView =>
+  ({ seatId: s.id, name: s.name, location: s.location, poolId: s.poolId, pool: s.pool?.name ?? null, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt, revokedAt: s.revokedAt });
 
 /** Registers a seat in the actor's tenant; the enrollment path (with its secret) is shown once. */
-export async function registerSeat(db: Db, actor: Actor, input: { name: string; location?: string | undefined }) {
+export async function registerSeat(db: Db, actor: Actor, input: { name: string; location?: string | undefined; poolId?: string | null | undefined }) {
   const secret = randomBytes(32).toString("base64url");
   const live = await db.seat.count({ where: { tenantId: actor.tenantId, revokedAt: null } });
   if (live >= MAX_SEATS_PER_TENANT) throw new AppError("QUOTA_EXCEEDED", { message: `A tenant has at most ${MAX_SEATS_PER_TENANT} seats; revoke one first` });
   const taken = await db.seat.findUnique({ where: { tenantId_name: { tenantId: actor.tenantId, name: input.name } } });
   if (taken) throw new AppError("CONFLICT", { message: `A seat named "${input.name}" exists already${taken.revokedAt ? " (revoked)" : ""}` });
+  if (input.poolId && !(await db.desktopPool.findFirst({ where: { id: input.poolId, tenantId: actor.tenantId }, select: { id: true } }))) {
+    throw new AppError("NOT_FOUND", { message: "Pool not found" });
+  }
   try {
-    const seat = await db.seat.create({ data: { tenantId: actor.tenantId, name: input.name, location: input.location ?? "", secretHash: hash(secret), createdById: actor.userId } });
+    const seat = await db.seat.create({
+      data: { tenantId: actor.tenantId, name: input.name, location: input.location ?? "", secretHash: hash(secret), createdById: actor.userId, poolId: input.poolId ?? null },
+      include: { pool: { select: { name: true } } },
+    });
     return { ...view(seat), enrollPath: `/seat/${seat.id}?enroll=${secret}` };
   } catch (e) {
     if ((e as { code?: string }).code === "P2002") throw new AppError("CONFLICT", { message: `A seat named "${input.name}" exists already` });
@@ -33,7 +41,7 @@ export async function registerSeat(db: Db, actor: Actor, input: { name: string; 
 }
 
 export async function listSeats(db: Db, actor: Actor): Promise<SeatView[]> {
-  const seats = await db.seat.findMany({ where: { tenantId: actor.tenantId }, orderBy: [{ revokedAt: "asc" }, { name: "asc" }] });
+  const seats = await db.seat.findMany({ where: { tenantId: actor.tenantId }, orderBy: [{ revokedAt: "asc" }, { name: "asc" }], include: { pool: { select: { name: true } } } });
   return seats.map(view);
 }
 
@@ -41,6 +49,8 @@ export async function revokeSeat(db: Db, actor: Actor, seatId: string): Promise<
   const seat = await db.seat.findUnique({ where: { id: seatId } });
   if (!seat || seat.tenantId !== actor.tenantId) throw new AppError("NOT_FOUND", { message: "Seat not found" });
   if (seat.revokedAt) return view(seat);
+  // Revoking ends the seat's session at once (its consoles close on the node).
+  await endSeatSessions({ db }, { seatId: seat.id, endedAt: null }, `seat "${seat.name}" was revoked`, { reset: true });
   return view(await db.seat.update({ where: { id: seat.id }, data: { revokedAt: new Date() } }));
 }
 
@@ -49,12 +59,28 @@ export async function revokeSeat(db: Db, actor: Actor, seatId: string): Promise<
  * secret and an unknown seat get the same answer; a revoked one says so.
  */
 export async function seatBySecret(db: Db, input: { seatId: string; secret: string }) {
-  const seat = await db.seat.findUnique({ where: { id: input.seatId }, include: { tenant: { select: { name: true } } } });
+  const seat = await checkSeat(db, input);
+  await db.seat.update({ where: { id: seat.id }, data: { lastSeenAt: new Date() } });
+  return { seatId: seat.id, name: seat.name, location: seat.location, tenant: seat.tenant.name, pool: seat.pool?.name ?? null };
+}
+
+/** The seat row its id and secret name, live (not revoked); every seat request goes through it. */
+export async function checkSeat(db: Db, input: { seatId: string; secret: string }) {
+  const seat = await db.seat.findUnique({ where: { id: input.seatId }, include: { tenant: { select: { name: true } }, pool: true } });
   const given = Buffer.from(hash(input.secret), "hex");
   if (!seat || !timingSafeEqual(given, Buffer.from(seat.secretHash, "hex"))) {
     throw new AppError("UNAUTHENTICATED", { message: "This seat is not registered (or its link is wrong): ask your administrator for a new seat link" });
   }
   if (seat.revokedAt) throw new AppError("FORBIDDEN", { message: `Seat "${seat.name}" was revoked: ask your administrator for a new seat link` });
-  await db.seat.update({ where: { id: seat.id }, data: { lastSeenAt: new Date() } });
-  return { seatId: seat.id, name: seat.name, location: seat.location, tenant: seat.tenant.name };
+  return seat;
+}
+
+/** Sets (or clears) the pool whose desktops a seat hands out. */
+export async function setSeatPool(db: Db, actor: Actor, input: { seatId: string; poolId: string | null }): Promise<SeatView> {
+  const seat = await db.seat.findUnique({ where: { id: input.seatId } });
+  if (!seat || seat.tenantId !== actor.tenantId) throw new AppError("NOT_FOUND", { message: "Seat not found" });
+  if (input.poolId !== null && !(await db.desktopPool.findFirst({ where: { id: input.poolId, tenantId: actor.tenantId }, select: { id: true } }))) {
+    throw new AppError("NOT_FOUND", { message: "Pool not found" });
+  }
+  return view(await db.seat.update({ where: { id: seat.id }, data: { poolId: input.poolId }, include: { pool: { select: { name: true } } } }));
 }

@@ -2,19 +2,29 @@
 // A seat's kiosk page (docs/seating.md), for a browser in kiosk mode at a desk: a full-screen
 // login, then the user's desktop, no portal chrome. The seat names itself with the secret of its
 // enrollment link: on the first visit the page keeps it in this browser's storage and drops it
-// from the address bar. Log out returns the seat to its login screen.
-import { use, useEffect, useState, type FormEvent } from "react";
+// from the address bar. After the login the portal brokers the desktop (the seat's pool, or the
+// user's own) and opens a seat session; the page polls it (the heartbeat, and whether the user
+// typed: the idle timer) and shows the progress while the desktop is started or restored. When
+// the session ends (Log out, the idle timer, the user continuing at another seat) the seat
+// returns to its login screen and says why.
+import { use, useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useTRPC, errorMessage } from "@/lib/trpc";
 import { VmConsole } from "@/components/vm-console";
 
 const storageKey = (seatId: string) => `vdi.seat.${seatId}`;
+/** How often the kiosk beats (the portal counts a silent kiosk as disconnected after 30 s). */
+const POLL_MS = 2_000;
+
+type Session = { sessionId: string; t0: number };
 
 export default function SeatPage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = use(params);
   const trpc = useTRPC();
   const qc = useQueryClient();
   const [secret, setSecret] = useState<string | null | undefined>(undefined);
+  // Why the last session ended, shown on the login screen.
+  const [endedWhy, setEndedWhy] = useState<string | null>(null);
   useEffect(() => {
     const url = new URL(window.location.href);
     const enroll = url.searchParams.get("enroll");
@@ -27,30 +37,130 @@ export default function SeatPage({ params }: { params: Promise<{ id: string }> }
   }, [id]);
   const seat = useQuery(trpc.seat.hello.queryOptions({ seatId: id, secret: secret ?? "" }, { enabled: !!secret, retry: false }));
   const me = useQuery(trpc.auth.me.queryOptions(undefined, { enabled: seat.isSuccess }));
+  const logoutAuth = useMutation(trpc.auth.logout.mutationOptions({ onSettled: () => void qc.resetQueries() }));
   const signedIn = !!me.data?.userId;
-  const vms = useQuery(trpc.vm.list.queryOptions(undefined, { enabled: signedIn, refetchInterval: 5_000 }));
-  const logout = useMutation(trpc.auth.logout.mutationOptions({ onSettled: () => void qc.resetQueries() }));
+  // The login's own time, measured here: the breakdown's first phase.
+  const authMs = useRef(0);
+
+  const ended = useCallback((why: string) => {
+    setEndedWhy(why);
+    logoutAuth.mutate();
+  }, [logoutAuth]);
 
   if (secret === undefined) return <main className="seat" />;
   if (secret === null) return <SeatMessage text="This browser is not a seat yet: open the seat link your administrator gave you." />;
   if (seat.error) return <SeatMessage text={errorMessage(seat.error) ?? "This seat cannot be used now"} />;
   if (!seat.data) return <SeatMessage text="…" />;
   const where = `${seat.data.name}${seat.data.location ? ` · ${seat.data.location}` : ""}`;
-  if (!signedIn) return <SeatLogin where={where} tenant={seat.data.tenant} />;
+  if (!signedIn) {
+    return <SeatLogin where={where} tenant={seat.data.tenant} endedWhy={endedWhy} onLoggedIn={(ms) => { authMs.current = ms; setEndedWhy(null); }} />;
+  }
+  return <SeatDesktop key={me.data?.userId} seatId={id} secret={secret} where={where} email={me.data?.email ?? ""} authMs={authMs.current} onEnded={ended} />;
+}
 
-  // The user's desktop: a running VM whose template is a desktop first, else any running one.
-  const running = (vms.data ?? []).filter((v) => v.state === "running" || v.state === "paused");
-  const vm = running.find((v) => v.template.consoles.includes("rdp")) ?? running[0];
+function SeatDesktop({ seatId, secret, where, email, authMs, onEnded }: { seatId: string; secret: string; where: string; email: string; authMs: number; onEnded: (why: string) => void }) {
+  const trpc = useTRPC();
+  const [session, setSession] = useState<Session | null>(null);
+  const [failed, setFailed] = useState<string | null>(null);
+  const connect = useMutation(trpc.seat.connect.mutationOptions());
+  const poll = useMutation(trpc.seat.session.mutationOptions());
+  const logout = useMutation(trpc.seat.logout.mutationOptions());
+  const openConsole = useMutation(trpc.seat.console.mutationOptions());
+  const firstFrame = useMutation(trpc.seat.firstFrame.mutationOptions());
+  const [state, setState] = useState<Awaited<ReturnType<typeof poll.mutateAsync>> | null>(null);
+  const typed = useRef(false);
+  const reported = useRef(false);
+  // Once the session has ended (or the user logs out here), later news of its end says nothing more.
+  const leaving = useRef(false);
+  const finish = useCallback((why: string) => { if (leaving.current) return; leaving.current = true; onEnded(why); }, [onEnded]);
+
+  // Broker once per login.
+  useEffect(() => {
+    const t0 = performance.now() - authMs;
+    connect.mutateAsync({ seatId, secret, authMs: Math.min(600_000, Math.max(0, Math.round(authMs))) })
+      .then((s) => setSession({ sessionId: s.sessionId, t0 }))
+      .catch((e: unknown) => setFailed(errorMessage(e) ?? "Your desktop could not be found"));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  // Any key or pointer input counts against the idle timer.
+  useEffect(() => {
+    const mark = () => { typed.current = true; };
+    for (const ev of ["keydown", "pointerdown", "pointermove", "wheel"]) window.addEventListener(ev, mark, { capture: true, passive: true });
+    return () => { for (const ev of ["keydown", "pointerdown", "pointermove", "wheel"]) window.removeEventListener(ev, mark, { capture: true }); };
+  }, []);
+
+  // The heartbeat: the session's state and the desktop's.
+  useEffect(() => {
+    if (!session) return;
+    let stop = false;
+    const beat = async () => {
+      const input = typed.current;
+      typed.current = false;
+      try {
+        const s = await poll.mutateAsync({ seatId, secret, sessionId: session.sessionId, input });
+        if (stop || leaving.current) return;
+        if (s.ended) return finish(s.ended);
+        setState(s);
+      } catch (e) {
+        if (!stop) setFailed(errorMessage(e) ?? "The seat lost its session");
+      }
+    };
+    void beat();
+    const timer = setInterval(() => void beat(), POLL_MS);
+    return () => { stop = true; clearInterval(timer); };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [session]);
+
+  const openUrl = useCallback(async (protocol: "vnc" | "rdp") => {
+    if (!session) throw new Error("no session");
+    return (await openConsole.mutateAsync({ seatId, secret, sessionId: session.sessionId, protocol })).url;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [session, seatId, secret]);
+  const onFirstFrame = useCallback(() => {
+    if (!session || reported.current) return;
+    reported.current = true;
+    firstFrame.mutate({ seatId, secret, sessionId: session.sessionId, ms: Math.min(600_000, Math.round(performance.now() - session.t0)) });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [session]);
+  // The gateway closed the console because the session ended (4435): the seat goes back to its login.
+  const onClosed = useCallback((code: number, reason: string) => { if (code === 4435) finish(reason); }, [finish]);
+
+  const vm = state?.vm;
+  const up = vm && (vm.state === "running" || vm.state === "paused");
+  const doLogout = async () => {
+    if (leaving.current) return;
+    leaving.current = true;
+    if (session) await logout.mutateAsync({ seatId, secret, sessionId: session.sessionId }).catch(() => undefined);
+    onEnded("You logged out.");
+  };
   return (
-    <main className="seat seat-desktop">
+    <main className="seat seat-desktop" data-vm={vm?.id ?? ""}>
       <div className="seat-bar">
         <span>{where}</span>
-        <span className="who">{me.data?.email}</span>
-        <button className="secondary" onClick={() => logout.mutate()}>Log out</button>
+        <span className="who">{email}</span>
+        <button className="secondary" onClick={() => void doLogout()}>Log out</button>
       </div>
-      {vm ? <VmConsole key={vm.id} vmId={vm.id} running protocols={vm.template.consoles} />
-        : <p className="seat-note" role="status">{vms.isLoading ? "Looking for your desktop…" : "You have no running desktop. Start one in the portal, or ask your administrator."}</p>}
+      {failed ? <p className="seat-note error" role="alert">{failed}</p>
+        : up ? <VmConsole key={vm.id} vmId={vm.id} running protocols={vm.consoles} openUrl={openUrl} onFirstFrame={onFirstFrame} onClosed={onClosed} />
+        : <SeatProgress state={state} />}
     </main>
+  );
+}
+
+const STARTING: Record<string, string> = { start: "Starting your desktop", create: "Preparing your desktop", resume: "Resuming your desktop" };
+
+function SeatProgress({ state }: { state: { vm: { state: string } | null; progress: { kind: string; progress: number; error?: string | null } | null } | null }) {
+  if (!state?.vm) return <p className="seat-note" role="status">Finding your desktop…</p>;
+  const p = state.progress;
+  if (p?.error) return <p className="seat-note error" role="alert">Your desktop could not be started: {p.error}</p>;
+  const restoring = state.vm.state === "saved" || state.vm.state === "saving";
+  const what = restoring ? "Restoring your desktop as you left it" : (p && STARTING[p.kind]) ?? "Starting your desktop";
+  return (
+    <div className="seat-note" role="status" data-testid="seat-progress">
+      <p>{what}…</p>
+      <progress max={100} value={p?.progress ?? 0} aria-label={what} />
+    </div>
   );
 }
 
@@ -58,14 +168,22 @@ function SeatMessage({ text }: { text: string }) {
   return <main className="seat"><div className="card seat-card"><h1>Seat</h1><p className="error" role="alert">{text}</p></div></main>;
 }
 
-function SeatLogin({ where, tenant }: { where: string; tenant: string }) {
+function SeatLogin({ where, tenant, endedWhy, onLoggedIn }: { where: string; tenant: string; endedWhy: string | null; onLoggedIn: (ms: number) => void }) {
   const trpc = useTRPC();
   const qc = useQueryClient();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const login = useMutation(trpc.auth.login.mutationOptions({ onSuccess: () => void qc.invalidateQueries({ queryKey: trpc.auth.me.queryKey() }) }));
+  const started = useRef(0);
+  const login = useMutation(trpc.auth.login.mutationOptions({
+    onSuccess: (r) => {
+      if (r.twoFactorRequired) return;
+      onLoggedIn(performance.now() - started.current);
+      void qc.invalidateQueries({ queryKey: trpc.auth.me.queryKey() });
+    },
+  }));
   function submit(e: FormEvent) {
     e.preventDefault();
+    started.current = performance.now();
     login.mutate({ email, password });
   }
   const twoFactor = login.data?.twoFactorRequired;
@@ -74,6 +192,7 @@ function SeatLogin({ where, tenant }: { where: string; tenant: string }) {
       <form onSubmit={submit} className="card seat-card" aria-label="Log in at this seat">
         <h1>{tenant}</h1>
         <p className="muted" data-testid="seat-where">{where}</p>
+        {endedWhy && <p className="muted" role="status" data-testid="seat-ended">Your session ended: {endedWhy}</p>}
         <label>Email <input type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required /></label>
         <label>Password <input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required /></label>
         {login.error && <p className="error" role="alert">{errorMessage(login.error)}</p>}
