@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { TRPCError } from "@trpc/server";
 import { createDb, type Db } from "@vdi/db";
 import { migrate } from "@vdi/db/migrate";
 import { CLIENT_IP_HEADER } from "../src/lib/client-ip.ts";
@@ -107,4 +108,14 @@ export async function serveApi(deps: ApiDeps): Promise<{ url: string; close(): P
     url: `http://127.0.0.1:${addr.port}`,
     close: () => new Promise<void>((r) => { server.closeAllConnections?.(); server.close(() => r()); }),
   };
+}
+
+/** What a call ends in, as "CODE: message" (or "ok"), for asserting refusals in words. */
+export async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return e instanceof TRPCError ? `${e.code}: ${e.message}` : `other: ${String(e)}`;
+  }
+  return "ok";
 }

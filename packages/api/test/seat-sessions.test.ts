@@ -7,22 +7,12 @@
 // off; the login-time breakdown reaches the pool list. A node registered through the API reports
 // the VMs' states.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { TRPCError } from "@trpc/server";
-import { openTestApi, providers, type TestApi } from "./harness.ts";
+import { code, openTestApi, providers, type TestApi } from "./harness.ts";
 import { seed, runDueJobs, type Actor } from "../src/index.ts";
 import { verifyConsoleToken } from "@vdi/node-protocol/capability-token";
 
 const caps = { engines: { qemu: { available: true, version: "7.2", accel: "tcg" } }, images: ["debian-desktop"] };
 const template = { name: "debian-desktop", title: "Debian desktop", engine: "qemu" as const, defaultMemoryMiB: 256, minMemoryMiB: 128, maxMemoryMiB: 1024, defaultCpus: 1, maxCpus: 2, diskSizeGiB: 1, desktop: { rdpPort: 3389 } };
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return e instanceof TRPCError ? `${e.code}: ${e.message}` : `other: ${String(e)}`;
-  }
-  return "ok";
-}
 
 const REPORTED: Record<string, string> = { running: "running", paused: "paused", saved: "saved", stopped: "stopped", deleted: "deleted" };
 
@@ -147,6 +137,39 @@ describe.each(providers)("seat sessions and pools on %s", (provider) => {
     const bobs = await api.db.seatSession.findFirstOrThrow({ where: { seatId: b.seatId, userId: bob.userId, endedAt: null } });
     await api.caller(ann).seat.connect({ ...b, authMs: 50 });
     expect((await api.db.seatSession.findUniqueOrThrow({ where: { id: bobs.id } })).endReason).toBe("another user logged in at seat Desk B");
+  });
+
+  it("gives logins at the same moment distinct desktops, never more than the pool's size, refuses the rest in words, and refills", async () => {
+    const burst = (await api.caller(admin).pool.create({ name: "Burst", templateId, policy: "nonpersistent", warmSize: 2, maxSize: 4, perUserLimit: 1, disconnectMinutes: 5, idleLogoffMinutes: 30 })).poolId;
+    await api.db.job.updateMany({ data: { runAt: new Date(0) } });
+    await runDueJobs(deps(), "portal-a");
+    await settle();
+    expect(await api.db.poolDesktop.count({ where: { poolId: burst, state: "warm" } })).toBe(2);
+    const users = await Promise.all(Array.from({ length: 6 }, () => api.makeUser("office", "user")));
+    const desks = await Promise.all(users.map((_, i) => seat(`Burst ${i}`, burst)));
+    const got = await Promise.all(users.map((u, i) => api.caller(u).seat.connect({ ...desks[i]!, authMs: 10 }).then((r) => `ok ${r.vmId} ${r.path}`, (e: unknown) => code(Promise.reject(e)))));
+    const ok = got.filter((g) => g.startsWith("ok "));
+    expect(ok).toHaveLength(4);
+    expect(new Set(ok.map((g) => g.split(" ")[1])).size).toBe(4);
+    expect(ok.filter((g) => g.endsWith(" warm"))).toHaveLength(2);
+    expect(got.filter((g) => !g.startsWith("ok "))).toEqual(Array(2).fill('SERVICE_UNAVAILABLE: All 4 desktops of pool "Burst" are in use: try again later, or ask your administrator'));
+    expect(await api.db.poolDesktop.count({ where: { poolId: burst } })).toBe(4);
+    // The refill cannot go past the pool's size; once users log out, their desktops are replaced by warm ones.
+    await api.db.job.updateMany({ data: { runAt: new Date(0) } });
+    await runDueJobs(deps(), "portal-a");
+    expect(await api.db.poolDesktop.count({ where: { poolId: burst } })).toBe(4);
+    await settle();
+    for (const [i, u] of users.entries()) {
+      const s = await api.db.seatSession.findFirst({ where: { userId: u.userId, endedAt: null } });
+      if (s) await api.caller(u).seat.logout({ ...desks[i]!, sessionId: s.id });
+    }
+    await api.db.job.updateMany({ data: { runAt: new Date(0) } });
+    await runDueJobs(deps(), "portal-a");
+    await settle();
+    await api.db.job.updateMany({ data: { runAt: new Date(0) } });
+    await runDueJobs(deps(), "portal-a");
+    expect(await api.db.poolDesktop.count({ where: { poolId: burst, state: "warm" } })).toBe(2);
+    expect(await api.db.poolDesktop.count({ where: { poolId: burst, state: { not: "warm" } } })).toBe(0);
   });
 
   let ppool: string, vmP: string;

@@ -12,6 +12,7 @@ import { createVm } from "../vm/create-vm.ts";
 import { consolesOf } from "@vdi/node-protocol";
 import { scheduleJob } from "../jobs/jobs.ts";
 import type { PoolPolicy } from "./pools.ts";
+import { lockTenantQuota } from "../tenant/quota.ts";
 
 export type BrokerDeps = { db: Db; nodeDownAfterMs: number; ip: string | null };
 export type DesktopPath = "running" | "warm" | "created" | "started" | "restored";
@@ -77,13 +78,34 @@ async function claimWarm(db: Db, pool: Pool, user: Actor): Promise<string | null
   return null;
 }
 
-/** Makes a desktop of the pool for the user, within the pool's size and the tenant's quota. */
+/** A pool desktop row whose VM is still being made has this prefix in place of the VM's id. */
+export const PENDING_VM = "pending-";
+
+/**
+ * Makes a desktop of the pool for `owner` (a user's, or warm when `user` is null), within the
+ * pool's size and the tenant's quota. Its place in the pool is taken first, under the tenant's
+ * lock, so logins at the same moment never make more desktops than the pool's size.
+ */
+export async function makePoolDesktop(deps: BrokerDeps, pool: Pool & { tenantId: string }, owner: Actor, user: string | null): Promise<string> {
+  const slot = await deps.db.$transaction(async (tx) => {
+    await lockTenantQuota(tx, pool.tenantId);
+    const size = await tx.poolDesktop.count({ where: { poolId: pool.id } });
+    if (size >= pool.maxSize) return null;
+    return tx.poolDesktop.create({ data: { poolId: pool.id, vmId: `${PENDING_VM}${randomBytes(9).toString("hex")}`, userId: user, state: user ? "assigned" : "warm", assignedAt: user ? new Date() : null } });
+  });
+  if (!slot) throw new AppError("NO_CAPACITY", { message: `All ${pool.maxSize} desktops of pool "${pool.name}" are in use: try again later, or ask your administrator` });
+  try {
+    const { vmId } = await createVm(deps, owner, { templateId: pool.templateId, name: poolVmName(pool) });
+    await deps.db.poolDesktop.update({ where: { id: slot.id }, data: { vmId } });
+    return vmId;
+  } catch (e) {
+    await deps.db.poolDesktop.delete({ where: { id: slot.id } }).catch(() => undefined);
+    throw e;
+  }
+}
+
 async function createFor(deps: BrokerDeps, pool: Pool, user: Actor): Promise<string> {
-  const size = await deps.db.poolDesktop.count({ where: { poolId: pool.id } });
-  if (size >= pool.maxSize) throw new AppError("NO_CAPACITY", { message: `All ${pool.maxSize} desktops of pool "${pool.name}" are in use: try again later, or ask your administrator` });
-  const { vmId } = await createVm(deps, user, { templateId: pool.templateId, name: poolVmName(pool) });
-  await deps.db.poolDesktop.create({ data: { poolId: pool.id, vmId, userId: user.userId, state: "assigned", assignedAt: new Date() } });
-  return vmId;
+  return makePoolDesktop(deps, { ...pool, tenantId: user.tenantId }, user, user.userId);
 }
 
 /** The user's desktop in the pool already (still theirs: a session not ended, or a persistent pool). */

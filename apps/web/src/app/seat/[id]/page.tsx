@@ -80,7 +80,6 @@ function SeatDesktop({ seatId, secret, where, email, authMs, onEnded }: { seatId
     connect.mutateAsync({ seatId, secret, authMs: Math.min(600_000, Math.max(0, Math.round(authMs))) })
       .then((s) => setSession({ sessionId: s.sessionId, t0 }))
       .catch((e: unknown) => setFailed(errorMessage(e) ?? "Your desktop could not be found"));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
   // Any key or pointer input counts against the idle timer.
@@ -109,19 +108,16 @@ function SeatDesktop({ seatId, secret, where, email, authMs, onEnded }: { seatId
     void beat();
     const timer = setInterval(() => void beat(), POLL_MS);
     return () => { stop = true; clearInterval(timer); };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [session]);
 
   const openUrl = useCallback(async (protocol: "vnc" | "rdp") => {
     if (!session) throw new Error("no session");
     return (await openConsole.mutateAsync({ seatId, secret, sessionId: session.sessionId, protocol })).url;
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [session, seatId, secret]);
   const onFirstFrame = useCallback(() => {
     if (!session || reported.current) return;
     reported.current = true;
     firstFrame.mutate({ seatId, secret, sessionId: session.sessionId, ms: Math.min(600_000, Math.round(performance.now() - session.t0)) });
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [session]);
   // The gateway closed the console because the session ended (4435): the seat goes back to its login.
   const onClosed = useCallback((code: number, reason: string) => { if (code === 4435) finish(reason); }, [finish]);
