@@ -25,7 +25,7 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-const desired = { vms: [], etag: "e1", desiredAt: 1, consolePublicKeyPem: "pem", revokedUsers: [], serverTime: 2 };
+const desired = { vms: [], etag: "e1", desiredAt: 1, consolePublicKeyPem: "pem", revokedUsers: [], endedSeatSessions: [], serverTime: 2 };
 
 describe("the node's portal client", () => {
   it("posts a mutation as tRPC's wire does and returns the answer checked against the contract", async () => {
