@@ -118,29 +118,26 @@ async function assignedTo(db: Db, pool: Pool, user: Actor): Promise<string | nul
   return null;
 }
 
-/** Persistent: the same VM every time, made (or taken from the warm set) on the first login. */
-const persistent: Broker = async (deps, user, pool) => {
+/**
+ * Both policies hand out a pool desktop the same way: the user's own one still theirs (persistent:
+ * always; non-persistent: while a session has not thrown it away, so a roaming user keeps it), else
+ * a warm one, else one made now. They differ in what happens after use (seat-session.ts, the
+ * timers) and in the per-user limit, which only a non-persistent pool can reach.
+ */
+const fromPool = (opts: { limitPerUser: boolean }): Broker => async (deps, user, pool) => {
   const had = await assignedTo(deps.db, pool, user);
   if (had) return { vmId: had, path: await bringUp(deps, user, had, "running"), poolId: pool.id };
+  if (opts.limitPerUser) {
+    const mine = await deps.db.poolDesktop.count({ where: { poolId: pool.id, userId: user.userId, state: "assigned" } });
+    if (mine >= pool.perUserLimit) throw new AppError("QUOTA_EXCEEDED", { message: `You have ${mine} desktop${mine > 1 ? "s" : ""} of pool "${pool.name}" already (the most it gives one user)` });
+  }
   const warm = await claimWarm(deps.db, pool, user);
   await scheduleJob(deps.db, "pool.refill", pool.id);
   if (warm) return { vmId: warm, path: await bringUp(deps, user, warm, "warm"), poolId: pool.id };
   return { vmId: await createFor(deps, pool, user), path: "created", poolId: pool.id };
 };
 
-/** Non-persistent: a desktop from the warm set (the user's one still in use, when they roam); thrown away at logout. */
-const nonpersistent: Broker = async (deps, user, pool) => {
-  const had = await assignedTo(deps.db, pool, user);
-  if (had) return { vmId: had, path: await bringUp(deps, user, had, "running"), poolId: pool.id };
-  const mine = await deps.db.poolDesktop.count({ where: { poolId: pool.id, userId: user.userId, state: "assigned" } });
-  if (mine >= pool.perUserLimit) throw new AppError("QUOTA_EXCEEDED", { message: `You have ${mine} desktop${mine > 1 ? "s" : ""} of pool "${pool.name}" already (the most it gives one user)` });
-  const warm = await claimWarm(deps.db, pool, user);
-  await scheduleJob(deps.db, "pool.refill", pool.id);
-  if (warm) return { vmId: warm, path: await bringUp(deps, user, warm, "warm"), poolId: pool.id };
-  return { vmId: await createFor(deps, pool, user), path: "created", poolId: pool.id };
-};
-
-export const BROKERS: Record<PoolPolicy, Broker> = { persistent, nonpersistent };
+export const BROKERS: Record<PoolPolicy, Broker> = { persistent: fromPool({ limitPerUser: false }), nonpersistent: fromPool({ limitPerUser: true }) };
 
 /** The desktop for `user` at a seat of `pool` (null: the user's own). */
 export async function broker(deps: BrokerDeps, user: Actor, pool: Pool | null): Promise<Brokered> {

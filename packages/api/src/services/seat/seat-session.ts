@@ -40,7 +40,7 @@ export async function endSeatSessions(deps: { db: Db }, where: SessionWhere, rea
 }
 
 /** A non-persistent pool's desktop, its user gone: marked for reset (the refill job deletes and replaces it). */
-async function resetIfNonPersistent(db: Db, poolId: string, vmId: string) {
+export async function resetIfNonPersistent(db: Db, poolId: string, vmId: string) {
   const pool = await db.desktopPool.findUnique({ where: { id: poolId }, select: { policy: true } });
   if (pool?.policy !== "nonpersistent") return;
   await db.poolDesktop.updateMany({ where: { vmId, state: "assigned" }, data: { state: "resetting" } });

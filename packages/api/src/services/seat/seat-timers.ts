@@ -4,11 +4,10 @@
 //   pool's disconnectMinutes is saved to disk and its RAM freed (persistent), or thrown away
 //   (non-persistent). The next login restores it (start on connect).
 import type { Db } from "@vdi/db";
-import { endSeatSessions, SEAT_HEARTBEAT_GRACE_MS } from "./seat-session.ts";
+import { endSeatSessions, resetIfNonPersistent, SEAT_HEARTBEAT_GRACE_MS } from "./seat-session.ts";
 import { changeVmState } from "../vm/change-vm-state.ts";
 import { actorOfUser } from "../auth/actor-of-user.ts";
 import type { JobDeps } from "../jobs/job-kinds.ts";
-import { scheduleJob } from "../jobs/jobs.ts";
 
 /** Seats without a pool (the user's own desktop): logged off after this long without input. */
 export const OWN_DESKTOP_IDLE_MINUTES = 60;
@@ -43,10 +42,7 @@ async function disconnectTimers(deps: JobDeps, db: Db, now: number) {
     const why = `disconnected for ${d.pool.disconnectMinutes} minute${d.pool.disconnectMinutes === 1 ? "" : "s"}`;
     if (d.pool.policy === "nonpersistent") {
       if (last && !last.endedAt) await endSeatSessions(deps, { id: last.id, endedAt: null }, why, { reset: true });
-      else {
-        await db.poolDesktop.updateMany({ where: { id: d.id, state: "assigned" }, data: { state: "resetting" } });
-        await scheduleJob(db, "pool.refill", d.poolId);
-      }
+      else await resetIfNonPersistent(db, d.poolId, d.vmId);
       continue;
     }
     if (last && !last.endedAt) await endSeatSessions(deps, { id: last.id, endedAt: null }, why, { reset: false });
