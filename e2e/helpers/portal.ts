@@ -6,6 +6,8 @@ import { expect, type APIRequestContext, type Page } from "@playwright/test";
 export const REPO = resolve(import.meta.dirname, "../..");
 export const DEMO = { email: "demo@vdi.local", password: "e2e-demo-password" };
 export const OTHER = { email: "other@vdi.local", password: "e2e-other-password" };
+/** A plain member of the demo tenant (the demo user is its admin). */
+export const SEAT_USER = { email: "seat-user@vdi.local", password: "e2e-seat-password", name: "Sam Seat" };
 
 /**
  * Why this machine cannot run microVMs (null when it can), checked here at run time the way the node

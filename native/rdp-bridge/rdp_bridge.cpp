@@ -1,6 +1,8 @@
 // vdi-rdp-bridge: one RDP session re-served as RFB (docs/rdp.md). It connects to a guest's RDP
-// server over libfreerdp2 (software GDI, 32-bit), then serves that screen to exactly one RFB
-// client on a unix socket (the node's console gateway, which admits the browser). The guest is
+// server over libfreerdp2 (software GDI, 32-bit), then serves that screen to one RFB client on a
+// unix socket (the node's console gateway, which admits the browser), and to up to four viewers
+// who connect to the same socket later (a helpdesk shadow: the same screen, never the clipboard;
+// the bridge lives as long as its first client). The guest is
 // hostile: sizes it controls are capped, and the bridge is one unprivileged process per session,
 // so a crash ends one console and never the VM.
 //   vdi-rdp-bridge --host H --port P --user U --listen SOCK [--width W --height H]
@@ -36,6 +38,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -73,7 +76,10 @@ std::string tcpProbe(const std::string& host, unsigned port) {
 
 // What the channel threads and the main loop share.
 struct Bridge {
-  vdi::RfbServer* rfb = nullptr;
+  vdi::RfbServer* rfb = nullptr;  // the session's own client (the user's console)
+  // Viewers of the same session (a helpdesk shadow): the same screen, never the clipboard; what
+  // they may send is the gateway's to decide (view only, or control the user accepted).
+  std::vector<std::unique_ptr<vdi::RfbServer>> viewers;
   HANDLE wake = nullptr;  // set when a channel thread left something for the main loop
   std::mutex mu;
   // Clipboard (cliprdr).
@@ -299,7 +305,9 @@ bool framebufferChanged(rdpContext* context) {
   if (wnd->invalid->null) return true;
   auto nonNegative = [](INT32 v) { return v < 0 ? 0u : (uint32_t)v; };
   vdi::Rect r{nonNegative(wnd->invalid->x), nonNegative(wnd->invalid->y), nonNegative(wnd->invalid->w), nonNegative(wnd->invalid->h)};
-  bridgeOf(context)->rfb->damage(r);
+  Bridge* b = bridgeOf(context);
+  b->rfb->damage(r);
+  for (auto& v : b->viewers) v->damage(r);
   wnd->invalid->null = TRUE;
   wnd->ninvalid = 0;
   return true;
@@ -317,6 +325,7 @@ BOOL onDesktopResize(rdpContext* context) {
   rdpGdi* gdi = context->gdi;
   Bridge* b = bridgeOf(context);
   b->rfb->resize(gdi->width, gdi->height, gdi->stride, gdi->primary_buffer);
+  for (auto& v : b->viewers) v->resize(gdi->width, gdi->height, gdi->stride, gdi->primary_buffer);
   std::lock_guard<std::mutex> l(b->mu);
   b->layoutInFlight = false;
   SetEvent(b->wake);
@@ -360,6 +369,23 @@ BOOL onPostConnect(freerdp* instance) {
 DWORD onVerifyCertificate(freerdp*, const char*, UINT16, const char*, const char*, const char*, const char*, DWORD) { return 2; }
 DWORD onVerifyChangedCertificate(freerdp*, const char*, UINT16, const char*, const char*, const char*, const char*, const char*, const char*, const char*, DWORD) { return 2; }
 
+constexpr size_t kMaxViewers = 4;
+
+/** A viewer waiting on the socket joins the session (kMaxViewers at most; the rest are turned away). */
+void acceptViewer(int lfd, Bridge& bridge, rdpGdi* gdi, std::vector<HANDLE>& events) {
+  pollfd pl{lfd, POLLIN, 0};
+  if (::poll(&pl, 1, 0) <= 0) return;
+  int fd = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd < 0) return;
+  if (bridge.viewers.size() >= kMaxViewers) { ::close(fd); return; }
+  auto v = std::make_unique<vdi::RfbServer>("vdi rdp (viewer)");
+  v->resize(gdi->width, gdi->height, gdi->stride, gdi->primary_buffer);
+  if (!v->start(fd)) return;  // start() closes what it could not greet
+  events.push_back(CreateFileDescriptorEvent(nullptr, FALSE, FALSE, fd, WINPR_FD_READ));
+  bridge.viewers.push_back(std::move(v));
+  std::fprintf(stderr, "rdp-bridge: a viewer joined (%zu watching)\n", bridge.viewers.size());
+}
+
 int listenUnix(const std::string& path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
@@ -368,7 +394,7 @@ int listenUnix(const std::string& path) {
   if (path.size() >= sizeof a.sun_path) { ::close(fd); errno = ENAMETOOLONG; return -1; }
   std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
   ::unlink(path.c_str());
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(fd, 1) < 0) { ::close(fd); return -1; }
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(fd, 4) < 0) { ::close(fd); return -1; }
   return fd;
 }
 
@@ -465,11 +491,8 @@ int main(int argc, char** argv) {
       return 4;
     }
   }
-  CloseHandle(listenEvent);
   int cfd = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
-  ::close(lfd);
-  ::unlink(listenPath.c_str());
-  if (cfd < 0 || !rfb.start(cfd)) return 0;
+  if (cfd < 0 || !rfb.start(cfd)) { ::close(lfd); ::unlink(listenPath.c_str()); return 0; }
 
   vdi::RfbInput input{
     [&](bool down, uint32_t scancode) {
@@ -489,14 +512,22 @@ int main(int argc, char** argv) {
       SetEvent(bridge.wake);
     },
   };
+  // A viewer's input: keys and pointer (when the gateway lets them through); never a resize of
+  // the user's desktop, and the user's clipboard stays the user's.
+  vdi::RfbInput viewerInput = input;
+  viewerInput.resize = [](uint16_t, uint16_t) {};
+  viewerInput.cutText = [](std::string) {};
+  std::vector<HANDLE> viewerEvents;
   HANDLE clientEvent = CreateFileDescriptorEvent(nullptr, FALSE, FALSE, cfd, WINPR_FD_READ);
   int status = 0;
   for (;;) {
     HANDLE handles[64];
-    DWORD n = freerdp_get_event_handles(instance->context, handles, 62);
+    DWORD n = freerdp_get_event_handles(instance->context, handles, 64 - 3 - kMaxViewers);
     if (n == 0) { status = 4; break; }
     handles[n++] = clientEvent;
     handles[n++] = bridge.wake;
+    handles[n++] = listenEvent;
+    for (HANDLE h : viewerEvents) handles[n++] = h;
     DWORD w = WaitForMultipleObjects(n, handles, FALSE, 100);
     if (w == WAIT_FAILED) { status = 4; break; }
     if (!freerdp_check_event_handles(instance->context)) {
@@ -506,9 +537,26 @@ int main(int argc, char** argv) {
     }
     if (freerdp_shall_disconnect(instance)) { status = 4; break; }
     if (!rfb.readClient(input)) break;   // the client left or broke the protocol
+    acceptViewer(lfd, bridge, instance->context->gdi, viewerEvents);
+    for (size_t i = 0; i < bridge.viewers.size();) {
+      // A viewer that left or broke the protocol goes alone; the session goes on.
+      if (!bridge.viewers[i]->readClient(viewerInput) || !bridge.viewers[i]->flush()) {
+        bridge.viewers.erase(bridge.viewers.begin() + (long)i);
+        CloseHandle(viewerEvents[i]);
+        viewerEvents.erase(viewerEvents.begin() + (long)i);
+        std::fprintf(stderr, "rdp-bridge: a viewer left (%zu watching)\n", bridge.viewers.size());
+      } else {
+        i++;
+      }
+    }
     pumpChannels(&bridge);
     if (!rfb.flush()) break;
   }
+  for (HANDLE h : viewerEvents) CloseHandle(h);
+  bridge.viewers.clear();
+  CloseHandle(listenEvent);
+  ::close(lfd);
+  ::unlink(listenPath.c_str());
   CloseHandle(clientEvent);
   freerdp_disconnect(instance);
   CloseHandle(bridge.wake);

@@ -364,6 +364,10 @@ bool RfbServer::writeAll(const uint8_t* p, size_t n) {
   return true;
 }
 
+RfbServer::~RfbServer() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 bool RfbServer::start(int fd) {
   fd_ = fd;
   auto readExactly = [&](uint8_t* p, size_t n) {

@@ -1,4 +1,5 @@
-// The RFB (RFC 6143) server side of the RDP bridge: one client, security None (the socket is the
+// The RFB (RFC 6143) server side of the RDP bridge: one client each (the bridge keeps one for the
+// session's user and one per viewer), security None (the socket is the
 // session's own, reached only through the node's gateway), Raw updates converted to the client's
 // 32-bit pixel format, DesktopSize and ExtendedDesktopSize (the client asks for its window's size
 // with SetDesktopSize), QEMU extended key events (raw scancodes, so the guest's keyboard layout
@@ -85,6 +86,9 @@ class RfbClientParser {
 class RfbServer {
  public:
   explicit RfbServer(std::string name) : name_(std::move(name)) {}
+  ~RfbServer();
+  RfbServer(const RfbServer&) = delete;
+  RfbServer& operator=(const RfbServer&) = delete;
   /** The framebuffer (BGRX, `stride` bytes a row) changed size or place. */
   void resize(uint32_t w, uint32_t h, uint32_t stride, const uint8_t* fb);
   void damage(Rect r);

@@ -172,6 +172,32 @@ describe.skipIf(skip !== null)("the RDP bridge against freerdp-shadow on Xvfb", 
     expect(down.stderr()).toMatch(/rdp-bridge: the RDP server at 127\.0\.0\.1:\d+ does not answer: Connection refused/);
   }, 60_000);
 
+  it("takes viewers of the same session on its socket (a helpdesk shadow): the same screen; a viewer leaving ends nothing; the session's client leaving ends all", async () => {
+    const server = await shadow(["-auth", "/sec:tls"]);
+    try {
+      const b = startBridge(server.port, PASSWORD, "viewers");
+      await waitFor("the bridge's socket", () => existsSync(b.sock));
+      const user = await rfbFrame(b.sock);
+      const viewer = await rfbFrame(b.sock);
+      expect([viewer.width, viewer.height, viewer.colour]).toEqual([user.width, user.height, 0x3366cc]);
+      await waitFor("the bridge counts the viewer", () => b.stderr().includes("a viewer joined (1 watching)"));
+      viewer.s.destroy();
+      await waitFor("the bridge sees the viewer go", () => b.stderr().includes("a viewer left (0 watching)"));
+      expect(b.proc.exitCode).toBeNull();
+      // Four at most: a fifth is turned away at once.
+      const four = [];
+      for (let i = 0; i < 4; i++) four.push(await rfbFrame(b.sock));
+      const fifth = connect(b.sock);
+      await waitFor("the fifth viewer turned away", () => fifth.destroyed || fifth.readableEnded, 10_000);
+      user.s.destroy();
+      expect((await b.exit).code).toBe(0);
+      await waitFor("the viewers see the end", () => four.every((v) => v.s.destroyed || v.s.readableEnded));
+      expect(existsSync(b.sock)).toBe(false);
+    } finally {
+      server.proc.kill();
+    }
+  }, 90_000);
+
   it("a kill -9 of a bridge mid-session, or a client sending garbage, ends that bridge alone; the server takes the next", async () => {
     const server = await shadow(["-auth", "/sec:tls"]);
     try {

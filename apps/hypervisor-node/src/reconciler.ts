@@ -470,7 +470,14 @@ export class Reconciler {
       return true;
     } catch (e) {
       const msg = `Cannot resume the saved state: ${(e as Error).message}`;
-      this.setState(vm, "error", msg);
+      // Whatever half-started must not pass for the VM (a running process makes its saved state
+      // look stale); the saved state itself is kept: the VM is still saved, and the next start
+      // tries it again. (Reporting "error" would let the portal's desired state follow to
+      // "stopped", and a stopped VM's saved state is discarded.)
+      if (engine.runningPid(vm.paths) !== null) await engine.stop(vm.paths, null).catch(() => undefined);
+      vm.handle?.close();
+      vm.handle = null;
+      this.setState(vm, existsSync(vm.paths.saved) ? "saved" : "error", msg);
       if (this.opPending(vm)) this.setOp(vm, "failed", 60, msg);
       return false;
     }

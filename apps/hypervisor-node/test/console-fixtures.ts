@@ -115,8 +115,8 @@ export interface ConsoleClient {
   handshake(): Promise<void>;
 }
 
-export function openConsole(url: string, vm: string, opts: { user?: string; autoPong?: boolean; sendHandshake?: boolean; handshake?: Buffer } = {}): ConsoleClient {
-  const { token } = signer.sign({ vm, node: "node1", user: opts.user ?? "u1", proto: "vnc" });
+export function openConsole(url: string, vm: string, opts: { user?: string; autoPong?: boolean; sendHandshake?: boolean; handshake?: Buffer; claims?: { ss?: string; sh?: string; ro?: boolean } } = {}): ConsoleClient {
+  const { token } = signer.sign({ vm, node: "node1", user: opts.user ?? "u1", proto: "vnc", ...opts.claims });
   const ws = new WebSocket(`${url}?token=${encodeURIComponent(token)}`, { origin: ORIGIN, autoPong: opts.autoPong ?? true });
   const received: Buffer[] = [];
   let length = 0;

@@ -14,6 +14,7 @@ import { tenantRouter } from "./routers/tenant.ts";
 import { auditRouter } from "./routers/audit.ts";
 import { seatRouter } from "./routers/seat.ts";
 import { poolRouter } from "./routers/pool.ts";
+import { sessionRouter } from "./routers/session.ts";
 
 export const appRouter = router({
   auth: authRouter,
@@ -29,6 +30,7 @@ export const appRouter = router({
   audit: auditRouter,
   seat: seatRouter,
   pool: poolRouter,
+  session: sessionRouter,
 });
 registerAuditedInputs(appRouter);
 export type AppRouter = typeof appRouter;

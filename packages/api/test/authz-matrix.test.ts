@@ -22,7 +22,7 @@ const PUBLIC = ["auth.login", "auth.me", "auth.providers", "auth.verifyTotp", "a
  * Input fields that name an object of a tenant (or a node). A procedure whose sample input holds one
  * of these names one of tenant A's objects, and another tenant's users must be refused it.
  */
-const OBJECT_FIELDS = ["vmId", "snapshotId", "operationId", "templateId", "userId", "invitationId", "tenantId", "tokenId", "nodeId", "seatId", "poolId", "sessionId"];
+const OBJECT_FIELDS = ["vmId", "snapshotId", "operationId", "templateId", "userId", "invitationId", "tenantId", "tokenId", "nodeId", "seatId", "poolId", "sessionId", "shadowId"];
 
 /**
  * Non-admin procedures whose input names no object (lists of one's own, creating one's own, one's
@@ -33,7 +33,7 @@ const NO_OBJECT = [
   "auth.logout", "auth.twoFactorStatus", "auth.enableTwoFactor", "auth.confirmTwoFactor", "auth.disableTwoFactor",
   "vm.list", "vm.changes", "template.list", "node.list",
   "tenant.usage", "tenant.invitations", "apiToken.list", "apiToken.create", "seat.list",
-  "pool.list",
+  "pool.list", "session.list",
 ];
 
 /** What a user of tenant A who does not own the private VM may not name: the VM, its snapshot and operation, the owner's token. */
@@ -65,6 +65,8 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
   let samples: Record<string, unknown>;
   let seatId = "";
   let poolId = "";
+  let sessionId = "";
+  let shadowId = "";
   let seatSecret = "";
 
   beforeAll(async () => {
@@ -92,6 +94,10 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
     seatId = seat.seatId;
     seatSecret = seat.enrollPath.split("enroll=")[1]!;
     poolId = (await api.caller(aAdmin).pool.create({ name: "a-pool", templateId: tpl.templateId, policy: "persistent", warmSize: 0, maxSize: 2, perUserLimit: 1, disconnectMinutes: 5, idleLogoffMinutes: 30 })).poolId;
+    // A's user at A's seat, watched by A's admin: the session and the shadow are real objects of A.
+    const session = await api.caller(aUser).seat.connect({ seatId, secret: seatSecret, authMs: 1 });
+    sessionId = session.sessionId;
+    shadowId = (await api.caller(aAdmin).session.shadow({ sessionId })).shadowId;
     a = { user: aUser, admin: aAdmin, vmId: vm.vmId, snapshotId: snap.snapshotId, operationId: snap.operationId, templateId: tpl.templateId, invitationId: inv.invitationId, tokenId: token.tokenId };
     // Tenant A's ids everywhere an input names something.
     samples = {
@@ -103,7 +109,7 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
       joinToken: "wrong-join-token-000000", apiUrl: "http://127.0.0.1:1", consoleUrl: "ws://127.0.0.1:1", totalCpus: 1, totalMemoryMiB: 1,
       capabilities: caps, vmsReport: [], etag: null, waitMs: 0, actor: a.user.email, action: "vm.", outcome: "ok", targetId: a.vmId, cursor: undefined,
       drained: true, retired: true, seatId, location: "probe room", secret: seatSecret,
-      poolId, sessionId: "nosuchsession", authMs: 1, ms: 1, input: false, policy: "persistent", warmSize: 0, maxSize: 1, perUserLimit: 1,
+      poolId, sessionId, shadowId, how: "disconnect", answer: "stop", authMs: 1, ms: 1, input: false, policy: "persistent", warmSize: 0, maxSize: 1, perUserLimit: 1,
       disconnectMinutes: 1, idleLogoffMinutes: 1,
     };
   });

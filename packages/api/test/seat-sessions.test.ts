@@ -218,7 +218,7 @@ describe.each(providers)("seat sessions and pools on %s", (provider) => {
     expect(eng.loginTimes.logins).toBe(3);
     expect(eng.loginTimes.phases.authMs).toMatchObject({ p50: 80, p95: 80, n: 3 });
     expect(eng.loginTimes.phases.firstFrameMs).toMatchObject({ p50: 1500, n: 1 });
-    expect(eng.desktops).toEqual({ warm: 0, assigned: 1, resetting: 0 });
+    expect(eng.desktops).toEqual({ warm: 0, assigned: 1, resetting: 0, suspended: 0, stopped: 0 });
     expect(eng.seats).toEqual(["Desk C"]);
     // Other users see no pools; another tenant's admin none of these.
     expect(await code(api.caller(ann).pool.list())).toMatch(/^FORBIDDEN/);
@@ -227,6 +227,71 @@ describe.each(providers)("seat sessions and pools on %s", (provider) => {
     expect(await code(api.caller(stranger).seat.connect({ ...c, authMs: 1 }))).toBe("FORBIDDEN: This seat belongs to another organization: log in at one of yours");
     // A pool with a user's desktop is not deleted under them.
     expect(await code(api.caller(admin).pool.delete({ poolId: ppool }))).toBe('PRECONDITION_FAILED: Pool "Engineers" has 1 user desktop: delete it first');
+  });
+
+  it("admins see who sits where; a shadow is view only until the user gives control, the user sees it and can end it; disconnect and log off", async () => {
+    const c = seats["Desk C"]!;
+    const s = await api.caller(bob).seat.connect({ ...c, authMs: 10 });
+    expect(s.vmId).toBe(vmP);
+    const list = await api.caller(admin).session.list();
+    expect(list.find((r) => r.sessionId === s.sessionId)).toMatchObject({ seat: "Desk C", state: "connected", vm: { id: vmP }, pool: { name: "Engineers", policy: "persistent" }, shadow: null });
+    expect((await api.caller(admin).seat.list()).find((x) => x.name === "Desk C")?.sittingNow).toBe((await api.db.user.findUniqueOrThrow({ where: { id: bob.userId } })).email);
+    // Users and other tenants' admins see nothing of it.
+    expect(await code(api.caller(bob).session.list())).toMatch(/^FORBIDDEN/);
+    const stranger = await api.makeUser("elsewhere", "tenant_admin");
+    expect(await api.caller(stranger).session.list()).toEqual([]);
+    expect(await code(api.caller(stranger).session.shadow({ sessionId: s.sessionId }))).toBe("NOT_FOUND: Seat session not found");
+    // View only: the token says so, and names the session and the grant.
+    const sh = await api.caller(admin).session.shadow({ sessionId: s.sessionId });
+    const tokenOf = (url: string) => { const v = verifyConsoleToken(new URL(url).searchParams.get("token")!, api.deps.consoleSigner.publicKeyPem); if (!v.ok) throw new Error(v.reason); return v.claims; };
+    expect(tokenOf((await api.caller(admin).session.shadowConsole({ shadowId: sh.shadowId })).url)).toMatchObject({ vm: vmP, user: admin.userId, ss: s.sessionId, sh: sh.shadowId, ro: true });
+    // One helpdesk at a time; the same admin gets the same shadow.
+    const admin2 = await api.makeUser("office", "tenant_admin");
+    expect(await code(api.caller(admin2).session.shadow({ sessionId: s.sessionId }))).toMatch(/^CONFLICT: .* is already watching this session$/);
+    expect((await api.caller(admin).session.shadow({ sessionId: s.sessionId })).shadowId).toBe(sh.shadowId);
+    expect(await code(api.caller(admin2).session.shadowConsole({ shadowId: sh.shadowId }))).toBe("NOT_FOUND: Shadow session not found");
+    // The user's banner shows it; control is asked, and given.
+    await api.caller(admin).session.askControl({ shadowId: sh.shadowId });
+    const banner = (await api.caller(bob).seat.session({ ...c, sessionId: s.sessionId, input: false })) as { shadow: unknown };
+    expect(banner.shadow).toMatchObject({ shadowId: sh.shadowId, control: false, controlAsked: true });
+    expect(await code(api.caller(ann).seat.shadowAnswer({ ...c, sessionId: s.sessionId, shadowId: sh.shadowId, answer: "allow" }))).toBe("NOT_FOUND: Seat session not found");
+    const given = await api.caller(bob).seat.shadowAnswer({ ...c, sessionId: s.sessionId, shadowId: sh.shadowId, answer: "allow" });
+    expect(given.shadowId).not.toBe(sh.shadowId);
+    // The view-only grant ended (its console closes on the node); the admin follows to the new one, with control.
+    expect(await api.caller(admin).session.shadowState({ shadowId: sh.shadowId })).toMatchObject({ shadowId: given.shadowId, ended: null, control: true });
+    expect((await node.nodeAgent.sync({ vms: [] })).endedSeatSessions).toContainEqual({ id: sh.shadowId, reason: "the user gave control" });
+    const ctl = tokenOf((await api.caller(admin).session.shadowConsole({ shadowId: given.shadowId })).url);
+    expect(ctl).toMatchObject({ sh: given.shadowId });
+    expect(ctl.ro).toBeUndefined();
+    expect(await code(api.caller(admin).session.shadowConsole({ shadowId: sh.shadowId }))).toBe("PRECONDITION_FAILED: This shadow session ended: the user gave control");
+    // The user takes control back, then ends the shadowing.
+    const back = await api.caller(bob).seat.shadowAnswer({ ...c, sessionId: s.sessionId, shadowId: given.shadowId, answer: "take-back" });
+    expect(await api.caller(admin).session.shadowState({ shadowId: sh.shadowId })).toMatchObject({ shadowId: back.shadowId, control: false });
+    await api.caller(bob).seat.shadowAnswer({ ...c, sessionId: s.sessionId, shadowId: back.shadowId, answer: "stop" });
+    expect(await api.caller(admin).session.shadowState({ shadowId: sh.shadowId })).toMatchObject({ ended: "the user ended the helpdesk session" });
+    expect(((await api.caller(bob).seat.session({ ...c, sessionId: s.sessionId, input: false })) as { shadow: unknown }).shadow).toBeNull();
+    // Every step is in the audit trail, with the shadow as its target.
+    const trail = await api.db.auditEvent.findMany({ where: { tenantId: admin.tenantId, action: { in: ["session.shadow", "session.askControl", "seat.shadowAnswer"] }, outcome: "ok" } });
+    expect(trail.map((e) => e.action).sort()).toEqual(["seat.shadowAnswer", "seat.shadowAnswer", "seat.shadowAnswer", "session.askControl", "session.shadow", "session.shadow"]);
+    expect(trail.find((e) => e.action === "session.askControl")).toMatchObject({ targetType: "shadow", targetId: sh.shadowId });
+    // A shadow ends with its session: disconnect keeps the desktop running for the disconnect timer.
+    const again = await api.caller(admin).session.shadow({ sessionId: s.sessionId });
+    await api.caller(admin).session.end({ sessionId: s.sessionId, how: "disconnect" });
+    expect(await api.caller(bob).seat.session({ ...c, sessionId: s.sessionId, input: false })).toMatchObject({ ended: "disconnected by an administrator" });
+    expect(await api.caller(admin).session.shadowState({ shadowId: again.shadowId })).toMatchObject({ ended: "the session ended: disconnected by an administrator" });
+    expect(await api.db.vm.findUniqueOrThrow({ where: { id: vmP } })).toMatchObject({ desiredState: "running" });
+    expect(await code(api.caller(admin).session.end({ sessionId: s.sessionId, how: "logoff" }))).toBe("PRECONDITION_FAILED: This session already ended: disconnected by an administrator");
+    // Log off: the user's desktop session ends too (a persistent desktop is shut down).
+    const s2 = await api.caller(bob).seat.connect({ ...c, authMs: 10 });
+    await api.caller(admin).session.end({ sessionId: s2.sessionId, how: "logoff" });
+    expect(await api.db.vm.findUniqueOrThrow({ where: { id: vmP } })).toMatchObject({ desiredState: "stopped", lastOpKind: "stop" });
+    expect((await api.caller(admin).session.list()).find((r) => r.sessionId === s2.sessionId)).toMatchObject({ state: "ended", endReason: "logged off by an administrator" });
+    await settle();
+    // The next login starts it again (start on connect).
+    const s3 = await api.caller(bob).seat.connect({ ...c, authMs: 10 });
+    expect(s3).toMatchObject({ vmId: vmP, path: "started" });
+    await settle();
+    await api.caller(bob).seat.logout({ ...c, sessionId: s3.sessionId });
   });
 
   it("revoking a seat ends its session at once", async () => {

@@ -16,6 +16,10 @@ export const consoleClaimsSchema = z.object({
   proto: z.enum(["vnc", "rdp", "thumb"]),
   /** The seat session the console belongs to (a seat's kiosk): it closes when that session ends. */
   ss: z.string().min(1).max(64).optional(),
+  /** A helpdesk shadow of that session (its grant's id): it closes when the grant ends. */
+  sh: z.string().min(1).max(64).optional(),
+  /** View only: the gateway passes none of the client's input (keys, pointer, clipboard, resize). */
+  ro: z.boolean().optional(),
   jti: z.string().min(16).max(64),
   iat: z.number().int(),
   exp: z.number().int(),

@@ -42,8 +42,8 @@ export const syncOutputSchema = z.object({
   consolePublicKeyPem: z.string().max(10_000),
   /** Users whose access was revoked lately: their consoles close. */
   revokedUsers: z.array(id).max(10_000),
-  /** Seat sessions that ended lately (the user logged in at another seat, logged out, idled): their consoles close with the reason. */
-  endedSeatSessions: z.array(z.object({ id, reason: z.string().max(200) })).max(10_000).default([]),
+  /** Seat sessions, and helpdesk shadow grants, that ended lately (the user logged in at another seat, logged out, idled; a shadow stopped or changed grant): their consoles close with the reason. */
+  endedSeatSessions: z.array(z.object({ id, reason: z.string().max(200) })).max(20_000).default([]),
   serverTime: z.number(),
 });
 export type SyncOutput = z.infer<typeof syncOutputSchema>;

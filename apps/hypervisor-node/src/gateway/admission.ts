@@ -85,7 +85,8 @@ export function createAdmission(opts: AdmissionOptions): Admission {
       if (v.claims.proto !== protocol) return refuse("wrong-protocol", `not a ${PROTOCOLS[protocol].noun} token`);
       if (v.claims.node !== nodeId) return refuse("wrong-target", "token is for another node");
       if (revoked.has(v.claims.user)) return refuse("revoked", "access revoked");
-      const ended = v.claims.ss === undefined ? undefined : endedSessions.get(v.claims.ss);
+      // A seat session's console, or a helpdesk shadow of it (its grant), that ended opens nothing.
+      const ended = (v.claims.ss === undefined ? undefined : endedSessions.get(v.claims.ss)) ?? (v.claims.sh === undefined ? undefined : endedSessions.get(v.claims.sh));
       if (ended !== undefined) return refuse("session-ended", ended);
       // The portal signed it, but the portal also says who may use this VM: a token naming anyone
       // else (a bug, a stale grant, a key used where it should not be) opens nothing.

@@ -85,6 +85,8 @@ interface OpenConsole {
   owner: boolean;
   /** The seat session it belongs to (a seat's kiosk opened it). */
   seatSession: string | undefined;
+  /** The helpdesk shadow grant it belongs to: it closes when that grant ends. */
+  shadow: string | undefined;
   openedAt: number;
   finish(code: number, reason: string): void;
 }
@@ -131,7 +133,7 @@ export function createConsoleGateway(opts: GatewayOptions) {
       const owner = opts.isOwner?.(claims.vm, claims.user) ?? false;
       const room = makeRoom(claims.vm, claims.user, owner);
       if (room) return refuse(ws, CLOSE.VM_CONSOLES_FULL, room);
-      relay(ws, stream, claims.vm, claims.user, owner, claims.ss);
+      relay(ws, stream, claims.vm, claims.user, owner, { seatSession: claims.ss, shadow: claims.sh, viewOnly: claims.ro === true });
     });
   });
 
@@ -152,7 +154,8 @@ export function createConsoleGateway(opts: GatewayOptions) {
     return others >= limits.consolesPerVm - limits.consolesPerUser ? `this VM has ${others} consoles open, the most it takes besides its owner's` : null;
   }
 
-  function relay(ws: WebSocket, stream: StreamProtocol, vmId: string, userId: string, owner: boolean, seatSession?: string) {
+  function relay(ws: WebSocket, stream: StreamProtocol, vmId: string, userId: string, owner: boolean, who: { seatSession?: string | undefined; shadow?: string | undefined; viewOnly: boolean }) {
+    const { seatSession, shadow, viewOnly } = who;
     // The target is opened after the console takes its place (the caps count it at once); the
     // client speaks only after the target's first bytes, so nothing of it waits meanwhile.
     let target: Socket | null = null;
@@ -164,7 +167,7 @@ export function createConsoleGateway(opts: GatewayOptions) {
     let paused = false;
     let drainPoll: NodeJS.Timeout | undefined;
     let pongDeadline: NodeJS.Timeout | undefined;
-    const entry: OpenConsole = { vmId, userId, owner, seatSession, openedAt: performance.now(), finish };
+    const entry: OpenConsole = { vmId, userId, owner, seatSession, shadow, openedAt: performance.now(), finish };
     consoles.add(entry);
 
     function finish(code: number, reason: string) {
@@ -184,11 +187,12 @@ export function createConsoleGateway(opts: GatewayOptions) {
 
     // The handshake's time counts from the target's opening (a bridge logs in first, in its own time).
     let handshakeTimer: NodeJS.Timeout | undefined;
+    // A shadow sees the session it watches; with control, it may type and point, never resize it.
     const watch = stream.watch(vmId, {
       done: () => clearTimeout(handshakeTimer),
       fail: (reason) => finish(CLOSE.PROTOCOL_ERROR, reason),
       log: opts.log,
-    });
+    }, { input: viewOnly ? "none" : shadow ? "control" : "all" });
     /** What the watch has read of the client goes to the target, with backpressure. */
     function toTarget() {
       if (!target) return;
@@ -269,7 +273,7 @@ export function createConsoleGateway(opts: GatewayOptions) {
       sock.on("close", () => gone("display closed"));
       toTarget();
     }
-    stream.open(vmId, opts.log).then(
+    stream.open(vmId, opts.log, { attach: shadow !== undefined }).then(
       (t) => { if (closed) t.release(); else attach(t); },
       (e: Error) => finish(CLOSE.DISPLAY_GONE, e.message),
     );
@@ -310,12 +314,12 @@ export function createConsoleGateway(opts: GatewayOptions) {
       admission.setRevoked(userIds);
       return closeWhere((c) => admission.isRevoked(c.userId), CLOSE.REVOKED, "access revoked");
     },
-    /** Seat sessions that ended (the portal's list, replacing the previous one): their consoles close with the reason ("continued at seat B"). */
+    /** Seat sessions and shadow grants that ended (the portal's list, replacing the previous one): their consoles close with the reason ("continued at seat B"). */
     endSeatSessions(ended: Iterable<{ id: string; reason: string }>): number {
       admission.setEndedSeatSessions(ended);
       let n = 0;
       for (const c of [...consoles]) {
-        const why = admission.seatSessionEnded(c.seatSession);
+        const why = admission.seatSessionEnded(c.seatSession) ?? admission.seatSessionEnded(c.shadow);
         if (why !== null) { c.finish(CLOSE.SEAT_SESSION_ENDED, why); n++; }
       }
       return n;

@@ -24,6 +24,18 @@ export interface StreamEvents {
   log(msg: string): void;
 }
 
+/**
+ * Which of the client's input reaches the target: "all"; "control" (a helpdesk shadow the user
+ * let in: keys, pointer and clipboard, but never a resize or a power action of the session it
+ * watches); "none" (view only).
+ */
+export type InputPolicy = "all" | "control" | "none";
+
+export interface OpenOptions {
+  /** Join what already serves the VM's session (a shadow watches the user's own), never start one. */
+  attach?: boolean;
+}
+
 /** What serves one connection: a unix socket, and what ends it. */
 export interface StreamTarget {
   path: string;
@@ -42,9 +54,9 @@ export interface StreamProtocol {
   /** Why `vmId` cannot be served in this protocol here now, or null when it can (checked before the token is spent). */
   unavailable(vmId: string): string | null;
   /** Opens what serves one connection to `vmId`; rejects with an Error whose message the user reads. */
-  open(vmId: string, log: (msg: string) => void): Promise<StreamTarget>;
-  /** A watch for one connection to `vmId`. */
-  watch(vmId: string, events: StreamEvents): StreamWatch;
+  open(vmId: string, log: (msg: string) => void, opts?: OpenOptions): Promise<StreamTarget>;
+  /** A watch for one connection to `vmId`; `policy.input` says what of the client's input passes. */
+  watch(vmId: string, events: StreamEvents, policy?: { input: InputPolicy }): StreamWatch;
 }
 
 /** The protocols a gateway relays (thumbnails are served elsewhere, as HTTP). */

@@ -76,6 +76,8 @@ function exitReason(code: number | null, signal: NodeJS.Signals | null, said: st
 
 export function rdpStream(opts: RdpStreamOptions): StreamProtocol {
   const loginTimeoutMs = opts.loginTimeoutMs ?? 30_000;
+  /** The bridges serving now, per VM, newest last: a shadow joins the user's (the bridge takes viewers). */
+  const live = new Map<string, Array<{ sock: string; ended: Promise<string> }>>();
   return {
     name: "RDP",
     unavailable(vmId) {
@@ -83,7 +85,12 @@ export function rdpStream(opts: RdpStreamOptions): StreamProtocol {
       const ep = opts.endpointOf(vmId);
       return typeof ep === "string" ? ep : null;
     },
-    open(vmId, log) {
+    open(vmId, log, how) {
+      if (how?.attach) {
+        const serving = live.get(vmId)?.at(-1);
+        if (!serving) return Promise.reject(new Error("the user has no RDP session open on this desktop now"));
+        return Promise.resolve({ path: serving.sock, release: () => undefined, ended: serving.ended });
+      }
       const bridge = opts.bridge;
       const ep = opts.endpointOf(vmId);
       if (!bridge) return Promise.reject(new Error(opts.missing ?? "this node has no RDP bridge"));
@@ -128,11 +135,14 @@ export function rdpStream(opts: RdpStreamOptions): StreamProtocol {
               ready = true;
               clearTimeout(timer);
               log(`rdp of vm ${vmId}: ${line.slice("rdp-bridge: ".length)} (bridge pid ${child.pid})`);
-              resolve({
-                path: sock,
-                release: stop,
-                ended: exit.then(() => exitReason(exited!.code, exited!.signal, tail.lastOwn(), stoppedByUs)),
+              const ended = exit.then(() => exitReason(exited!.code, exited!.signal, tail.lastOwn(), stoppedByUs));
+              const entry = { sock, ended };
+              live.set(vmId, [...(live.get(vmId) ?? []), entry]);
+              void exit.then(() => {
+                const left = (live.get(vmId) ?? []).filter((e) => e !== entry);
+                if (left.length) live.set(vmId, left); else live.delete(vmId);
               });
+              resolve({ path: sock, release: stop, ended });
             }
           }
         });
@@ -145,9 +155,9 @@ export function rdpStream(opts: RdpStreamOptions): StreamProtocol {
         });
       });
     },
-    watch(vmId, events) {
+    watch(vmId, events, policy) {
       // The bridge is an RFB server: the same watch as a VNC display's (ClientInit always shared).
-      const watch: RfbRelayWatch = new RfbRelayWatch({ done: events.done, fail: events.fail });
+      const watch: RfbRelayWatch = new RfbRelayWatch({ done: events.done, fail: events.fail }, policy?.input);
       void vmId;
       return {
         fromClient: (data) => watch.fromClient(data),

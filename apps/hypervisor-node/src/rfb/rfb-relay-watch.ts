@@ -5,6 +5,7 @@
 // bytes only as the watch has read them (takeForDisplay), unchanged but for one: ClientInit's
 // shared-flag is always 1, so no viewer can make the display drop the others (§7.3.1).
 import { ByteQueue } from "./rfb-snapshot.ts";
+import type { InputPolicy } from "../gateway/stream-protocol.ts";
 import {
   CLIENT_INIT_LENGTH, CLIENT_INIT_SHARED, CLIENT_MESSAGE, PROTOCOL_VERSION_LENGTH, QEMU_AUDIO_OPERATION, QEMU_CLIENT_MESSAGE,
   SECURITY_RESULT_LENGTH, SECURITY_RESULT_OK, SECURITY_TYPE, SERVER_INIT_HEADER_LENGTH, VNC_AUTH_CHALLENGE_LENGTH,
@@ -70,7 +71,8 @@ export class RfbRelayWatch {
   /** The client's ClientInit asked for exclusive access (shared-flag 0); it was sent on as shared. */
   askedExclusive = false;
 
-  constructor(private readonly events: RfbRelayEvents) {}
+  /** `input`: what of the client's input reaches the display (a shadow's view-only console: none). */
+  constructor(private readonly events: RfbRelayEvents, private readonly input: InputPolicy = "all") {}
 
   /** The handshake is over (done, refused by the display, or failed): only client messages are followed. */
   get settled(): boolean {
@@ -100,10 +102,7 @@ export class RfbRelayWatch {
   /** Feeds client bytes; returns whether they held user input (always true once framing is lost). */
   fromClient(chunk: Buffer): boolean {
     if (this.phase === "failed") return false;
-    if (this.clientHandshakeOver()) {
-      this.forDisplay.push(chunk);
-      return this.messages.feed(chunk);
-    }
+    if (this.clientHandshakeOver()) return this.messagesOf(chunk);
     this.client.push(chunk);
     this.run();
     const input = this.clientMessagesQueued();
@@ -122,9 +121,20 @@ export class RfbRelayWatch {
   /** What the client sent after ClientInit (in the same chunk, or ahead of the display) is messages. */
   private clientMessagesQueued(): boolean {
     if (this.phase === "failed" || !this.clientHandshakeOver() || this.client.length === 0) return false;
-    const rest = this.client.take(this.client.length);
-    this.forDisplay.push(rest);
-    return this.messages.feed(rest);
+    return this.messagesOf(this.client.take(this.client.length));
+  }
+
+  /** Client messages: all passed on, or only those the input policy lets through. */
+  private messagesOf(chunk: Buffer): boolean {
+    if (this.input === "all") {
+      this.forDisplay.push(chunk);
+      return this.messages.feed(chunk);
+    }
+    const drop = DROPPED[this.input];
+    const input = this.messages.feed(chunk, { drop: (type, header) => drop.has(messageKind(type, header)), out: this.forDisplay });
+    // What cannot be framed cannot be filtered: a view-only console that loses the framing closes.
+    if (this.messages.lost) this.fail("unknown client message on a view-only console");
+    return input;
   }
 
   private clientHandshakeOver(): boolean {
@@ -270,6 +280,17 @@ const INPUT_MESSAGES: ReadonlySet<number> = new Set([
   CLIENT_MESSAGE.KeyEvent, CLIENT_MESSAGE.PointerEvent, CLIENT_MESSAGE.ClientCutText, CLIENT_MESSAGE.SetDesktopSize, CLIENT_MESSAGE.Gii,
 ]);
 
+/** A message's kind for the input policies: its type, or for QEMU's messages "qemu-key"/"qemu". */
+function messageKind(type: number, header: Buffer): number | "qemu-key" {
+  return type === CLIENT_MESSAGE.Qemu && header[1] === QEMU_CLIENT_MESSAGE.ExtendedKeyEvent ? "qemu-key" : type;
+}
+
+/** What each input policy keeps from the display; a power action (Xvp) or a resize never comes from a shadow. */
+const DROPPED: Record<Exclude<InputPolicy, "all">, ReadonlySet<number | "qemu-key">> = {
+  none: new Set([...INPUT_MESSAGES, CLIENT_MESSAGE.Xvp, "qemu-key" as const]),
+  control: new Set([CLIENT_MESSAGE.SetDesktopSize, CLIENT_MESSAGE.Xvp]),
+};
+
 /** How many header bytes decide a message's length. */
 const HEADER_LENGTH: Readonly<Record<number, number>> = {
   [CLIENT_MESSAGE.SetPixelFormat]: 20,
@@ -295,20 +316,25 @@ export class RfbClientMessages {
   private readonly header = new ByteQueue();
   private bodyLeft = 0;
   private bodyIsInput = false;
+  private bodyDropped = false;
   lost = false;
 
   get buffered(): number {
     return this.header.length;
   }
 
-  /** Returns whether the bytes held (part of) a user-input message. */
-  feed(chunk: Buffer): boolean {
+  /**
+   * Returns whether the bytes held (part of) a user-input message. With `filter`, the bytes of
+   * each message that `drop` does not name go to `out` (a header once it is whole), the rest nowhere.
+   */
+  feed(chunk: Buffer, filter?: { drop: (type: number, header: Buffer) => boolean; out: Buffer[] }): boolean {
     if (this.lost) return chunk.length > 0;
     let input = false;
     let at = 0;
     while (at < chunk.length) {
       if (this.bodyLeft > 0) {
         const n = Math.min(this.bodyLeft, chunk.length - at);
+        if (filter && !this.bodyDropped) filter.out.push(chunk.subarray(at, at + n));
         this.bodyLeft -= n;
         at += n;
         input ||= this.bodyIsInput;
@@ -328,6 +354,8 @@ export class RfbClientMessages {
       input ||= isInput;
       this.bodyLeft = length - need;
       this.bodyIsInput = isInput;
+      this.bodyDropped = filter ? filter.drop(type, header) : false;
+      if (filter && !this.bodyDropped) filter.out.push(header);
     }
     return input;
   }

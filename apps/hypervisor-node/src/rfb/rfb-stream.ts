@@ -12,14 +12,14 @@ export function rfbStream(displayOf: (vmId: string) => string | null): StreamPro
       if (!path) throw new Error("VM is not running on this node");
       return { path, release: () => undefined };
     },
-    watch(vmId, events) {
+    watch(vmId, events, policy) {
       const watch: RfbRelayWatch = new RfbRelayWatch({
         done: () => {
           events.done();
           if (watch.askedExclusive) events.log(`console of vm ${vmId}: the client asked for exclusive access; it shares the display`);
         },
         fail: events.fail,
-      });
+      }, policy?.input);
       return {
         fromClient: (data) => watch.fromClient(data),
         takeForTarget: () => watch.takeForDisplay(),

@@ -18,7 +18,7 @@ type Status = "connecting" | "connected" | "disconnected" | "error";
 type Protocol = "vnc" | "rdp";
 const PROTOCOL_TITLE: Record<Protocol, string> = { rdp: "RDP", vnc: "VNC" };
 
-export function VmConsole({ vmId, running, protocols = ["vnc"], openUrl, onFirstFrame, onClosed }: {
+export function VmConsole({ vmId, running, protocols = ["vnc"], openUrl, onFirstFrame, onClosed, viewOnly = false, keepSize = false }: {
   vmId: string;
   running: boolean;
   protocols?: Protocol[];
@@ -28,6 +28,10 @@ export function VmConsole({ vmId, running, protocols = ["vnc"], openUrl, onFirst
   onFirstFrame?: () => void;
   /** The gateway closed the console with a reason (code ≥ 4000). */
   onClosed?: (code: number, reason: string) => void;
+  /** Watching someone else's session (a helpdesk shadow): no input, and their desktop keeps its size. */
+  viewOnly?: boolean;
+  /** The desktop keeps its size (a shadow watches the user's desktop at the user's size): scaled instead. */
+  keepSize?: boolean;
 }) {
   const trpc = useTRPC();
   const screen = useRef<HTMLDivElement>(null);
@@ -66,7 +70,8 @@ export function VmConsole({ vmId, running, protocols = ["vnc"], openUrl, onFirst
     const r = new RFBClass(screen.current, ws);
     r.scaleViewport = scale;
     // The desktop follows the page's size where the server can change it (RDP), else it is scaled.
-    r.resizeSession = protocol === "rdp";
+    r.resizeSession = protocol === "rdp" && !keepSize;
+    r.viewOnly = viewOnly;
     r.focusOnClick = true;
     r.background = "#111";
     r.addEventListener("connect", () => {
@@ -96,7 +101,7 @@ export function VmConsole({ vmId, running, protocols = ["vnc"], openUrl, onFirst
       }
     });
     rfb.current = r;
-  }, [vmId, protocol, openUrl]);
+  }, [vmId, protocol, openUrl, viewOnly, keepSize]);
 
   useEffect(() => {
     if (!running) return;

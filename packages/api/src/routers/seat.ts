@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { authedProcedure, publicProcedure, router, tenantAdminProcedure } from "../trpc.ts";
 import { listSeats, registerSeat, revokeSeat, seatBySecret, setSeatPool } from "../services/seat/seats.ts";
-import { connectAtSeat, endAtSeat, reportFirstFrame, seatConsole, seatSessionState } from "../services/seat/seat-session.ts";
+import { answerShadowAtSeat, connectAtSeat, endAtSeat, reportFirstFrame, seatConsole, seatSessionState } from "../services/seat/seat-session.ts";
 import { consoleProtocolSchema } from "@vdi/node-protocol";
 
 const id = z.string().min(1).max(64).regex(/^[a-z0-9]+$/, "Invalid id");
@@ -30,5 +30,9 @@ export const seatRouter = router({
   session: authedProcedure.input(inSession.extend({ input: z.boolean() })).mutation(({ ctx, input }) => seatSessionState(ctx, ctx.actor, input)),
   console: authedProcedure.input(inSession.extend({ protocol: consoleProtocolSchema.optional() })).mutation(({ ctx, input }) => seatConsole(ctx, ctx.actor, input)),
   firstFrame: authedProcedure.input(inSession.extend({ ms })).mutation(({ ctx, input }) => reportFirstFrame(ctx.db, ctx.actor, input)),
+  /** The user answers the helpdesk banner: give control, refuse it, take it back, or end the shadowing. */
+  shadowAnswer: authedProcedure
+    .input(inSession.extend({ shadowId: id, answer: z.enum(["allow", "refuse", "take-back", "stop"]) }))
+    .mutation(({ ctx, input }) => answerShadowAtSeat(ctx.db, ctx.actor, input)),
   logout: authedProcedure.input(inSession).mutation(({ ctx, input }) => endAtSeat(ctx, ctx.actor, input)),
 });

@@ -20,6 +20,7 @@ export default async function PortalLayout({ children }: { children: ReactNode }
           {(role === "tenant_admin" || role === "admin") && <Link href="/tenant">Tenant</Link>}
           {(role === "tenant_admin" || role === "admin") && <Link href="/tenant/seats">Seats</Link>}
           {(role === "tenant_admin" || role === "admin") && <Link href="/tenant/pools">Pools</Link>}
+          {(role === "tenant_admin" || role === "admin") && <Link href="/tenant/sessions">Sessions</Link>}
           {(role === "tenant_admin" || role === "admin") && <Link href="/admin/audit">Audit log</Link>}
           {role === "admin" && <Link href="/admin/tenants">Tenants</Link>}
           {role === "admin" && <Link href="/admin/platform">Nodes and templates</Link>}

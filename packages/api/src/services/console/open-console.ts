@@ -14,7 +14,7 @@ export async function openConsole(
   vmId: string,
   asked?: ConsoleProtocol,
   /** A seat's kiosk asks: the token names its session, and the console closes when that ends. */
-  opts: { seatSession?: string } = {},
+  opts: { seatSession?: string; shadow?: { id: string; viewOnly: boolean } } = {},
 ) {
   const vm = await deps.db.vm.findFirst({ where: { id: vmId, ...visibleVms(actor) }, include: { node: true, template: { select: { consoles: true, title: true } } } });
   if (!vm) throw new AppError("NOT_FOUND", { message: "VM not found" });
@@ -30,7 +30,8 @@ export async function openConsole(
   if (!offered.includes(protocol)) {
     throw new AppError("INVALID_INPUT", { message: `"${vm.name}" offers no ${protocol.toUpperCase()} console (its template offers ${offered.map((p) => p.toUpperCase()).join(", ")})` });
   }
-  const { token, claims } = deps.consoleSigner.sign({ vm: vm.id, node: vm.nodeId, user: actor.userId, proto: protocol, ...(opts.seatSession ? { ss: opts.seatSession } : {}) });
+  const { token, claims } = deps.consoleSigner.sign({ vm: vm.id, node: vm.nodeId, user: actor.userId, proto: protocol, ...(opts.seatSession ? { ss: opts.seatSession } : {}),
+    ...(opts.shadow ? { sh: opts.shadow.id, ...(opts.shadow.viewOnly ? { ro: true } : {}) } : {}) });
   const url = `${vm.node.consoleUrl.replace(/\/$/, "")}${CONSOLE_PROTOCOLS[protocol].path}?token=${encodeURIComponent(token)}`;
   return { url, expiresAt: claims.exp, protocol };
 }

@@ -134,7 +134,17 @@ async function recentlyEndedSeatSessions(db: Db): Promise<Array<{ id: string; re
     orderBy: { endedAt: "desc" },
     take: 10_000,
   });
-  return rows.map((r) => ({ id: r.id, reason: (r.endReason ?? "the seat session ended").slice(0, 200) }));
+  // A helpdesk shadow's ended grants too: its consoles carry the grant's id (sh) besides the session's.
+  const grants = await db.sessionShadow.findMany({
+    where: { endedAt: { gte: new Date(Date.now() - ENDED_SEAT_SESSIONS_WINDOW_MS) } },
+    select: { id: true, endReason: true },
+    orderBy: { endedAt: "desc" },
+    take: 5_000,
+  });
+  return [
+    ...rows.map((r) => ({ id: r.id, reason: (r.endReason ?? "the seat session ended").slice(0, 200) })),
+    ...grants.map((g) => ({ id: g.id, reason: (g.endReason ?? "the helpdesk session ended").slice(0, 200) })),
+  ];
 }
 
 export async function syncNode(deps: { db: Db; consolePublicKeyPem: string }, nodeId: string, input: SyncInput, signal?: AbortSignal) {

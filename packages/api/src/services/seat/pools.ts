@@ -89,13 +89,17 @@ export async function listPools(db: Db, actor: Actor) {
   const pools = await db.desktopPool.findMany({ where: { tenantId: actor.tenantId }, orderBy: { name: "asc" }, include: { seats: { where: { revokedAt: null }, select: { name: true } } } });
   const counts = await db.poolDesktop.groupBy({ by: ["poolId", "state"], where: { poolId: { in: pools.map((p) => p.id) } }, _count: { _all: true } });
   const templates = new Map((await db.template.findMany({ where: { id: { in: [...new Set(pools.map((p) => p.templateId))] } }, select: { id: true, title: true } })).map((t) => [t.id, t.title]));
+  // Users' desktops saved to disk (suspended on disconnect) or stopped, per pool.
+  const assigned = await db.poolDesktop.findMany({ where: { poolId: { in: pools.map((p) => p.id) }, state: "assigned" }, select: { poolId: true, vmId: true } });
+  const asleep = new Map((await db.vm.findMany({ where: { id: { in: assigned.map((a) => a.vmId) } }, select: { id: true, actualState: true } })).map((v) => [v.id, v.actualState]));
+  const parked = (poolId: string, state: string) => assigned.filter((a) => a.poolId === poolId && asleep.get(a.vmId) === state).length;
   const out = [];
   for (const p of pools) {
     const n = (state: string) => counts.find((c) => c.poolId === p.id && c.state === state)?._count._all ?? 0;
     out.push({
       poolId: p.id, name: p.name, templateId: p.templateId, template: templates.get(p.templateId) ?? "(gone)", policy: p.policy as PoolPolicy,
       warmSize: p.warmSize, maxSize: p.maxSize, perUserLimit: p.perUserLimit, disconnectMinutes: p.disconnectMinutes, idleLogoffMinutes: p.idleLogoffMinutes,
-      desktops: { warm: n("warm"), assigned: n("assigned"), resetting: n("resetting") },
+      desktops: { warm: n("warm"), assigned: n("assigned"), resetting: n("resetting"), suspended: parked(p.id, "saved"), stopped: parked(p.id, "stopped") },
       seats: p.seats.map((s) => s.name),
       loginTimes: await loginBreakdown(db, actor.tenantId, p.id),
     });

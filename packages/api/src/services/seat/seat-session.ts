@@ -15,6 +15,7 @@ import { checkSeat } from "./seats.ts";
 import { openConsole } from "../console/open-console.ts";
 import { scheduleJob } from "../jobs/jobs.ts";
 import { SEAT_TIMERS_EVERY_MS } from "./seat-timers.ts";
+import { answerShadow, shadowBanner } from "./session-admin.ts";
 
 type SeatAuth = { seatId: string; secret: string };
 type SessionWhere = { id?: string; userId?: string; seatId?: string; endedAt: null; NOT?: { id: string } };
@@ -32,6 +33,7 @@ export async function endSeatSessions(deps: { db: Db }, where: SessionWhere, rea
     const done = await db.seatSession.updateMany({ where: { id: s.id, endedAt: null }, data: { endedAt: new Date(), endReason: reason.slice(0, 200) } });
     if (done.count === 0) continue;
     ended.push(s);
+    await db.sessionShadow.updateMany({ where: { sessionId: s.id, endedAt: null }, data: { endedAt: new Date(), endReason: `the session ended: ${reason}`.slice(0, 200) } });
     if (opts.reset && s.poolId) await resetIfNonPersistent(db, s.poolId, s.vmId);
     const vm = await db.vm.findUnique({ where: { id: s.vmId }, select: { nodeId: true } });
     if (vm) bus().emit(nodeTopic(vm.nodeId));
@@ -112,7 +114,9 @@ export async function seatSessionState(deps: BrokerDeps, actor: Actor, input: Se
   }
   const op = vm.operations[0];
   const inFlight = !!op && (op.status === "pending" || op.status === "running");
-  if (!inFlight && (vm.actualState === "saved" || vm.actualState === "stopped" || vm.actualState === "paused")) {
+  // Bringing it up failed in this session: the seat says so (below), it is not tried again behind the user's back.
+  const failedHere = !!op && op.status === "failed" && op.createdAt.getTime() >= s.startedAt.getTime() - 5_000;
+  if (!inFlight && !failedHere && (vm.actualState === "saved" || vm.actualState === "stopped" || vm.actualState === "paused")) {
     await bringUp(deps, actor, vm.id, "started").catch(() => undefined);
   }
   // What bringing the desktop up took (its operation's own times), once it is up.
@@ -121,9 +125,21 @@ export async function seatSessionState(deps: BrokerDeps, actor: Actor, input: Se
   }
   return {
     ended: null,
+    shadow: await shadowBanner(db, s.id),
     vm: { id: vm.id, name: vm.name, state: vm.actualState, reason: vm.stateReason, consoles: consolesOf(vm.template.consoles) },
-    progress: op && inFlight ? { kind: op.kind, progress: op.progress } : op && op.status === "failed" ? { kind: op.kind, progress: op.progress, error: op.error } : null,
+    // A failure is the seat's news only when it is of bringing the desktop up for this session.
+    progress: op && inFlight ? { kind: op.kind, progress: op.progress }
+      : op && failedHere && vm.actualState !== "running" && vm.actualState !== "paused"
+        ? { kind: op.kind, progress: op.progress, error: op.error ?? "the operation failed" } : null,
   };
+}
+
+/** The user at the seat answers the helpdesk banner (allow or refuse control, take it back, end it). */
+export async function answerShadowAtSeat(db: Db, actor: Actor, input: SeatAuth & { sessionId: string; shadowId: string; answer: "allow" | "refuse" | "take-back" | "stop" }) {
+  const seat = await seatOf(db, actor, input);
+  const s = await openSessionOf(db, actor, seat.id, input.sessionId);
+  if (s.endedAt) throw new AppError("INVALID_STATE", { message: `This seat session ended: ${s.endReason ?? "log in again"}` });
+  return answerShadow(db, s, input);
 }
 
 /** Log out at the seat: the session ends (a non-persistent desktop goes back to be reset). */

@@ -40,9 +40,13 @@ export async function registerSeat(db: Db, actor: Actor, input: { name: string; 
   }
 }
 
-export async function listSeats(db: Db, actor: Actor): Promise<SeatView[]> {
+/** The tenant's seats, each with who sits there now (its open session's user). */
+export async function listSeats(db: Db, actor: Actor): Promise<Array<SeatView & { sittingNow: string | null }>> {
   const seats = await db.seat.findMany({ where: { tenantId: actor.tenantId }, orderBy: [{ revokedAt: "asc" }, { name: "asc" }], include: { pool: { select: { name: true } } } });
-  return seats.map(view);
+  const open = await db.seatSession.findMany({ where: { tenantId: actor.tenantId, endedAt: null }, select: { seatId: true, userId: true } });
+  const users = new Map((await db.user.findMany({ where: { id: { in: open.map((o) => o.userId) } }, select: { id: true, name: true, email: true } })).map((u) => [u.id, u.name || u.email]));
+  const at = new Map(open.map((o) => [o.seatId, users.get(o.userId) ?? null]));
+  return seats.map((s) => ({ ...view(s), sittingNow: at.get(s.id) ?? null }));
 }
 
 export async function revokeSeat(db: Db, actor: Actor, seatId: string): Promise<SeatView> {

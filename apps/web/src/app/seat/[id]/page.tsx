@@ -23,8 +23,8 @@ export default function SeatPage({ params }: { params: Promise<{ id: string }> }
   const trpc = useTRPC();
   const qc = useQueryClient();
   const [secret, setSecret] = useState<string | null | undefined>(undefined);
-  // Why the last session ended, shown on the login screen.
-  const [endedWhy, setEndedWhy] = useState<string | null>(null);
+  // Why the last session ended (or why the login found no desktop), shown on the login screen.
+  const [endedWhy, setEndedWhy] = useState<{ text: string; refused: boolean } | null>(null);
   useEffect(() => {
     const url = new URL(window.location.href);
     const enroll = url.searchParams.get("enroll");
@@ -42,8 +42,8 @@ export default function SeatPage({ params }: { params: Promise<{ id: string }> }
   // The login's own time, measured here: the breakdown's first phase.
   const authMs = useRef(0);
 
-  const ended = useCallback((why: string) => {
-    setEndedWhy(why);
+  const ended = useCallback((why: string, refused = false) => {
+    setEndedWhy({ text: why, refused });
     logoutAuth.mutate();
   }, [logoutAuth]);
 
@@ -58,7 +58,7 @@ export default function SeatPage({ params }: { params: Promise<{ id: string }> }
   return <SeatDesktop key={me.data?.userId} seatId={id} secret={secret} where={where} email={me.data?.email ?? ""} authMs={authMs.current} onEnded={ended} />;
 }
 
-function SeatDesktop({ seatId, secret, where, email, authMs, onEnded }: { seatId: string; secret: string; where: string; email: string; authMs: number; onEnded: (why: string) => void }) {
+function SeatDesktop({ seatId, secret, where, email, authMs, onEnded }: { seatId: string; secret: string; where: string; email: string; authMs: number; onEnded: (why: string, refused?: boolean) => void }) {
   const trpc = useTRPC();
   const [session, setSession] = useState<Session | null>(null);
   const [failed, setFailed] = useState<string | null>(null);
@@ -67,6 +67,7 @@ function SeatDesktop({ seatId, secret, where, email, authMs, onEnded }: { seatId
   const logout = useMutation(trpc.seat.logout.mutationOptions());
   const openConsole = useMutation(trpc.seat.console.mutationOptions());
   const firstFrame = useMutation(trpc.seat.firstFrame.mutationOptions());
+  const answerShadow = useMutation(trpc.seat.shadowAnswer.mutationOptions());
   const [state, setState] = useState<Awaited<ReturnType<typeof poll.mutateAsync>> | null>(null);
   const typed = useRef(false);
   const reported = useRef(false);
@@ -79,7 +80,8 @@ function SeatDesktop({ seatId, secret, where, email, authMs, onEnded }: { seatId
     const t0 = performance.now() - authMs;
     connect.mutateAsync({ seatId, secret, authMs: Math.min(600_000, Math.max(0, Math.round(authMs))) })
       .then((s) => setSession({ sessionId: s.sessionId, t0 }))
-      .catch((e: unknown) => setFailed(errorMessage(e) ?? "Your desktop could not be found"));
+      // No desktop for this login (a full pool, a seat of another organization): back to the login, saying why.
+      .catch((e: unknown) => { leaving.current = true; onEnded(errorMessage(e) ?? "Your desktop could not be found", true); });
   }, []);
 
   // Any key or pointer input counts against the idle timer.
@@ -122,6 +124,16 @@ function SeatDesktop({ seatId, secret, where, email, authMs, onEnded }: { seatId
   // The gateway closed the console because the session ended (4435): the seat goes back to its login.
   const onClosed = useCallback((code: number, reason: string) => { if (code === 4435) finish(reason); }, [finish]);
 
+  // Bringing the desktop up failed (a restore that cannot be read, a start refused): the seat
+  // logs out and says why; the portal keeps the desktop as it was (a saved state stays saved).
+  const failedWith = state?.progress && "error" in state.progress ? state.progress.error : null;
+  useEffect(() => {
+    if (!failedWith || !session || leaving.current) return;
+    leaving.current = true;
+    void logout.mutateAsync({ seatId, secret, sessionId: session.sessionId }).catch(() => undefined)
+      .then(() => onEnded(`Your desktop could not be started: ${failedWith}. It is kept as it was: log in again to retry, or call your helpdesk.`, true));
+  }, [failedWith, session]);
+
   const vm = state?.vm;
   const up = vm && (vm.state === "running" || vm.state === "paused");
   const doLogout = async () => {
@@ -137,10 +149,31 @@ function SeatDesktop({ seatId, secret, where, email, authMs, onEnded }: { seatId
         <span className="who">{email}</span>
         <button className="secondary" onClick={() => void doLogout()}>Log out</button>
       </div>
+      {state && "shadow" in state && state.shadow && session && <ShadowBanner shadow={state.shadow} answer={(shadowId, answer) => answerShadow.mutate({ seatId, secret, sessionId: session.sessionId, shadowId, answer })} />}
       {failed ? <p className="seat-note error" role="alert">{failed}</p>
         : up ? <VmConsole key={vm.id} vmId={vm.id} running protocols={vm.consoles} openUrl={openUrl} onFirstFrame={onFirstFrame} onClosed={onClosed} />
         : <SeatProgress state={state} />}
     </main>
+  );
+}
+
+type ShadowAnswer = "allow" | "refuse" | "take-back" | "stop";
+
+/** While a helpdesk admin watches: who, with control or not; the user gives or takes back control, or ends it. */
+function ShadowBanner({ shadow, answer }: { shadow: { shadowId: string; by: string; control: boolean; controlAsked: boolean }; answer: (shadowId: string, a: ShadowAnswer) => void }) {
+  return (
+    <div className="seat-shadow" role="alert" data-testid="shadow-banner">
+      <strong>{shadow.control ? `${shadow.by} (helpdesk) is controlling your desktop.` : `${shadow.by} (helpdesk) is watching your desktop.`}</strong>
+      {!shadow.control && shadow.controlAsked && (
+        <>
+          <span>They ask to take control.</span>
+          <button onClick={() => answer(shadow.shadowId, "allow")}>Allow control</button>
+          <button className="secondary" onClick={() => answer(shadow.shadowId, "refuse")}>Refuse</button>
+        </>
+      )}
+      {shadow.control && <button className="secondary" onClick={() => answer(shadow.shadowId, "take-back")}>Take back control</button>}
+      <button className="danger" onClick={() => answer(shadow.shadowId, "stop")}>End helpdesk session</button>
+    </div>
   );
 }
 
@@ -164,7 +197,7 @@ function SeatMessage({ text }: { text: string }) {
   return <main className="seat"><div className="card seat-card"><h1>Seat</h1><p className="error" role="alert">{text}</p></div></main>;
 }
 
-function SeatLogin({ where, tenant, endedWhy, onLoggedIn }: { where: string; tenant: string; endedWhy: string | null; onLoggedIn: (ms: number) => void }) {
+function SeatLogin({ where, tenant, endedWhy, onLoggedIn }: { where: string; tenant: string; endedWhy: { text: string; refused: boolean } | null; onLoggedIn: (ms: number) => void }) {
   const trpc = useTRPC();
   const qc = useQueryClient();
   const [email, setEmail] = useState("");
@@ -188,7 +221,8 @@ function SeatLogin({ where, tenant, endedWhy, onLoggedIn }: { where: string; ten
       <form onSubmit={submit} className="card seat-card" aria-label="Log in at this seat">
         <h1>{tenant}</h1>
         <p className="muted" data-testid="seat-where">{where}</p>
-        {endedWhy && <p className="muted" role="status" data-testid="seat-ended">Your session ended: {endedWhy}</p>}
+        {endedWhy && !endedWhy.refused && <p className="muted" role="status" data-testid="seat-ended">Your session ended: {endedWhy.text}</p>}
+        {endedWhy?.refused && <p className="error" role="alert" data-testid="seat-refused">{endedWhy.text}</p>}
         <label>Email <input type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required /></label>
         <label>Password <input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required /></label>
         {login.error && <p className="error" role="alert">{errorMessage(login.error)}</p>}

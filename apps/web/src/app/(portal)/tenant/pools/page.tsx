@@ -58,7 +58,7 @@ export default function PoolsPage() {
         <section key={p.poolId} className="card" aria-label={`Pool ${p.name}`} data-pool={p.name}>
           <h2>{p.name} <span className="muted">· {p.template} · {p.policy === "persistent" ? "persistent" : "non-persistent"}</span></h2>
           <p data-testid="pool-desktops">
-            {p.desktops.warm} warm · {p.desktops.assigned} in use · {p.desktops.resetting} being reset · at most {p.maxSize} (warm set {p.warmSize}) ·
+            {p.desktops.warm} warm · {p.desktops.assigned} in use ({p.desktops.suspended} suspended, {p.desktops.stopped} stopped) · {p.desktops.resetting} being reset · at most {p.maxSize} (warm set {p.warmSize}) ·
             disconnect timer {p.disconnectMinutes} min · idle logoff {p.idleLogoffMinutes} min · seats: {p.seats.length ? p.seats.join(", ") : "none"}
           </p>
           <LoginTimes b={p.loginTimes as Breakdown} />

@@ -49,7 +49,7 @@ export default function SeatsPage() {
       <section className="card" aria-label="Seats">
         {(revoke.error ?? setPool.error) && <p className="error" role="alert">{errorMessage(revoke.error ?? setPool.error)}</p>}
         <table>
-          <thead><tr><th>Name</th><th>Location</th><th>Pool</th><th>Last seen</th><th>Status</th><th /></tr></thead>
+          <thead><tr><th>Name</th><th>Location</th><th>Pool</th><th>Sitting now</th><th>Last seen</th><th>Status</th><th /></tr></thead>
           <tbody>
             {seats.data?.map((s) => (
               <tr key={s.seatId} data-seat={s.name}>
@@ -61,6 +61,7 @@ export default function SeatsPage() {
                     {pools.data?.pools.map((p) => <option key={p.poolId} value={p.poolId}>{p.name}</option>)}
                   </select>
                 </td>
+                <td data-testid="sitting-now">{s.sittingNow ?? <span className="muted">nobody</span>}</td>
                 <td>{s.lastSeenAt ? new Date(s.lastSeenAt).toLocaleString() : "never"}</td>
                 <td>{s.revokedAt ? "revoked" : "active"}</td>
                 <td>{!s.revokedAt && <button className="danger" onClick={() => { if (window.confirm(`Revoke seat "${s.name}"? Its browser stops working at once.`)) revoke.mutate({ seatId: s.seatId }); }}>Revoke</button>}</td>
