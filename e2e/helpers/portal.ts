@@ -1,4 +1,5 @@
 // Helpers for e2e specs: log in through the API, call tRPC, read what the node wrote.
+import { createHmac } from "node:crypto";
 import { accessSync, constants, readFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { expect, type APIRequestContext, type Page } from "@playwright/test";
@@ -6,6 +7,8 @@ import { expect, type APIRequestContext, type Page } from "@playwright/test";
 export const REPO = resolve(import.meta.dirname, "../..");
 export const DEMO = { email: "demo@vdi.local", password: "e2e-demo-password" };
 export const OTHER = { email: "other@vdi.local", password: "e2e-other-password" };
+/** A member of the demo tenant who turns on two-factor authentication in the seat test. */
+export const TOTP_USER = { email: "totp-user@vdi.local", password: "e2e-totp-password" };
 /** A plain member of the demo tenant (the demo user is its admin). */
 export const SEAT_USER = { email: "seat-user@vdi.local", password: "e2e-seat-password", name: "Sam Seat" };
 
@@ -118,4 +121,21 @@ export async function recordProgress(page: Page) {
 export async function progressSeen(page: Page, kind: string): Promise<number[]> {
   const all = await page.evaluate(() => (window as unknown as { __progress: string[] }).__progress);
   return all.filter((x) => x.startsWith(`${kind}:`)).map((x) => Number(x.split(":")[1]));
+}
+
+/** RFC 6238 TOTP (HMAC-SHA1, 30 s steps, 6 digits) of a base32 secret: what an authenticator app shows. */
+export function totpCode(secretBase32: string, atMs = Date.now()): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0, value = 0;
+  const key: number[] = [];
+  for (const ch of secretBase32.replace(/=+$/, "").toUpperCase()) {
+    value = (value << 5) | alphabet.indexOf(ch);
+    bits += 5;
+    if (bits >= 8) { key.push((value >>> (bits - 8)) & 0xff); bits -= 8; }
+  }
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 30_000)));
+  const mac = createHmac("sha1", Buffer.from(key)).update(counter).digest();
+  const off = mac[mac.length - 1]! & 0xf;
+  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1_000_000).padStart(6, "0");
 }

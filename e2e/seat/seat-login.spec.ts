@@ -1,9 +1,9 @@
 // [Seat] A tenant admin registers a seat; the seat's link, opened in another browser (the thin
 // client), shows the seat's full-screen login; the user logs in there and gets their running
-// desktop's console with no portal chrome; Log out returns the seat to its login; a revoked seat
-// and a wrong link say so clearly.
+// desktop's console with no portal chrome; Log out returns the seat to its login; two-factor
+// logins ask for the code; a revoked seat and a wrong link say so clearly.
 import { test, expect } from "@playwright/test";
-import { DEMO, canvasInk, logInThroughApi, serialLog, trpcMutation, trpcQuery, typeLikeAUser } from "../helpers/portal.ts";
+import { DEMO, TOTP_USER, canvasInk, logInThroughApi, serialLog, totpCode, trpcMutation, trpcQuery, typeLikeAUser } from "../helpers/portal.ts";
 
 test("[Seat] register a seat, log in at it, see the desktop, log out; a revoked seat and a wrong link are refused in words", async ({ browser }) => {
   const admin = await browser.newContext();
@@ -30,6 +30,11 @@ test("[Seat] register a seat, log in at it, see the desktop, log out; a revoked 
   await kiosk.goto(link);
   await expect(kiosk.getByTestId("seat-where")).toHaveText(`${seatName} · Floor 4, east`);
   expect(new URL(kiosk.url()).search).toBe("");  // the secret left the address bar
+  // ... for an httpOnly, SameSite=Strict cookie: no script of the page can read it, nothing is kept in storage.
+  await expect.poll(async () => (await kiosk.context().cookies()).find((c) => c.name.startsWith("vdi_seat_"))?.httpOnly).toBe(true);
+  expect((await kiosk.context().cookies()).find((c) => c.name.startsWith("vdi_seat_"))?.sameSite).toBe("Strict");
+  expect(await kiosk.evaluate(() => document.cookie)).not.toContain("vdi_seat_");
+  expect(await kiosk.evaluate(() => Object.keys(window.localStorage))).toEqual([]);
   await expect(kiosk.locator(".topbar")).toHaveCount(0);  // no portal chrome
   await kiosk.getByLabel("Email").fill(DEMO.email);
   await kiosk.getByLabel("Password").fill("wrong-password-123");
@@ -82,6 +87,25 @@ test("[Seat] register a seat, log in at it, see the desktop, log out; a revoked 
   await kiosk.reload();
   await expect(kiosk.getByTestId("seat-where")).toHaveText(`${seatName} · Floor 4, east`);
 
+  // Two-factor authentication at a seat: the password, then the code from the authenticator app
+  // (a wrong one is refused); the seat is never a trusted device. This user has no desktop yet:
+  // the seat says so in words and returns to its login.
+  const totpUser = await browser.newContext();
+  await logInThroughApi(totpUser.request, TOTP_USER);
+  const setup = await trpcMutation(totpUser.request, "auth.enableTwoFactor", { password: TOTP_USER.password });
+  const { secret } = setup.body.result!.data as { secret: string };
+  expect((await trpcMutation(totpUser.request, "auth.confirmTwoFactor", { code: totpCode(secret) })).status).toBe(200);
+  await kiosk.getByLabel("Email").fill(TOTP_USER.email);
+  await kiosk.getByLabel("Password").fill(TOTP_USER.password);
+  await kiosk.getByRole("button", { name: "Log in" }).click();
+  await kiosk.getByLabel("Authenticator code").fill(String((Number(totpCode(secret)) + 500_000) % 1_000_000).padStart(6, "0"));
+  await kiosk.getByRole("button", { name: "Verify" }).click();
+  await expect(kiosk.locator("p[role=alert]")).toBeVisible();
+  await kiosk.getByLabel("Authenticator code").fill(totpCode(secret));
+  await kiosk.getByRole("button", { name: "Verify" }).click();
+  await expect(kiosk.getByTestId("seat-refused")).toHaveText("You have no desktop yet: create one in the portal, or ask your administrator for a seat with a desktop pool", { timeout: 15_000 });
+  await expect(kiosk.getByRole("button", { name: "Log in" })).toBeVisible();
+
   // Revoked: the seat says so at once.
   portal.once("dialog", (d) => void d.accept());
   await portal.locator(`tr[data-seat="${seatName}"]`).getByRole("button", { name: "Revoke" }).click();
@@ -94,7 +118,7 @@ test("[Seat] register a seat, log in at it, see the desktop, log out; a revoked 
   await stranger.goto(`/seat/nosuchseat0123?enroll=${"x".repeat(43)}`);
   await expect(stranger.locator("p[role=alert]")).toContainText("This seat is not registered (or its link is wrong)");
   await stranger.goto("/seat/nosuchseat0123");
-  await expect(stranger.locator("p[role=alert]")).toContainText("This seat is not registered");
+  await expect(stranger.locator("p[role=alert]")).toContainText("This browser is not a seat yet: open the seat link your administrator gave you");
 
   expect((await trpcMutation(admin.request, "vm.delete", { vmId })).status).toBe(200);
 });

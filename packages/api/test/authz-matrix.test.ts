@@ -16,7 +16,7 @@ const procedures = Object.entries((appRouter._def as unknown as { procedures: Re
   .map(([path, p]) => ({ path, def: p._def }));
 
 /** Procedures anyone may call; adding one here is a deliberate decision. */
-const PUBLIC = ["auth.login", "auth.me", "auth.providers", "auth.verifyTotp", "auth.verifyBackupCode", "nodeAgent.register", "tenant.invitation", "tenant.acceptInvitation", "seat.hello"];
+const PUBLIC = ["auth.login", "auth.me", "auth.providers", "auth.verifyTotp", "auth.verifyBackupCode", "nodeAgent.register", "tenant.invitation", "tenant.acceptInvitation", "seat.hello", "seat.enroll"];
 
 /**
  * Input fields that name an object of a tenant (or a node). A procedure whose sample input holds one

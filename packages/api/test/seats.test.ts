@@ -5,6 +5,7 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { openTestApi, providers, type TestApi } from "./harness.ts";
 import type { Actor } from "../src/index.ts";
+import { enrollSeat } from "../src/services/seat/seat-cookie.ts";
 
 describe.each(providers)("seats on %s", (provider) => {
   let api: TestApi;
@@ -58,6 +59,27 @@ describe.each(providers)("seats on %s", (provider) => {
     await expect(api.caller(admin).seat.register({ name: "Desk 7" })).rejects.toMatchObject({ code: "CONFLICT", message: 'A seat named "Desk 7" exists already (revoked)' });
     // The same name in another tenant is fine.
     expect((await api.caller(other).seat.register({ name: "Desk 7" })).name).toBe("Desk 7");
+  });
+
+  it("trades the enrollment secret for an httpOnly, SameSite=Strict cookie that names the seat from then on", async () => {
+    const seat = await api.caller(admin).seat.register({ name: "Desk cookie" });
+    const secret = seat.enrollPath.split("enroll=")[1]!;
+    const res = new Headers();
+    await expect(enrollSeat(api.db, { seatId: seat.seatId, secret: "x".repeat(43) }, new Headers(), res)).rejects.toMatchObject({ code: "UNAUTHENTICATED" });
+    expect(res.get("set-cookie")).toBeNull();
+    await enrollSeat(api.db, { seatId: seat.seatId, secret }, new Headers({ origin: "https://portal.example" }), res);
+    const cookie = res.get("set-cookie")!;
+    expect(cookie).toMatch(new RegExp(`^vdi_seat_${seat.seatId}=${secret}; Path=/; Max-Age=\\d+; HttpOnly; SameSite=Strict; Secure$`));
+    // The kiosk's calls then name only the seat.
+    const kiosk = api.caller(null, new Headers({ cookie: `other=1; ${cookie.split(";")[0]}` }));
+    expect(await kiosk.seat.hello({ seatId: seat.seatId })).toMatchObject({ seatId: seat.seatId, name: "Desk cookie" });
+    // Without the cookie (or with another seat's): told to open the seat link.
+    await expect(api.caller(null).seat.hello({ seatId: seat.seatId })).rejects.toMatchObject({ code: "UNAUTHORIZED", message: "This browser is not a seat yet: open the seat link your administrator gave you" });
+    const other = await api.caller(admin).seat.register({ name: "Desk cookie 2" });
+    await expect(kiosk.seat.hello({ seatId: other.seatId })).rejects.toMatchObject({ code: "UNAUTHORIZED" });
+    // Revoking the seat refuses its cookie at once.
+    await api.caller(admin).seat.revoke({ seatId: seat.seatId });
+    await expect(kiosk.seat.hello({ seatId: seat.seatId })).rejects.toMatchObject({ code: "FORBIDDEN" });
   });
 
   it("validates names, and the trail records register and revoke with the seat as target", async () => {

@@ -1,8 +1,8 @@
 "use client";
 // A seat's kiosk page (docs/seating.md), for a browser in kiosk mode at a desk: a full-screen
 // login, then the user's desktop, no portal chrome. The seat names itself with the secret of its
-// enrollment link: on the first visit the page keeps it in this browser's storage and drops it
-// from the address bar. After the login the portal brokers the desktop (the seat's pool, or the
+// enrollment link: on the first visit the page trades it for the seat's httpOnly cookie (no script
+// reads it) and drops it from the address bar. After the login the portal brokers the desktop (the seat's pool, or the
 // user's own) and opens a seat session; the page polls it (the heartbeat, and whether the user
 // typed: the idle timer) and shows the progress while the desktop is started or restored. When
 // the session ends (Log out, the idle timer, the user continuing at another seat) the seat
@@ -15,6 +15,8 @@ import { VmConsole } from "@/components/vm-console";
 const storageKey = (seatId: string) => `vdi.seat.${seatId}`;
 /** How often the kiosk beats (the portal counts a silent kiosk as disconnected after 30 s). */
 const POLL_MS = 2_000;
+/** How often it asks while the desktop is being started or restored: the desktop shows as soon as it runs. */
+const WAITING_POLL_MS = 300;
 
 type Session = { sessionId: string; t0: number };
 
@@ -22,20 +24,27 @@ export default function SeatPage({ params }: { params: Promise<{ id: string }> }
   const { id } = use(params);
   const trpc = useTRPC();
   const qc = useQueryClient();
-  const [secret, setSecret] = useState<string | null | undefined>(undefined);
-  // Why the last session ended (or why the login found no desktop), shown on the login screen.
-  const [endedWhy, setEndedWhy] = useState<{ text: string; refused: boolean } | null>(null);
+  // The seat's credential is its httpOnly cookie: the enrollment link (or a secret an older
+  // version of this page kept in localStorage) is traded for it once.
+  const enroll = useMutation(trpc.seat.enroll.mutationOptions());
+  const [enrolled, setEnrolled] = useState<boolean | string>(false);
   useEffect(() => {
     const url = new URL(window.location.href);
-    const enroll = url.searchParams.get("enroll");
-    if (enroll) {
-      window.localStorage.setItem(storageKey(id), enroll);
+    const fromLink = url.searchParams.get("enroll");
+    const legacy = window.localStorage.getItem(storageKey(id));
+    const given = fromLink ?? legacy;
+    if (fromLink) {
       url.searchParams.delete("enroll");
       window.history.replaceState(null, "", url.pathname);
     }
-    setSecret(window.localStorage.getItem(storageKey(id)));
+    if (!given) { setEnrolled(true); return; }
+    enroll.mutateAsync({ seatId: id, secret: given })
+      .then(() => { window.localStorage.removeItem(storageKey(id)); setEnrolled(true); })
+      .catch((e: unknown) => setEnrolled(errorMessage(e) ?? "This seat link does not work"));
   }, [id]);
-  const seat = useQuery(trpc.seat.hello.queryOptions({ seatId: id, secret: secret ?? "" }, { enabled: !!secret, retry: false }));
+  const seat = useQuery(trpc.seat.hello.queryOptions({ seatId: id }, { enabled: enrolled === true, retry: false }));
+  // Why the last session ended (or why the login found no desktop), shown on the login screen.
+  const [endedWhy, setEndedWhy] = useState<{ text: string; refused: boolean } | null>(null);
   const me = useQuery(trpc.auth.me.queryOptions(undefined, { enabled: seat.isSuccess }));
   const logoutAuth = useMutation(trpc.auth.logout.mutationOptions({ onSettled: () => void qc.resetQueries() }));
   const signedIn = !!me.data?.userId;
@@ -47,18 +56,18 @@ export default function SeatPage({ params }: { params: Promise<{ id: string }> }
     logoutAuth.mutate();
   }, [logoutAuth]);
 
-  if (secret === undefined) return <main className="seat" />;
-  if (secret === null) return <SeatMessage text="This browser is not a seat yet: open the seat link your administrator gave you." />;
+  if (typeof enrolled === "string") return <SeatMessage text={enrolled} />;
+  if (!enrolled) return <main className="seat" />;
   if (seat.error) return <SeatMessage text={errorMessage(seat.error) ?? "This seat cannot be used now"} />;
   if (!seat.data) return <SeatMessage text="…" />;
   const where = `${seat.data.name}${seat.data.location ? ` · ${seat.data.location}` : ""}`;
   if (!signedIn) {
     return <SeatLogin where={where} tenant={seat.data.tenant} endedWhy={endedWhy} onLoggedIn={(ms) => { authMs.current = ms; setEndedWhy(null); }} />;
   }
-  return <SeatDesktop key={me.data?.userId} seatId={id} secret={secret} where={where} email={me.data?.email ?? ""} authMs={authMs.current} onEnded={ended} />;
+  return <SeatDesktop key={me.data?.userId} seatId={id} where={where} email={me.data?.email ?? ""} authMs={authMs.current} onEnded={ended} />;
 }
 
-function SeatDesktop({ seatId, secret, where, email, authMs, onEnded }: { seatId: string; secret: string; where: string; email: string; authMs: number; onEnded: (why: string, refused?: boolean) => void }) {
+function SeatDesktop({ seatId, where, email, authMs, onEnded }: { seatId: string; where: string; email: string; authMs: number; onEnded: (why: string, refused?: boolean) => void }) {
   const trpc = useTRPC();
   const [session, setSession] = useState<Session | null>(null);
   const [failed, setFailed] = useState<string | null>(null);
@@ -78,7 +87,7 @@ function SeatDesktop({ seatId, secret, where, email, authMs, onEnded }: { seatId
   // Broker once per login.
   useEffect(() => {
     const t0 = performance.now() - authMs;
-    connect.mutateAsync({ seatId, secret, authMs: Math.min(600_000, Math.max(0, Math.round(authMs))) })
+    connect.mutateAsync({ seatId, authMs: Math.min(600_000, Math.max(0, Math.round(authMs))) })
       .then((s) => setSession({ sessionId: s.sessionId, t0 }))
       // No desktop for this login (a full pool, a seat of another organization): back to the login, saying why.
       .catch((e: unknown) => { leaving.current = true; onEnded(errorMessage(e) ?? "Your desktop could not be found", true); });
@@ -99,27 +108,34 @@ function SeatDesktop({ seatId, secret, where, email, authMs, onEnded }: { seatId
       const input = typed.current;
       typed.current = false;
       try {
-        const s = await poll.mutateAsync({ seatId, secret, sessionId: session.sessionId, input });
-        if (stop || leaving.current) return;
-        if (s.ended) return finish(s.ended);
+        const s = await poll.mutateAsync({ seatId, sessionId: session.sessionId, input });
+        if (stop || leaving.current) return true;
+        if (s.ended) { finish(s.ended); return true; }
         setState(s);
+        return s.vm?.state === "running" || s.vm?.state === "paused" || !!(s.progress && "error" in s.progress);
       } catch (e) {
         if (!stop) setFailed(errorMessage(e) ?? "The seat lost its session");
+        return true;
       }
     };
-    void beat();
-    const timer = setInterval(() => void beat(), POLL_MS);
-    return () => { stop = true; clearInterval(timer); };
+    // Quick while the desktop comes up, then at the heartbeat's pace.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const loop = async () => {
+      const up = await beat();
+      if (!stop) timer = setTimeout(() => void loop(), up ? POLL_MS : WAITING_POLL_MS);
+    };
+    void loop();
+    return () => { stop = true; clearTimeout(timer); };
   }, [session]);
 
   const openUrl = useCallback(async (protocol: "vnc" | "rdp") => {
     if (!session) throw new Error("no session");
-    return (await openConsole.mutateAsync({ seatId, secret, sessionId: session.sessionId, protocol })).url;
-  }, [session, seatId, secret]);
+    return (await openConsole.mutateAsync({ seatId, sessionId: session.sessionId, protocol })).url;
+  }, [session, seatId]);
   const onFirstFrame = useCallback(() => {
     if (!session || reported.current) return;
     reported.current = true;
-    firstFrame.mutate({ seatId, secret, sessionId: session.sessionId, ms: Math.min(600_000, Math.round(performance.now() - session.t0)) });
+    firstFrame.mutate({ seatId, sessionId: session.sessionId, ms: Math.min(600_000, Math.round(performance.now() - session.t0)) });
   }, [session]);
   // The gateway closed the console because the session ended (4435): the seat goes back to its login.
   const onClosed = useCallback((code: number, reason: string) => { if (code === 4435) finish(reason); }, [finish]);
@@ -130,7 +146,7 @@ function SeatDesktop({ seatId, secret, where, email, authMs, onEnded }: { seatId
   useEffect(() => {
     if (!failedWith || !session || leaving.current) return;
     leaving.current = true;
-    void logout.mutateAsync({ seatId, secret, sessionId: session.sessionId }).catch(() => undefined)
+    void logout.mutateAsync({ seatId, sessionId: session.sessionId }).catch(() => undefined)
       .then(() => onEnded(`Your desktop could not be started: ${failedWith}. It is kept as it was: log in again to retry, or call your helpdesk.`, true));
   }, [failedWith, session]);
 
@@ -139,7 +155,7 @@ function SeatDesktop({ seatId, secret, where, email, authMs, onEnded }: { seatId
   const doLogout = async () => {
     if (leaving.current) return;
     leaving.current = true;
-    if (session) await logout.mutateAsync({ seatId, secret, sessionId: session.sessionId }).catch(() => undefined);
+    if (session) await logout.mutateAsync({ seatId, sessionId: session.sessionId }).catch(() => undefined);
     onEnded("You logged out.");
   };
   return (
@@ -149,7 +165,7 @@ function SeatDesktop({ seatId, secret, where, email, authMs, onEnded }: { seatId
         <span className="who">{email}</span>
         <button className="secondary" onClick={() => void doLogout()}>Log out</button>
       </div>
-      {state && "shadow" in state && state.shadow && session && <ShadowBanner shadow={state.shadow} answer={(shadowId, answer) => answerShadow.mutate({ seatId, secret, sessionId: session.sessionId, shadowId, answer })} />}
+      {state && "shadow" in state && state.shadow && session && <ShadowBanner shadow={state.shadow} answer={(shadowId, answer) => answerShadow.mutate({ seatId, sessionId: session.sessionId, shadowId, answer })} />}
       {failed ? <p className="seat-note error" role="alert">{failed}</p>
         : up ? <VmConsole key={vm.id} vmId={vm.id} running protocols={vm.consoles} openUrl={openUrl} onFirstFrame={onFirstFrame} onClosed={onClosed} />
         : <SeatProgress state={state} />}
@@ -202,20 +218,28 @@ function SeatLogin({ where, tenant, endedWhy, onLoggedIn }: { where: string; ten
   const qc = useQueryClient();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
+  // Accounts with two-factor authentication give a code from their app (or a backup code) next.
+  const [step, setStep] = useState<"password" | "totp" | "backup">("password");
+  const [code, setCode] = useState("");
   const started = useRef(0);
-  const login = useMutation(trpc.auth.login.mutationOptions({
-    onSuccess: (r) => {
-      if (r.twoFactorRequired) return;
-      onLoggedIn(performance.now() - started.current);
-      void qc.invalidateQueries({ queryKey: trpc.auth.me.queryKey() });
-    },
-  }));
+  const done = () => {
+    onLoggedIn(performance.now() - started.current);
+    void qc.invalidateQueries({ queryKey: trpc.auth.me.queryKey() });
+  };
+  const login = useMutation(trpc.auth.login.mutationOptions({ onSuccess: (r) => (r.twoFactorRequired ? setStep("totp") : done()) }));
+  // A seat is shared: it is never a trusted device, so every login there asks for the code.
+  const totp = useMutation(trpc.auth.verifyTotp.mutationOptions({ onSuccess: done }));
+  const backup = useMutation(trpc.auth.verifyBackupCode.mutationOptions({ onSuccess: done }));
   function submit(e: FormEvent) {
     e.preventDefault();
-    started.current = performance.now();
-    login.mutate({ email, password });
+    if (step === "password") {
+      started.current = performance.now();
+      login.mutate({ email, password });
+    } else if (step === "totp") totp.mutate({ code, trustDevice: false });
+    else backup.mutate({ code });
   }
-  const twoFactor = login.data?.twoFactorRequired;
+  const error = step === "password" ? login.error : step === "totp" ? totp.error : backup.error;
+  const pending = login.isPending || totp.isPending || backup.isPending;
   return (
     <main className="seat">
       <form onSubmit={submit} className="card seat-card" aria-label="Log in at this seat">
@@ -223,11 +247,29 @@ function SeatLogin({ where, tenant, endedWhy, onLoggedIn }: { where: string; ten
         <p className="muted" data-testid="seat-where">{where}</p>
         {endedWhy && !endedWhy.refused && <p className="muted" role="status" data-testid="seat-ended">Your session ended: {endedWhy.text}</p>}
         {endedWhy?.refused && <p className="error" role="alert" data-testid="seat-refused">{endedWhy.text}</p>}
-        <label>Email <input type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required /></label>
-        <label>Password <input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required /></label>
-        {login.error && <p className="error" role="alert">{errorMessage(login.error)}</p>}
-        {twoFactor && <p className="error" role="alert">This account uses two-factor authentication, which seats do not offer yet: log in at the portal.</p>}
-        <button type="submit" disabled={login.isPending}>Log in</button>
+        {step === "password" ? (
+          <>
+            <label>Email <input type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required /></label>
+            <label>Password <input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required /></label>
+          </>
+        ) : step === "totp" ? (
+          <label>Authenticator code
+            <input name="code" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9 ]{6,7}" maxLength={7} value={code} onChange={(e) => setCode(e.target.value)} required autoFocus />
+          </label>
+        ) : (
+          <label>Backup code
+            <input name="backup-code" autoComplete="off" spellCheck={false} maxLength={11} placeholder="abcde-12345" value={code} onChange={(e) => setCode(e.target.value)} required autoFocus />
+          </label>
+        )}
+        {error && <p className="error" role="alert">{errorMessage(error)}</p>}
+        <button type="submit" disabled={pending}>{step === "password" ? "Log in" : "Verify"}</button>
+        {step !== "password" && (
+          <p className="muted">
+            <a href="#" onClick={(e) => { e.preventDefault(); setCode(""); setStep(step === "totp" ? "backup" : "totp"); }}>{step === "totp" ? "Use a backup code" : "Use the authenticator app"}</a>
+            {" · "}
+            <a href="#" onClick={(e) => { e.preventDefault(); setCode(""); setStep("password"); }}>Start over</a>
+          </p>
+        )}
       </form>
     </main>
   );
