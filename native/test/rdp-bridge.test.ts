@@ -185,7 +185,7 @@ describe.skipIf(skip !== null)("the RDP bridge against freerdp-shadow on Xvfb", 
       await waitFor("the bridge sees the viewer go", () => b.stderr().includes("a viewer left (0 watching)"));
       expect(b.proc.exitCode).toBeNull();
       // Four at most: a fifth is turned away at once.
-      const four = [];
+      const four: Array<Awaited<ReturnType<typeof rfbFrame>>> = [];
       for (let i = 0; i < 4; i++) four.push(await rfbFrame(b.sock));
       const fifth = connect(b.sock);
       await waitFor("the fifth viewer turned away", () => fifth.destroyed || fifth.readableEnded, 10_000);
