@@ -1,6 +1,7 @@
 // A real agent process re-joining a real API: after a restart it keeps its node (and VMs) with its
 // saved credentials, also when they were saved for another portal URL; a second agent that only
-// has the join token cannot take the name over, and says why.
+// has the join token cannot take the name over, and says why; a second host joins with a one-time
+// join token, restarts on its own credentials, and its spent token joins nothing else.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -77,5 +78,33 @@ describe("node agent registration", () => {
     const seen = await lastSeen();
     await until("still syncing", async () => (await lastSeen()) > seen, 20_000);
     await stop(second.child);
+  });
+
+  it("joins a second host with a one-time join token made by a platform admin; it restarts on its own credentials, and the spent token joins nothing else", async () => {
+    const root = await portal.api.makeUser("platform", "admin");
+    const made = await portal.api.caller(root).node.createJoinToken({ note: "host b" });
+    const hostB = join(dir, "host-b");
+    const b = startAgent(portal.server.url, hostB, { ...NO_QEMU, VDI_NODE_NAME: "host-b", VDI_NODE_JOIN_TOKEN: made.token });
+    agents.push(b);
+    await until("host b joined", async () => (await portal.api.db.node.findUnique({ where: { name: "host-b" } })) !== null, 30_000);
+    const node = await portal.api.db.node.findUniqueOrThrow({ where: { name: "host-b" } });
+    expect((await portal.api.caller(root).node.joinTokens()).find((t) => t.joinTokenId === made.joinTokenId)).toMatchObject({ state: "used", usedByNodeId: node.id });
+    await until("host b credentials saved", () => existsSync(join(hostB, "credentials.json")));
+    await stop(b);
+    // Restarted with the same (now spent) token in its environment: its saved credentials carry it.
+    const again = startAgent(portal.server.url, hostB, { ...NO_QEMU, VDI_NODE_NAME: "host-b", VDI_NODE_JOIN_TOKEN: made.token });
+    agents.push(again);
+    const seen = (await portal.api.db.node.findUniqueOrThrow({ where: { id: node.id } })).lastSeenAt?.getTime() ?? 0;
+    await until("host b syncing again", async () => ((await portal.api.db.node.findUniqueOrThrow({ where: { id: node.id } })).lastSeenAt?.getTime() ?? 0) > seen, 30_000);
+    // Another host with the spent token is refused, and says why.
+    const thief = startAgent(portal.server.url, join(dir, "host-c2"), { ...NO_QEMU, VDI_NODE_NAME: "host-c", VDI_NODE_JOIN_TOKEN: made.token });
+    agents.push(thief);
+    const out: string[] = [];
+    thief.stdout!.on("data", (d: Buffer) => out.push(d.toString()));
+    thief.stderr!.on("data", (d: Buffer) => out.push(d.toString()));
+    await until("the spent token refused", () => out.join("").includes("Invalid join token"), 30_000);
+    expect(await portal.api.db.node.count({ where: { name: "host-c" } })).toBe(0);
+    await stop(thief);
+    await stop(again);
   });
 });

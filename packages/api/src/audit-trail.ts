@@ -13,7 +13,7 @@ import { recordAudit } from "./services/audit/record-audit.ts";
 const NOT_AUDITED = new Set(["nodeAgent.sync", "seat.session", "seat.firstFrame"]);
 /** Input fields safe to keep in the trail (never passwords, tokens or codes). */
 const KEPT = ["name", "title", "mode", "scope", "cpus", "memoryMiB", "diskGiB", "withRam", "role", "email", "scopes", "expiresInDays", "templateId", "location", "policy", "warmSize", "maxSize", "how", "answer"];
-const TARGETS = [["vmId", "vm"], ["snapshotId", "snapshot"], ["operationId", "operation"], ["templateId", "template"], ["tokenId", "apiToken"], ["userId", "user"], ["invitationId", "invitation"], ["tenantId", "tenant"], ["shadowId", "shadow"], ["seatId", "seat"], ["sessionId", "seatSession"], ["poolId", "pool"]] as const;
+const TARGETS = [["vmId", "vm"], ["snapshotId", "snapshot"], ["operationId", "operation"], ["templateId", "template"], ["tokenId", "apiToken"], ["joinTokenId", "joinToken"], ["userId", "user"], ["invitationId", "invitation"], ["tenantId", "tenant"], ["shadowId", "shadow"], ["seatId", "seat"], ["sessionId", "seatSession"], ["poolId", "pool"]] as const;
 
 export function isAudited(path: string, type: string): boolean {
   return type === "mutation" && !NOT_AUDITED.has(path);

@@ -110,7 +110,7 @@ describe.each(providers)("authorization matrix on %s", (provider) => {
       capabilities: caps, vmsReport: [], etag: null, waitMs: 0, actor: a.user.email, action: "vm.", outcome: "ok", targetId: a.vmId, cursor: undefined,
       drained: true, retired: true, seatId, location: "probe room", secret: seatSecret,
       poolId, sessionId, shadowId, how: "disconnect", answer: "stop", authMs: 1, ms: 1, input: false, policy: "persistent", warmSize: 0, maxSize: 1, perUserLimit: 1,
-      disconnectMinutes: 1, idleLogoffMinutes: 1,
+      disconnectMinutes: 1, idleLogoffMinutes: 1, note: "probe", expiresInHours: 1, joinTokenId: "nosuchjointoken",
     };
   });
   afterAll(async () => api?.close());

@@ -1,6 +1,6 @@
 // Registering a node: the join token makes a new node, but a name already registered is taken only
-// by the node holding it (its current credentials): nobody with the join token can take over
-// another node's name, and with it that node's VMs.
+// by the node holding it (its current credentials, which suffice on their own): nobody with the
+// join token can take over another node's name, and with it that node's VMs.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { TRPCError } from "@trpc/server";
 import { openTestApi, providers, type TestApi } from "./harness.ts";
@@ -51,8 +51,12 @@ describe.each(providers)("node registration on %s", (provider) => {
     expect(await outcome(api.caller(null, bearer(first)).nodeAgent.register(input("n4")))).toMatch(/^CONFLICT/);
   });
 
-  it("still needs the join token, even for the node itself", async () => {
+  it("lets the node itself register again on its credentials alone (a one-time token is spent at its first join), and no one else without a token", async () => {
     const first = await api.caller(null).nodeAgent.register(input("n5"));
-    expect(await outcome(api.caller(null, bearer(first)).nodeAgent.register({ ...input("n5"), joinToken: "wrong-join-token-000000" }))).toBe("UNAUTHORIZED: Invalid join token");
+    const again = await api.caller(null, bearer(first)).nodeAgent.register({ ...input("n5"), joinToken: "wrong-join-token-000000" });
+    expect(again.nodeId).toBe(first.nodeId);
+    expect(await outcome(api.caller(null).nodeAgent.register({ ...input("n6"), joinToken: "wrong-join-token-000000" }))).toBe("UNAUTHORIZED: Invalid join token");
+    // A wrong token for a name that exists says nothing of the name.
+    expect(await outcome(api.caller(null).nodeAgent.register({ ...input("n5"), joinToken: "wrong-join-token-000000" }))).toBe("UNAUTHORIZED: Invalid join token");
   });
 });

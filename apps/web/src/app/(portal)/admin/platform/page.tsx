@@ -1,5 +1,7 @@
 "use client";
-// Platform administrators: hypervisor nodes (health, load, drain, remove) and every template (who may use it, retire).
+// Platform administrators: hypervisor nodes (health, load, drain, remove, join tokens for new hosts)
+// and every template (who may use it, retire).
+import { useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useTRPC, errorMessage } from "@/lib/trpc";
 
@@ -51,6 +53,7 @@ export default function PlatformPage() {
         </table>
         <p className="muted">A drained node takes no new VMs (clones of its VMs included); the VMs on it keep running.</p>
       </section>
+      <JoinNode />
       <section className="card" aria-label="Templates">
         <h2>Templates</h2>
         {templateError && <p className="error" role="alert">{errorMessage(templateError)}</p>}
@@ -82,5 +85,52 @@ export default function PlatformPage() {
         <p className="muted">A retired template offers no new VMs; the VMs made from it keep working (start, snapshot, clone, resize).</p>
       </section>
     </div>
+  );
+}
+
+/** Adds a host: a one-time join token for it, shown once with the agent's settings; the tokens waiting or used. */
+function JoinNode() {
+  const trpc = useTRPC();
+  const qc = useQueryClient();
+  const tokens = useQuery(trpc.node.joinTokens.queryOptions());
+  const refresh = () => void qc.invalidateQueries({ queryKey: trpc.node.pathKey() });
+  const create = useMutation(trpc.node.createJoinToken.mutationOptions({ onSuccess: () => { setNote(""); refresh(); } }));
+  const revoke = useMutation(trpc.node.revokeJoinToken.mutationOptions({ onSuccess: refresh }));
+  const [note, setNote] = useState("");
+  const [hours, setHours] = useState(24);
+  const made = create.data;
+  const portal = typeof window === "undefined" ? "" : window.location.origin;
+  return (
+    <section className="card" aria-label="Add a node">
+      <h2>Add a node</h2>
+      <form className="create" onSubmit={(e: FormEvent) => { e.preventDefault(); create.mutate({ note: note || undefined, expiresInHours: hours }); }}>
+        <label>For (host, rack) <input value={note} onChange={(e) => setNote(e.target.value)} maxLength={200} placeholder="rack 2, host b" /></label>
+        <label>Valid for (hours) <input type="number" min={1} max={168} value={hours} onChange={(e) => setHours(Number(e.target.value))} /></label>
+        <button type="submit" disabled={create.isPending}>Make a join token</button>
+      </form>
+      {(create.error ?? revoke.error) && <p className="error" role="alert">{errorMessage(create.error ?? revoke.error)}</p>}
+      {made && (
+        <div role="status">
+          <p>Shown once. On the new host, start the node agent with (docs/multi-node.md):</p>
+          <pre data-testid="join-command">{`VDI_PORTAL_URL=${portal} VDI_NODE_JOIN_TOKEN=${made.token} VDI_NODE_NAME=<this host's name> npm --workspace apps/hypervisor-node start`}</pre>
+        </div>
+      )}
+      <table>
+        <thead><tr><th>For</th><th>State</th><th>Made</th><th>Expires</th><th>Joined node</th><th /></tr></thead>
+        <tbody>
+          {tokens.data?.map((t) => (
+            <tr key={t.joinTokenId} data-join-token={t.joinTokenId}>
+              <td>{t.note || <span className="muted">—</span>}</td>
+              <td><span className="badge">{t.state}</span></td>
+              <td>{new Date(t.createdAt).toLocaleString()}</td>
+              <td>{new Date(t.expiresAt).toLocaleString()}</td>
+              <td>{t.usedByNodeId ?? ""}</td>
+              <td>{t.state === "live" && <button className="danger" onClick={() => revoke.mutate({ joinTokenId: t.joinTokenId })}>Revoke</button>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {tokens.data?.length === 0 && <p className="muted">No join tokens yet. This portal's own node joins with its shared token (VDI_NODE_JOIN_TOKEN).</p>}
+    </section>
   );
 }
