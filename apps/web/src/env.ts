@@ -11,6 +11,10 @@ const schema = z.object({
   VDI_NODE_JOIN_TOKEN: z.string().min(16, "VDI_NODE_JOIN_TOKEN must be at least 16 characters"),
   VDI_CONSOLE_PRIVATE_KEY: z.string().optional(),
   VDI_NODE_DOWN_AFTER_MS: z.coerce.number().int().positive().default(15_000),
+  // Placement of new VMs (docs/multi-node.md): spread or pack, and how far the VMs may exceed a node's vCPUs and memory.
+  VDI_PLACEMENT: z.enum(["spread", "pack"]).default("spread"),
+  VDI_OVERCOMMIT_CPU: z.coerce.number().min(1).max(32).default(4),
+  VDI_OVERCOMMIT_MEMORY: z.coerce.number().min(1).max(4).default(1),
   // OIDC sign-in (optional): all three, or none. VDI_OIDC_NAME labels the login button.
   VDI_OIDC_ISSUER: z.string().url("VDI_OIDC_ISSUER must be the issuer's URL").optional(),
   VDI_OIDC_CLIENT_ID: z.string().min(1).optional(),

@@ -1,4 +1,5 @@
 // What every procedure receives: the database, auth, keys and the caller.
+import type { PlacementPolicy } from "./services/vm/placement.ts";
 import type { Db } from "@vdi/db";
 import type { Auth } from "./services/auth/auth.ts";
 import type { ConsoleSigner } from "@vdi/node-protocol/capability-token";
@@ -16,6 +17,8 @@ export interface ApiDeps {
   nodeJoinToken: string;
   /** A node not heard from for this long is down. */
   nodeDownAfterMs: number;
+  /** How new VMs are placed (services/vm/placement.ts); the default when absent. */
+  placement?: PlacementPolicy;
 }
 
 export interface Actor {

@@ -2,6 +2,7 @@
 import { createDb, providerOf } from "@vdi/db";
 import { migrate } from "@vdi/db/migrate";
 import type { ApiDeps } from "./context.ts";
+import type { PlacementPolicy } from "./services/vm/placement.ts";
 import { createAuth, type OidcConfig } from "./services/auth/auth.ts";
 import { createConsoleSigner } from "@vdi/node-protocol/capability-token";
 import { startPortalLagClock } from "./lib/portal-lag.ts";
@@ -17,6 +18,8 @@ export interface ApiConfig {
   nodeDownAfterMs: number;
   /** OIDC sign-in, when the portal is configured for it (VDI_OIDC_*). */
   oidc?: OidcConfig | null;
+  /** Placement's policy and overcommit ratios (VDI_PLACEMENT, VDI_OVERCOMMIT_CPU, VDI_OVERCOMMIT_MEMORY). */
+  placement?: PlacementPolicy;
 }
 
 export function createApiDeps(c: ApiConfig): ApiDeps {
@@ -31,6 +34,7 @@ export function createApiDeps(c: ApiConfig): ApiDeps {
     consoleSigner: createConsoleSigner(c.consolePrivateKeyPem),
     nodeJoinToken: c.nodeJoinToken,
     nodeDownAfterMs: c.nodeDownAfterMs,
+    ...(c.placement ? { placement: c.placement } : {}),
   };
 }
 

@@ -27,6 +27,7 @@ export function OperationsPanel({ vmId }: { vmId: string }) {
                 <td className={o.status === "failed" ? "error" : o.status === "succeeded" ? "" : "muted"}>
                   {o.status === "failed" ? `failed: ${o.error ?? "unknown reason"}` : o.status}
                   {o.finishedAt && ` (${((new Date(o.finishedAt).getTime() - new Date(o.createdAt).getTime()) / 1000).toFixed(1)} s)`}
+                  {o.detail && <div className="muted op-detail" data-testid="operation-detail">{o.detail}</div>}
                 </td>
               </tr>
             ))}

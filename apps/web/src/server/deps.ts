@@ -30,6 +30,7 @@ export function deps(): ApiDeps {
       nodeJoinToken: e.VDI_NODE_JOIN_TOKEN,
       nodeDownAfterMs: e.VDI_NODE_DOWN_AFTER_MS,
       oidc: e.oidc,
+      placement: { mode: e.VDI_PLACEMENT, overcommit: { cpu: e.VDI_OVERCOMMIT_CPU, memory: e.VDI_OVERCOMMIT_MEMORY } },
     });
     // The portal's control loops (pool refills, seat timers): the jobs room's runner, leased rows.
     startJobRunner(g[KEY]);

@@ -12,12 +12,20 @@ function visibleOperations(actor: Actor) {
     : { tenantId: actor.tenantId };
 }
 
-const select = { id: true, kind: true, status: true, progress: true, error: true, vmId: true, vmName: true, createdAt: true, finishedAt: true };
+const select = { id: true, kind: true, status: true, progress: true, error: true, detail: true, vmId: true, vmName: true, createdAt: true, finishedAt: true };
+
+/**
+ * The operation's log line (placement's reasons name every node and its load) is the platform
+ * admins' to read; others get the operation without it.
+ */
+function forActor<T extends { detail: string | null }>(actor: Actor, op: T): T {
+  return actor.role === "admin" ? op : { ...op, detail: null };
+}
 
 export async function getOperation(db: Db, actor: Actor, id: string) {
   const op = await db.operation.findFirst({ where: { id, ...visibleOperations(actor) }, select });
   if (!op) throw new AppError("NOT_FOUND", { message: "Operation not found" });
-  return op;
+  return forActor(actor, op);
 }
 
 /** Naming a VM the caller may not see is refused, as everywhere else, rather than answered with an empty list. */
@@ -32,13 +40,14 @@ export async function listOperations(db: Db, actor: Actor, input: { vmId?: strin
   return queryOperations(db, actor, input);
 }
 
-function queryOperations(db: Db, actor: Actor, input: { vmId?: string | undefined; limit: number }) {
-  return db.operation.findMany({
+async function queryOperations(db: Db, actor: Actor, input: { vmId?: string | undefined; limit: number }) {
+  const ops = await db.operation.findMany({
     where: { ...visibleOperations(actor), ...(input.vmId ? { vmId: input.vmId } : {}) },
     orderBy: { createdAt: "desc" },
     take: input.limit,
     select,
   });
+  return ops.map((o) => forActor(actor, o));
 }
 
 /** The VM's latest operations, yielded again whenever one of them changes (progress included). */

@@ -6,6 +6,7 @@ import type { Actor } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { bus, nodeTopic, tenantTopic } from "../../lib/bus.ts";
 import { placeVm } from "./place-vm.ts";
+import type { PlacementPolicy } from "./placement.ts";
 import { checkVmQuota, lockTenantQuota } from "../tenant/quota.ts";
 
 export interface CreateVmInput {
@@ -22,7 +23,7 @@ function newMac(): string {
 }
 
 export async function createVm(
-  deps: { db: Db; nodeDownAfterMs: number; ip: string | null },
+  deps: { db: Db; nodeDownAfterMs: number; ip: string | null; placement?: PlacementPolicy | undefined },
   actor: Actor,
   input: CreateVmInput,
   clone?: { nodeId: string; cloneOf: { vmId: string; snapshotId: string | null; mode: "memory" | "linked" | "full" }; diskGiB: number },
@@ -49,7 +50,7 @@ export async function createVm(
   }
 
   // A clone must run where its snapshot's files are.
-  const node = await placeVm(db, deps.nodeDownAfterMs, { engine: template.engine, image: template.image, memoryMiB, onlyNodeId: clone?.nodeId ?? template.nodeId ?? undefined });
+  const { node, explanation } = await placeVm(db, deps.nodeDownAfterMs, { engine: template.engine, image: template.image, cpus, memoryMiB, onlyNodeId: clone?.nodeId ?? template.nodeId ?? undefined }, deps.placement);
 
   const created = await db.$transaction(async (tx) => {
     // A full clone of the current disk reads it while it is copied: the source must stay stopped.
@@ -105,7 +106,7 @@ export async function createVm(
       },
     });
     const op = await tx.operation.create({
-      data: { kind: "create", status: "pending", vmId: vm.id, vmName: vm.name, tenantId: actor.tenantId, userId: actor.userId, nodeId: node.id },
+      data: { kind: "create", status: "pending", vmId: vm.id, vmName: vm.name, tenantId: actor.tenantId, userId: actor.userId, nodeId: node.id, detail: explanation },
     });
     return tx.vm.update({ where: { id: vm.id }, data: { lastOpId: op.id, lastOpKind: "create" } });
   });

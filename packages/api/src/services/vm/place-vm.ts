@@ -1,10 +1,13 @@
-// Picks the node for a new VM: not drained, up, able to run the template, with the most free memory.
+// Picks the node for a new VM: not drained, up, able to run the template, within each resource's
+// overcommit, by the placement policy (placement.ts), and says why.
 import type { Db } from "@vdi/db";
 import { AppError } from "../../errors.ts";
 import { describeLastSeen, isNodeUp, parseCapabilities } from "../node/node-health.ts";
 import { engineNamed, traitsOf } from "@vdi/node-protocol";
+import { choosePlacement, DEFAULT_PLACEMENT, type PlacementPolicy } from "./placement.ts";
 
-export async function placeVm(db: Db, downAfterMs: number, want: { engine: string; image: string; memoryMiB: number; onlyNodeId?: string | undefined }) {
+/** The node for a new VM, and why (for the operation's log). */
+export async function placeVm(db: Db, downAfterMs: number, want: { engine: string; image: string; cpus: number; memoryMiB: number; onlyNodeId?: string | undefined }, policy: PlacementPolicy = DEFAULT_PLACEMENT) {
   const nodes = await db.node.findMany({ where: want.onlyNodeId ? { id: want.onlyNodeId } : {} });
   if (nodes.length === 0) throw new AppError("NODE_UNAVAILABLE", { message: "No hypervisor node is registered yet" });
   // A drained node takes nothing new, clones of its VMs included (they would have to run there).
@@ -31,14 +34,24 @@ export async function placeVm(db: Db, downAfterMs: number, want: { engine: strin
   // Summed by the database: the candidates' VMs are never loaded (a node may hold thousands).
   const used = await db.vm.groupBy({
     by: ["nodeId"],
-    where: { desiredState: { not: "deleted" }, ...(want.onlyNodeId ? { nodeId: want.onlyNodeId } : {}) },
-    _sum: { memoryMiB: true },
+    where: { desiredState: { not: "deleted" }, nodeId: { in: withImage.map((n) => n.id) } },
+    _sum: { memoryMiB: true, cpus: true },
+    _count: { _all: true },
   });
-  const usedOn = new Map(used.map((u) => [u.nodeId, u._sum.memoryMiB ?? 0]));
-  const free = (n: (typeof withImage)[number]) => n.totalMemoryMiB - (usedOn.get(n.id) ?? 0);
-  const best = withImage.map((n) => ({ n, free: free(n) })).sort((a, b) => b.free - a.free)[0]!;
-  if (best.free < want.memoryMiB) {
-    throw new AppError("NO_CAPACITY", { message: `No node has ${want.memoryMiB} MiB of memory free (most free: ${best.free} MiB)` });
-  }
-  return best.n;
+  const usedOn = new Map(used.map((u) => [u.nodeId, u]));
+  const facts = withImage.map((n) => ({
+    node: n, id: n.id, name: n.name, drained: false, down: null, engineMissing: null, hasImage: true,
+    totalCpus: n.totalCpus, totalMemoryMiB: n.totalMemoryMiB,
+    usedCpus: usedOn.get(n.id)?._sum.cpus ?? 0, usedMemoryMiB: usedOn.get(n.id)?._sum.memoryMiB ?? 0, vms: usedOn.get(n.id)?._count._all ?? 0,
+  }));
+  const placed = choosePlacement(facts, { engine, image: want.image, cpus: want.cpus, memoryMiB: want.memoryMiB }, policy);
+  // The nodes the filters above left out are part of the explanation too.
+  const left = [
+    ...nodes.filter((n) => n.drainedAt !== null).map((n) => `${n.name}: drained for maintenance`),
+    ...open.filter((n) => !isNodeUp(n, downAfterMs)).map((n) => `${n.name}: down (${describeLastSeen(n)})`),
+    ...up.filter((n) => !withEngine.includes(n)).map((n) => `${n.name}: no ${engine} engine (${parseCapabilities(n.capabilities).engines[engine]?.reason ?? "not reported"})`),
+    ...withEngine.filter((n) => !withImage.includes(n)).map((n) => `${n.name}: no image "${want.image}"`),
+  ];
+  if (!placed.chosen) throw new AppError("NO_CAPACITY", { message: `No node has room for this VM (${placed.summary})` });
+  return { node: placed.chosen.node, explanation: `placement: ${[...placed.reasons, ...left].join("; ")}`.slice(0, 2000) };
 }
