@@ -177,7 +177,7 @@ export async function answerShadow(db: Db, session: { id: string; tenantId: stri
   if (input.answer === "allow" && !sh.control) shadowId = await grant(true, "the user gave control");
   else if (input.answer === "take-back" && sh.control) shadowId = await grant(false, "the user took control back");
   else if (input.answer === "refuse") await db.sessionShadow.update({ where: { id: sh.id }, data: { controlAsked: false } });
-  else if (input.answer === "stop") { await endShadowRows(db, { id: sh.id }, "the user ended the helpdesk session"); shadowId = sh.id; }
+  else if (input.answer === "stop") await endShadowRows(db, { id: sh.id }, "the user ended the helpdesk session");
   bus().emit(tenantTopic(session.tenantId));
   return { shadowId, answer: input.answer };
 }

@@ -22,12 +22,14 @@ export async function placeVm(db: Db, downAfterMs: number, want: { engine: strin
     throw new AppError("NODE_UNAVAILABLE", { message: `All hypervisor nodes are down (${open.map((n) => describeLastSeen(n)).join("; ")})` });
   }
   const engine = engineNamed(want.engine) ?? want.engine;
-  const withEngine = up.filter((n) => parseCapabilities(n.capabilities).engines[engine]?.available);
+  // Each node's capabilities, parsed once (they are JSON in the row).
+  const caps = new Map(up.map((n) => [n.id, parseCapabilities(n.capabilities)]));
+  const withEngine = up.filter((n) => caps.get(n.id)!.engines[engine]?.available);
   if (withEngine.length === 0) {
-    const why = up.map((n) => `${n.name}: ${parseCapabilities(n.capabilities).engines[engine]?.reason ?? "engine not reported"}`);
+    const why = up.map((n) => `${n.name}: ${caps.get(n.id)!.engines[engine]?.reason ?? "engine not reported"}`);
     throw new AppError("NODE_UNAVAILABLE", { message: `${traitsOf(want.engine).unavailable} (${why.join("; ")})` });
   }
-  const withImage = withEngine.filter((n) => parseCapabilities(n.capabilities).images.includes(want.image));
+  const withImage = withEngine.filter((n) => caps.get(n.id)!.images.includes(want.image));
   if (withImage.length === 0) {
     throw new AppError("NODE_UNAVAILABLE", { message: `The template image "${want.image}" is not present on any node` });
   }
@@ -49,7 +51,7 @@ export async function placeVm(db: Db, downAfterMs: number, want: { engine: strin
   const left = [
     ...nodes.filter((n) => n.drainedAt !== null).map((n) => `${n.name}: drained for maintenance`),
     ...open.filter((n) => !isNodeUp(n, downAfterMs)).map((n) => `${n.name}: down (${describeLastSeen(n)})`),
-    ...up.filter((n) => !withEngine.includes(n)).map((n) => `${n.name}: no ${engine} engine (${parseCapabilities(n.capabilities).engines[engine]?.reason ?? "not reported"})`),
+    ...up.filter((n) => !withEngine.includes(n)).map((n) => `${n.name}: no ${engine} engine (${caps.get(n.id)!.engines[engine]?.reason ?? "not reported"})`),
     ...withEngine.filter((n) => !withImage.includes(n)).map((n) => `${n.name}: no image "${want.image}"`),
   ];
   if (!placed.chosen) throw new AppError("NO_CAPACITY", { message: `No node has room for this VM (${placed.summary})` });
